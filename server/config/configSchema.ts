@@ -1,0 +1,67 @@
+/**
+ * The user-facing configuration contract (DESIGN.md "Config"). Every field is validated;
+ * errors name the field by its path (e.g. `sources[0].address`).
+ */
+import { z } from 'zod';
+
+/** `env:NAME` reads the variable NAME at load time; anything else is the literal secret. */
+const Secret = z.string().min(1, 'must not be empty');
+
+const Port = z.number().int().min(0).max(65535);
+
+const ConsulSourceConfig = z.strictObject({
+  kind: z.literal('consul'),
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes'),
+  address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:8500' }),
+  token: Secret.optional(),
+  datacenters: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+});
+
+const KubernetesSourceConfig = z.object({
+  kind: z.literal('kubernetes'),
+  name: z.string(),
+}).loose();
+
+const DnsSourceConfig = z.object({
+  kind: z.literal('dns'),
+  name: z.string(),
+}).loose();
+
+export const SourceConfig = z.discriminatedUnion('kind', [ConsulSourceConfig, KubernetesSourceConfig, DnsSourceConfig], {
+  error: 'kind must be one of "consul", "kubernetes", "dns"',
+});
+
+export const Role = z.enum(['viewer', 'operator', 'admin']);
+export type Role = z.infer<typeof Role>;
+
+const UserConfig = z.strictObject({
+  name: z.string().min(1),
+  role: Role,
+  token: Secret,
+});
+
+export const ConfigSchema = z.strictObject({
+  listen: z
+    .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: Port.default(3000) })
+    .default({ host: '127.0.0.1', port: 3000 }),
+  dataDir: z.string().min(1).default('.switchboard'),
+  embedded: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      demo: z.boolean().default(false),
+      httpPort: Port.refine((p) => p !== 8500, 'must not be 8500 (Consul’s default port)').default(18500),
+      dnsPort: Port.refine((p) => p !== 8600, 'must not be 8600 (Consul’s default DNS port)').default(18600),
+    })
+    .default({ enabled: false, demo: false, httpPort: 18500, dnsPort: 18600 }),
+  sources: z.array(SourceConfig).default([]),
+  auth: z
+    .strictObject({
+      anonymousRole: Role.nullable().default(null),
+      users: z.array(UserConfig).default([]),
+    })
+    .optional(),
+});
+
+export type RawConfig = z.input<typeof ConfigSchema>;
+export type ParsedConfig = z.output<typeof ConfigSchema>;
+export type ConsulSourceConfig = z.output<typeof ConsulSourceConfig>;

@@ -1,0 +1,162 @@
+/**
+ * Loads and validates configuration: a JSON file (`SWITCHBOARD_CONFIG` or `--config`), then
+ * `HOST`/`PORT` from the environment. Resolves `env:NAME` secrets. Throws ConfigError whose
+ * message names the offending field; the caller exits non-zero with it.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigSchema, type ConsulSourceConfig, type ParsedConfig, type Role } from './configSchema';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface UserEntry {
+  name: string;
+  role: Role;
+  token: string;
+}
+
+export interface Config {
+  /** The file this came from, or null for the built-in default. */
+  file: string | null;
+  listen: { host: string; port: number };
+  dataDir: string;
+  embedded: ParsedConfig['embedded'];
+  consulSources: (Omit<ConsulSourceConfig, 'token'> & { token: string | null })[];
+  auth: { anonymousRole: Role | null; users: UserEntry[] };
+}
+
+// Kinds accepted by the contract whose adapters have not landed yet (see the issues).
+const NOT_YET: Record<string, string> = {
+  kubernetes: 'Kubernetes sources are not supported yet',
+  dns: 'DNS sources are not supported yet',
+};
+
+export interface LoadConfigInput {
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
+  readFile?: (path: string) => string;
+}
+
+export function loadConfig(input: LoadConfigInput = {}): Config {
+  const env = input.env ?? process.env;
+  const argv = input.argv ?? process.argv.slice(2);
+  const cwd = input.cwd ?? process.cwd();
+  const readFile = input.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+
+  const file = configPath(argv, env);
+  let raw: unknown;
+  if (file) {
+    const abs = resolve(cwd, file);
+    let text: string;
+    try {
+      text = readFile(abs);
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${abs}: ${(err as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${abs} is not valid JSON: ${(err as Error).message}`);
+    }
+  } else {
+    raw = defaultConfig(env);
+  }
+  return fromRaw(raw, { file: file ? resolve(cwd, file) : null, env, cwd });
+}
+
+/** Validates an already-parsed config object; exported for tests and tools. */
+export function fromRaw(
+  raw: unknown,
+  ctx: { file: string | null; env: Readonly<Record<string, string | undefined>>; cwd: string },
+): Config {
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`invalid config${ctx.file ? ` (${ctx.file})` : ''}:\n${formatIssues(parsed.error)}`);
+  const cfg = parsed.data;
+
+  const problems: string[] = [];
+  cfg.sources.forEach((s, i) => {
+    const notYet = NOT_YET[s.kind];
+    if (notYet) problems.push(`sources[${i}] ("${s.name}"): ${notYet}`);
+  });
+  const names = new Set<string>();
+  cfg.sources.forEach((s, i) => {
+    if (names.has(s.name)) problems.push(`sources[${i}].name: "${s.name}" is used by another source`);
+    names.add(s.name);
+  });
+  if (cfg.embedded.enabled) problems.push('embedded.enabled: the embedded registry is not supported yet; set it to false and add a consul source');
+
+  const secret = (value: string | undefined, field: string): string | null => {
+    if (value === undefined) return null;
+    if (!value.startsWith('env:')) return value;
+    const v = ctx.env[value.slice(4)];
+    if (!v) {
+      problems.push(`${field}: environment variable ${value.slice(4)} is not set`);
+      return null;
+    }
+    return v;
+  };
+  const consulSources = cfg.sources.flatMap((s, i) =>
+    s.kind === 'consul' ? [{ ...s, address: s.address.replace(/\/+$/, ''), token: secret(s.token, `sources[${i}].token`) }] : [],
+  );
+  const users = (cfg.auth?.users ?? []).map((u, i) => ({ ...u, token: secret(u.token, `auth.users[${i}].token`) ?? '' }));
+  if (problems.length) throw new ConfigError(`invalid config${ctx.file ? ` (${ctx.file})` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+
+  const listen = { ...cfg.listen };
+  if (ctx.env.HOST) listen.host = ctx.env.HOST;
+  if (ctx.env.PORT !== undefined && ctx.env.PORT !== '') {
+    const port = Number(ctx.env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT: "${ctx.env.PORT}" is not a port number (0-65535)`);
+    listen.port = port;
+  }
+
+  return {
+    file: ctx.file,
+    listen,
+    dataDir: resolve(ctx.cwd, cfg.dataDir),
+    embedded: cfg.embedded,
+    consulSources,
+    // Without an auth section the dashboard is read-only for everyone on the (loopback) listener.
+    auth: { anonymousRole: cfg.auth ? cfg.auth.anonymousRole : 'viewer', users },
+  };
+}
+
+function configPath(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): string | null {
+  const i = argv.findIndex((a) => a === '--config' || a.startsWith('--config='));
+  if (i !== -1) {
+    const arg = argv[i]!;
+    const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[i + 1];
+    if (!value) throw new ConfigError('--config: expected a file path');
+    return value;
+  }
+  return env.SWITCHBOARD_CONFIG || null;
+}
+
+/**
+ * No config file: watch the local Consul agent the way Consul's own CLI finds it
+ * (CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN), until the embedded registry lands.
+ */
+function defaultConfig(env: Readonly<Record<string, string | undefined>>): unknown {
+  let address = env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500';
+  if (!/^https?:\/\//.test(address)) address = `http://${address}`;
+  return {
+    sources: [
+      { kind: 'consul', name: 'consul', address, datacenters: 'all', ...(env.CONSUL_HTTP_TOKEN ? { token: 'env:CONSUL_HTTP_TOKEN' } : {}) },
+    ],
+  };
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.reduce<string>(
+        (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+        '',
+      );
+      return `  - ${path || '(root)'}: ${issue.message}`;
+    })
+    .join('\n');
+}
