@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './loadConfig';
+
+function load(config: unknown, env: Record<string, string> = {}) {
+  return loadConfig({ argv: ['--config', '/etc/sb.json'], env, cwd: '/work', readFile: () => JSON.stringify(config) });
+}
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies documented defaults', () => {
+    const cfg = load({ sources: [{ kind: 'consul', name: 'prod', address: 'http://127.0.0.1:8500/' }] });
+    expect(cfg.listen).toEqual({ host: '127.0.0.1', port: 3000 });
+    expect(cfg.dataDir).toBe('/work/.switchboard');
+    expect(cfg.consulSources).toEqual([{ kind: 'consul', name: 'prod', address: 'http://127.0.0.1:8500', token: null, datacenters: 'all' }]);
+    expect(cfg.auth).toEqual({ anonymousRole: 'viewer', users: [] });
+    expect(cfg.file).toBe('/etc/sb.json');
+  });
+
+  it('accepts the whole DESIGN.md contract except kinds not supported yet, naming them', () => {
+    const msg = errorOf(() =>
+      load({
+        listen: { host: '127.0.0.1', port: 3000 },
+        sources: [
+          { kind: 'consul', name: 'prod', address: 'http://127.0.0.1:8500', token: 'env:CONSUL_TOKEN', datacenters: 'all' },
+          { kind: 'kubernetes', name: 'k8s', kubeconfig: '~/.kube/config', context: 'prod', namespaces: ['default'] },
+          { kind: 'dns', name: 'legacy', servers: ['127.0.0.1:53'], names: ['_payment._tcp.example.internal'] },
+        ],
+      }, { CONSUL_TOKEN: 's3cret' }),
+    );
+    expect(msg).toContain('sources[1] ("k8s"): Kubernetes sources are not supported yet');
+    expect(msg).toContain('sources[2] ("legacy"): DNS sources are not supported yet');
+    expect(msg).not.toContain('sources[0]');
+  });
+
+  it('resolves env: secrets and reports a missing variable by field', () => {
+    const cfg = load({ sources: [{ kind: 'consul', name: 'prod', address: 'http://c:8500', token: 'env:CONSUL_TOKEN' }], auth: { anonymousRole: null, users: [{ name: 'alice', role: 'operator', token: 'env:ALICE' }] } }, { CONSUL_TOKEN: 't0k', ALICE: 'a1' });
+    expect(cfg.consulSources[0]?.token).toBe('t0k');
+    expect(cfg.auth).toEqual({ anonymousRole: null, users: [{ name: 'alice', role: 'operator', token: 'a1' }] });
+    expect(errorOf(() => load({ sources: [{ kind: 'consul', name: 'prod', address: 'http://c:8500', token: 'env:NOPE' }] }))).toContain('sources[0].token: environment variable NOPE is not set');
+  });
+
+  it.each([
+    [{ listen: { port: 70000 } }, 'listen.port'],
+    [{ sources: [{ kind: 'consul', name: 'prod', address: 'not a url' }] }, 'sources[0].address'],
+    [{ sources: [{ kind: 'consul', name: 'Prod!', address: 'http://c:8500' }] }, 'sources[0].name'],
+    [{ sources: [{ kind: 'zookeeper', name: 'z' }] }, 'sources[0].kind'],
+    [{ sources: [{ kind: 'consul', name: 'p', address: 'http://c:8500', datacenters: [] }] }, 'sources[0].datacenters'],
+    [{ sources: [{ kind: 'consul', name: 'p', address: 'http://c:8500', tokn: 'x' }] }, 'tokn'],
+    [{ embedded: { httpPort: 8500 } }, 'embedded.httpPort'],
+    [{ auth: { users: [{ name: 'bob', role: 'root', token: 'x' }] } }, 'auth.users[0].role'],
+    [{ listn: {} }, 'listn'],
+  ])('names the field in %j', (config, field) => {
+    expect(errorOf(() => load(config))).toContain(field);
+  });
+
+  it('rejects duplicate source names and an enabled embedded registry (not landed yet)', () => {
+    const two = { kind: 'consul', name: 'prod', address: 'http://c:8500' };
+    expect(errorOf(() => load({ sources: [two, two] }))).toContain('sources[1].name: "prod" is used by another source');
+    expect(errorOf(() => load({ embedded: { enabled: true } }))).toContain('embedded.enabled');
+  });
+
+  it('lets HOST and PORT override listen, and validates PORT', () => {
+    expect(load({}, { HOST: '0.0.0.0', PORT: '4000' }).listen).toEqual({ host: '0.0.0.0', port: 4000 });
+    expect(errorOf(() => load({}, { PORT: 'abc' }))).toContain('PORT');
+  });
+
+  it('reports unreadable files and bad JSON with the path', () => {
+    expect(errorOf(() => loadConfig({ argv: ['--config=/x.json'], env: {}, cwd: '/', readFile: () => { throw new Error('ENOENT'); } }))).toContain('cannot read config file /x.json');
+    expect(errorOf(() => loadConfig({ argv: [], env: { SWITCHBOARD_CONFIG: '/y.json' }, cwd: '/', readFile: () => '{nope' }))).toContain('/y.json is not valid JSON');
+  });
+
+  it('without a config file watches the local Consul agent (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN)', () => {
+    const cfg = loadConfig({ argv: [], env: { CONSUL_HTTP_ADDR: '127.0.0.1:28500', CONSUL_HTTP_TOKEN: 'tok' }, cwd: '/w' });
+    expect(cfg.file).toBeNull();
+    expect(cfg.consulSources).toEqual([{ kind: 'consul', name: 'consul', address: 'http://127.0.0.1:28500', token: 'tok', datacenters: 'all' }]);
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * The JSON API, /healthz, /readyz and /metrics. Handlers stay thin: parse, authorize, call
+ * the store. Every 4xx body is `{ "error": "…" }` naming the problem.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { healthCounts, serviceId } from '../../protocol/model';
+import { type Authenticator, type Principal, SESSION_COOKIE, hasRole, readCookie, sameOrigin } from '../auth/authenticator';
+import type { Metrics } from '../metrics';
+import type { TopologyStore } from '../topology/topologyStore';
+
+export interface ApiRouterDeps {
+  store: TopologyStore;
+  auth: Authenticator;
+  metrics: Metrics;
+  /** Readiness beyond the store (e.g. Next prepared). @default () => true */
+  extraReady?: () => boolean;
+  /** Mark the session cookie Secure (when served over TLS). @default false */
+  secureCookies?: boolean;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], principal: Principal) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  /** null = public (probes). */
+  role: 'viewer' | null;
+  handler: Handler;
+}
+
+const MAX_BODY = 64 * 1024;
+const SignInBody = z.strictObject({ token: z.string().min(1, 'token must not be empty') });
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createApiRouter(deps: ApiRouterDeps) {
+  const { store, auth, metrics } = deps;
+  const anonymous: Principal = { name: 'anonymous', role: 'viewer', via: 'anonymous' };
+
+  const routes: Route[] = [
+    { method: 'GET', pattern: /^\/healthz$/, role: null, handler: (_q, res) => sendJson(res, 200, { status: 'ok' }) },
+    {
+      method: 'GET',
+      pattern: /^\/readyz$/,
+      role: null,
+      handler: (_q, res) => {
+        const pending = store.snapshot().sources.filter((s) => s.state === 'syncing').map((s) => s.id);
+        const ready = pending.length === 0 && (deps.extraReady?.() ?? true);
+        sendJson(res, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'not ready', waitingFor: pending });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/metrics$/,
+      role: null,
+      handler: async (_q, res) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(await metrics.registry.metrics());
+      },
+    },
+    { method: 'GET', pattern: /^\/api\/topology$/, role: 'viewer', handler: (_q, res) => sendJson(res, 200, store.snapshot()) },
+    { method: 'GET', pattern: /^\/api\/sources$/, role: 'viewer', handler: (_q, res) => sendJson(res, 200, { sources: store.snapshot().sources }) },
+    {
+      method: 'GET',
+      pattern: /^\/api\/services\/([^/]+)\/([^/]+)\/([^/]+)$/,
+      role: 'viewer',
+      handler: (_q, res, [source, scope, name]) => {
+        const id = serviceId(source!, scope!, name!);
+        const service = store.service(id);
+        if (!service) throw new HttpError(404, `service "${id}" not found`);
+        sendJson(res, 200, { service, counts: healthCounts(service.instances), source: store.source(service.sourceId) ?? null });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/session$/,
+      role: null,
+      handler: (req, res) => {
+        const p = auth.authenticate(req);
+        const user = p && p !== 'invalid' && p.via !== 'anonymous' ? { name: p.name, role: p.role } : null;
+        sendJson(res, 200, { user, anonymousRole: auth.anonymousRole });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/api\/session$/,
+      role: null,
+      handler: async (req, res) => {
+        if (req.headers.origin && !sameOrigin(req)) throw new HttpError(403, 'cross-origin sign-in refused');
+        const body = SignInBody.safeParse(await readJson(req));
+        if (!body.success) throw new HttpError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+        const user = auth.userForToken(body.data.token);
+        if (!user) throw new HttpError(401, 'unknown token');
+        const sid = auth.createSession(user);
+        res.setHeader('set-cookie', sessionCookie(sid, deps.secureCookies ?? false));
+        sendJson(res, 200, { user });
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/api\/session$/,
+      role: null,
+      handler: (req, res) => {
+        if (req.headers.origin && !sameOrigin(req)) throw new HttpError(403, 'cross-origin sign-out refused');
+        const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
+        if (sid) auth.endSession(sid);
+        res.setHeader('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+        sendJson(res, 200, { user: null });
+      },
+    },
+  ];
+
+  /** Handles the request if it is ours; returns false to let Next serve it. */
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const isOurs = path.startsWith('/api/') || path === '/healthz' || path === '/readyz' || path === '/metrics';
+    if (!isOurs) return false;
+    try {
+      const matching = routes.filter((r) => r.pattern.test(path));
+      if (matching.length === 0) throw new HttpError(404, `no such endpoint: ${path}`);
+      const route = matching.find((r) => r.method === req.method);
+      if (!route) {
+        res.setHeader('allow', matching.map((r) => r.method).join(', '));
+        throw new HttpError(405, `${req.method} is not allowed on ${path}`);
+      }
+      const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => safeDecode(p));
+      let principal: Principal = anonymous;
+      if (route.role) {
+        const p = auth.authenticate(req);
+        if (p === 'invalid') throw new HttpError(401, 'invalid token');
+        if (!p) throw new HttpError(401, 'sign in required');
+        if (!hasRole(p, route.role)) throw new HttpError(403, `role ${route.role} required`);
+        principal = p;
+      }
+      await route.handler(req, res, params, principal);
+    } catch (err) {
+      if (err instanceof HttpError) sendJson(res, err.status, { error: err.message });
+      else {
+        sendJson(res, 500, { error: 'internal error' });
+        throw err;
+      }
+    }
+    return true;
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function sessionCookie(id: string, secure: boolean): string {
+  return `${SESSION_COOKIE}=${encodeURIComponent(id)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${12 * 3600}${secure ? '; Secure' : ''}`;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new HttpError(400, `malformed URL component: ${s}`);
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.includes('application/json')) throw new HttpError(415, 'content-type must be application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `body is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Prometheus metrics (prom-client) on a private registry, served at /metrics. Gauges that
+ * describe the topology are computed at scrape time from the store, so they are never stale.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { TopologyStore } from './topology/topologyStore';
+
+export interface Metrics {
+  registry: Registry;
+  watchLatency: Histogram<'source' | 'endpoint'>;
+  wsClients: Gauge;
+  wsDeltasSent: Counter;
+  wsSnapshotsSent: Counter;
+  wsBytesSent: Counter;
+  wsLaggingClients: Counter;
+}
+
+export function createMetrics(store: TopologyStore, now: () => number = Date.now): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+  const watchLatency = new Histogram({
+    name: 'switchboard_watch_request_duration_seconds',
+    help: 'Duration of registry watch round-trips (blocking queries included), by source and endpoint',
+    labelNames: ['source', 'endpoint'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 15, 30, 60, 300],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'switchboard_source_staleness_seconds',
+    help: 'Seconds since the source last synced successfully (-1 if it never has)',
+    labelNames: ['source', 'kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of store.snapshot().sources) {
+        const age = s.lastSyncAt ? (now() - Date.parse(s.lastSyncAt)) / 1000 : -1;
+        this.set({ source: s.id, kind: s.kind }, age);
+      }
+    },
+  });
+  new Gauge({
+    name: 'switchboard_source_state',
+    help: 'Source state: 1 for the current state label, 0 for the others',
+    labelNames: ['source', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of store.snapshot().sources) {
+        for (const state of ['syncing', 'ok', 'stale', 'down'] as const) this.set({ source: s.id, state }, s.state === state ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'switchboard_topology_revision',
+    help: 'Current topology revision',
+    registers: [registry],
+    collect() {
+      this.set(store.rev);
+    },
+  });
+  new Gauge({
+    name: 'switchboard_topology_instances',
+    help: 'Instances known, by source',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const s of store.snapshot().services) counts.set(s.sourceId, (counts.get(s.sourceId) ?? 0) + s.instances.length);
+      for (const [source, n] of counts) this.set({ source }, n);
+    },
+  });
+  return {
+    registry,
+    watchLatency,
+    wsClients: new Gauge({ name: 'switchboard_ws_clients', help: 'Connected WebSocket clients', registers: [registry] }),
+    wsDeltasSent: new Counter({ name: 'switchboard_ws_deltas_sent_total', help: 'Delta frames sent to WebSocket clients', registers: [registry] }),
+    wsSnapshotsSent: new Counter({ name: 'switchboard_ws_snapshots_sent_total', help: 'Snapshot frames sent to WebSocket clients', registers: [registry] }),
+    wsBytesSent: new Counter({ name: 'switchboard_ws_bytes_sent_total', help: 'Bytes sent to WebSocket clients', registers: [registry] }),
+    wsLaggingClients: new Counter({
+      name: 'switchboard_ws_backpressure_skips_total',
+      help: 'Times a slow WebSocket client was skipped because its send buffer was over the high-water mark',
+      registers: [registry],
+    }),
+  };
+}
