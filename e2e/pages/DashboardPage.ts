@@ -1,0 +1,47 @@
+/** Page object for the service list and status strip (stable data-testid hooks). */
+import { expect, type Locator, type Page } from '@playwright/test';
+
+export class DashboardPage {
+  constructor(readonly page: Page) {}
+
+  async open(baseUrl: string): Promise<void> {
+    await this.page.goto(`${baseUrl}/`);
+    await expect(this.connection).toHaveAttribute('data-state', 'live');
+  }
+
+  get connection(): Locator {
+    return this.page.getByTestId('connection');
+  }
+
+  get staleBanner(): Locator {
+    return this.page.getByTestId('stale-banner');
+  }
+
+  service(id: string): Locator {
+    return this.page.locator(`[data-testid="service-row"][data-service-id="${id}"]`);
+  }
+
+  source(id: string): Locator {
+    return this.page.locator(`[data-testid="source-status"][data-source-id="${id}"]`);
+  }
+
+  count(id: string, health: 'passing' | 'warning' | 'critical'): Locator {
+    return this.service(id).getByTestId(`count-${health}`);
+  }
+
+  async search(text: string): Promise<void> {
+    await this.page.getByTestId('search').fill(text);
+  }
+}
+
+export class ServicePage {
+  constructor(readonly page: Page) {}
+
+  instance(id: string): Locator {
+    return this.page.locator(`[data-testid="instance-row"][data-instance-id="${id}"]`);
+  }
+
+  instanceWithText(text: string): Locator {
+    return this.page.locator('[data-testid="instance-row"]').filter({ hasText: text });
+  }
+}

@@ -1,0 +1,57 @@
+// Totals over all suites: vitest JSON, Playwright JSON and the pass/fail lines of other steps.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2] ?? '.cache/results';
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+const vitestFile = join(dir, 'vitest.json');
+if (existsSync(vitestFile)) {
+  const v = JSON.parse(readFileSync(vitestFile, 'utf8'));
+  passed += v.numPassedTests;
+  failed += v.numFailedTests;
+  for (const f of v.testResults ?? []) {
+    for (const a of f.assertionResults ?? []) if (a.status === 'failed') failures.push(`vitest: ${a.fullName}`);
+    if (f.status === 'failed' && (f.assertionResults ?? []).length === 0) {
+      failed += 1;
+      failures.push(`vitest: ${f.name} (suite failed to run)`);
+    }
+  }
+} else {
+  failed += 1;
+  failures.push('vitest: no results (runner crashed)');
+}
+
+const e2eFile = join(dir, 'e2e.json');
+if (existsSync(e2eFile)) {
+  const e = JSON.parse(readFileSync(e2eFile, 'utf8'));
+  passed += e.stats.expected;
+  failed += e.stats.unexpected + (e.stats.flaky ?? 0);
+  if (e.stats.expected + e.stats.unexpected === 0) {
+    failed += 1;
+    failures.push('e2e: no test ran');
+  }
+  const walk = (suite, prefix) => {
+    for (const s of suite.suites ?? []) walk(s, `${prefix}${s.title} › `);
+    for (const spec of suite.specs ?? []) if (!spec.ok) failures.push(`e2e: ${prefix}${spec.title}`);
+  };
+  for (const s of e.suites ?? []) walk(s, '');
+} else if (readFileSync(join(dir, 'checks.txt'), 'utf8').includes('pass build')) {
+  failed += 1;
+  failures.push('e2e: no results (runner crashed)');
+}
+
+for (const line of readFileSync(join(dir, 'checks.txt'), 'utf8').split('\n').filter(Boolean)) {
+  const [status, name] = line.split(' ');
+  if (status === 'pass') passed += 1;
+  else {
+    failed += 1;
+    failures.push(`step: ${name}`);
+  }
+}
+
+if (failures.length) console.log(`\nFailures:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

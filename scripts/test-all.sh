@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `npm test`: installs what the suites need (Consul 1.8.7, Debian chromium), then runs every
+# suite — typecheck + lint, unit, integration against real Consul, the production build, and
+# Playwright end to end — and ends with one line "N passed, N failed" over all of them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+results=.cache/results
+rm -rf "$results" && mkdir -p "$results"
+: > "$results/checks.txt"
+
+step() { # name, command... — records one pass/fail for steps that are not test runners
+  local name=$1; shift
+  echo "── $name"
+  if "$@"; then echo "pass $name" >> "$results/checks.txt"; else echo "fail $name" >> "$results/checks.txt"; fi
+}
+
+echo "── installing test dependencies"
+bash scripts/install-consul.sh > /dev/null || echo "fail install-consul" >> "$results/checks.txt"
+bash scripts/install-chromium.sh || echo "fail install-chromium" >> "$results/checks.txt"
+
+step typecheck npx tsc --noEmit -p .
+step lint npx eslint --max-warnings 0 .
+echo "── unit + integration (vitest)"
+npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json"
+step build npx next build
+if grep -q '^pass build' "$results/checks.txt"; then
+  echo "── end to end (playwright, Debian chromium)"
+  npx playwright test
+else
+  echo "fail e2e-skipped-because-build-failed" >> "$results/checks.txt"
+fi
+node scripts/summarize-results.mjs "$results"

@@ -1,0 +1,60 @@
+/**
+ * Boot: config → sources → topology → realtime → Next request handler, on one port.
+ * `--dev` runs Next in development mode (HMR); otherwise it serves the production build.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import next from 'next';
+import { ConfigError, loadConfig } from './config/loadConfig';
+import { createLogger } from './log';
+import { createSwitchboard } from './switchboard';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+async function main(): Promise<void> {
+  const logger = createLogger();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchboard: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const dev = process.argv.includes('--dev');
+  const app = next({ dev, dir: root, hostname: config.listen.host, port: config.listen.port });
+  const handle = app.getRequestHandler();
+  await app.prepare();
+  const upgrade = dev ? app.getUpgradeHandler() : undefined;
+
+  const switchboard = createSwitchboard({
+    config,
+    logger,
+    fallback: (req, res) => handle(req, res),
+    fallbackUpgrade: upgrade ? (req, socket, head) => void upgrade(req, socket, head) : undefined,
+  });
+  const port = await switchboard.listen();
+  logger.info({ url: `http://${config.listen.host}:${port}/`, config: config.file ?? '(none: watching the local Consul agent)' }, 'dashboard ready');
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void switchboard
+      .close()
+      .then(() => app.close?.())
+      .then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`switchboard: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,128 @@
+/**
+ * Assembles one Switchboard: config → sources → topology store → realtime hub + API.
+ * Independent of Next, so integration tests can run the whole control plane on port 0.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { Authenticator, sameOrigin } from './auth/authenticator';
+import type { Config } from './config/loadConfig';
+import { createApiRouter } from './http/apiRouter';
+import type { Logger } from './log';
+import { createMetrics, type Metrics } from './metrics';
+import { RealtimeHub } from './realtime/realtimeHub';
+import { ConsulSource } from './sources/consul/consulSource';
+import type { Source } from './sources/source';
+import { TopologyStore } from './topology/topologyStore';
+
+export interface SwitchboardOptions {
+  config: Config;
+  logger: Logger;
+  /** Serves everything that is not API/WS (the Next request handler). Without it: 404. */
+  fallback?: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+  /** Other upgrade requests (Next HMR in dev). Without it such sockets are destroyed. */
+  fallbackUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Builds sources from config; injectable for tests. */
+  createSources?: (config: Config, deps: { logger: Logger; metrics: Metrics }) => Source[];
+  /** @default HEARTBEAT_MS */
+  heartbeatMs?: number;
+}
+
+export interface Switchboard {
+  store: TopologyStore;
+  metrics: Metrics;
+  server: Server;
+  hub: RealtimeHub;
+  /** Resolves with the bound port. */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function defaultSources(config: Config, deps: { logger: Logger; metrics: Metrics }): Source[] {
+  return config.consulSources.map(
+    (c) =>
+      new ConsulSource(c, {
+        logger: deps.logger.child({ source: c.name }),
+        onWatchLatency: (seconds, endpoint) => deps.metrics.watchLatency.observe({ source: c.name, endpoint }, seconds),
+      }),
+  );
+}
+
+export function createSwitchboard(options: SwitchboardOptions): Switchboard {
+  const { config, logger } = options;
+  const store = new TopologyStore();
+  const metrics = createMetrics(store);
+  const auth = new Authenticator({ users: config.auth.users, anonymousRole: config.auth.anonymousRole });
+  const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs });
+  const api = createApiRouter({ store, auth, metrics });
+  const sources = (options.createSources ?? defaultSources)(config, { logger, metrics });
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        if (await api(req, res)) return;
+        if (options.fallback) await options.fallback(req, res);
+        else {
+          res.writeHead(404, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'not found' }));
+        }
+      } catch (err) {
+        logger.error({ err, url: req.url }, 'request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'internal error' }));
+      }
+    })();
+  });
+
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path !== '/api/ws') {
+      if (options.fallbackUpgrade) options.fallbackUpgrade(req, socket, head);
+      else socket.destroy();
+      return;
+    }
+    const principal = auth.authenticate(req);
+    // A browser's cookie must not be usable from another site's page (cross-site WebSocket hijacking).
+    const refused = principal === 'invalid' || principal === null || (principal.via === 'session' && !sameOrigin(req));
+    if (refused) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"sign in required"}');
+      return;
+    }
+    hub.handleUpgrade(req, socket, head, principal);
+  });
+
+  for (const source of sources) {
+    store.addSource({ id: source.id, kind: source.kind, name: source.name, address: source.address });
+  }
+
+  return {
+    store,
+    metrics,
+    server,
+    hub,
+    async listen() {
+      for (const source of sources) {
+        source.start((event) => {
+          try {
+            store.apply(source.id, event);
+          } catch (err) {
+            logger.error({ err, source: source.id, event: event.type }, 'could not apply source event');
+          }
+        });
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.listen.port, config.listen.host, () => resolve());
+      });
+      const port = (server.address() as AddressInfo).port;
+      logger.info({ host: config.listen.host, port, sources: sources.map((s) => s.id) }, 'switchboard listening');
+      return port;
+    },
+    async close() {
+      await Promise.allSettled(sources.map((s) => s.stop()));
+      await hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
