@@ -22,11 +22,7 @@ const config = fromRaw(
 const switchboard = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
 const port = await switchboard.listen();
 
-async function put(path: string, body?: unknown): Promise<void> {
-  const r = await fetch(`${agent.httpAddr}${path}`, { method: 'PUT', body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!r.ok) throw new Error(`PUT ${path}: ${r.status}`);
-  await r.arrayBuffer();
-}
+const put = (path: string, body?: unknown) => agent.put(path, body);
 
 // Waiters resolved by the WebSocket client when a delta carries the expected instance state.
 const waiters: { match: (json: string) => boolean; resolve: (t: number) => void }[] = [];

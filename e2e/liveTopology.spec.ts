@@ -20,10 +20,7 @@ test.afterAll(async () => {
   await agent?.stop();
 });
 
-async function consul(method: string, path: string, body?: unknown): Promise<void> {
-  const r = await fetch(`${agent.httpAddr}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  expect(r.ok, `${method} ${path}: ${r.status}`).toBe(true);
-}
+const consul = (_method: 'PUT', path: string, body?: unknown) => agent.put(path, body);
 
 /** Set on the page once; still there later only if the page never reloaded. */
 async function markPage(page: import('@playwright/test').Page): Promise<void> {

@@ -4,22 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePorts } from '../../test/support/consulAgent';
 
 const root = resolve(import.meta.dirname, '..', '..');
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 export interface SwitchboardProcess {
   url: string;
@@ -31,7 +20,7 @@ export async function startSwitchboard(config: unknown, env: Record<string, stri
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-e2e-'));
   const file = join(dir, 'switchboard.json');
   writeFileSync(file, JSON.stringify({ dataDir: join(dir, 'data'), ...(config as object) }));
-  const port = await freePort();
+  const [port] = await freePorts(1);
   let output = '';
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
     cwd: root,

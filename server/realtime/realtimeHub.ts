@@ -45,11 +45,12 @@ export class RealtimeHub {
   private readonly opts: Required<Omit<RealtimeHubOptions, 'metrics'>> & { metrics?: Metrics };
 
   constructor(options: RealtimeHubOptions) {
+    // `??`, not a spread: an explicit `undefined` option must still get its default.
     this.opts = {
-      heartbeatMs: HEARTBEAT_MS,
-      highWaterBytes: 1024 * 1024,
-      subscribeTimeoutMs: 10_000,
       ...options,
+      heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
+      highWaterBytes: options.highWaterBytes ?? 1024 * 1024,
+      subscribeTimeoutMs: options.subscribeTimeoutMs ?? 10_000,
     };
     // Many registry events can land in one tick (a full resync); coalesce them into one frame.
     this.unsubscribe = this.opts.store.subscribe(() => this.scheduleFlush());

@@ -41,10 +41,7 @@ afterAll(async () => {
   await agent?.stop();
 });
 
-async function put(path: string, body?: unknown) {
-  const r = await fetch(`${agent.httpAddr}${path}`, { method: 'PUT', body: body === undefined ? undefined : JSON.stringify(body) });
-  expect(r.status).toBe(200);
-}
+const put = (path: string, body?: unknown) => agent.put(path, body);
 
 const viewer = { authorization: 'Bearer viewer-token' };
 const get = (path: string, headers: Record<string, string> = viewer) => fetch(`${base}${path}`, { headers });
