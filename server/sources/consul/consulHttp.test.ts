@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { ConsulHttp, Datacenters, ServiceEntries } from './consulHttp';
+import { toService } from './consulSource';
+
+const TOKEN = 'tok-very-secret';
+
+function client(respond: (url: string, init?: RequestInit) => Response | Promise<Response>) {
+  const calls: { url: string; headers: Record<string, string> }[] = [];
+  const http = new ConsulHttp({
+    sourceName: 'prod',
+    address: 'http://127.0.0.1:8500',
+    token: TOKEN,
+    fetch: async (input, init) => {
+      calls.push({ url: String(input), headers: (init?.headers ?? {}) as Record<string, string> });
+      return respond(String(input), init);
+    },
+  });
+  return { http, calls };
+}
+
+describe('ConsulHttp', () => {
+  it('sends the token as a header, dc and blocking params in the query, and parses the index', async () => {
+    const { http, calls } = client(() => new Response('["dc1"]', { headers: { 'x-consul-index': '42' } }));
+    const res = await http.get('/v1/catalog/services', Datacenters, { dc: 'dc1', index: 7, waitMs: 300_000 });
+    expect(res).toEqual({ ok: true, value: ['dc1'], index: 42 });
+    expect(calls[0]!.url).toBe('http://127.0.0.1:8500/v1/catalog/services?dc=dc1&index=7&wait=300000ms');
+    expect(calls[0]!.headers['x-consul-token']).toBe(TOKEN);
+  });
+
+  it('turns a non-2xx answer into an error value with Consul’s text body and context', async () => {
+    const { http } = client(() => new Response('No path to datacenter', { status: 500 }));
+    const res = await http.get('/v1/health/state/any', Datacenters, { dc: 'dc9' });
+    expect(res).toEqual({
+      ok: false,
+      error: {
+        code: 'http', status: 500, body: 'No path to datacenter', source: 'prod', dc: 'dc9', path: '/v1/health/state/any',
+        message: 'GET /v1/health/state/any?dc=dc9: HTTP 500: No path to datacenter',
+      },
+    });
+  });
+
+  it('reports a malformed body naming the endpoint instead of throwing', async () => {
+    const { http } = client(() => new Response('{"not":"a list"}'));
+    const res = await http.get('/v1/catalog/datacenters', Datacenters);
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.error).toMatchObject({ code: 'invalid_body', message: expect.stringMatching(/^GET \/v1\/catalog\/datacenters: unexpected response body/) });
+    const { http: h2 } = client(() => new Response('<html>'));
+    const res2 = await h2.get('/v1/catalog/datacenters', Datacenters);
+    expect(!res2.ok && res2.error.message).toBe('GET /v1/catalog/datacenters: response is not JSON');
+  });
+
+  it('names the network cause and never the token', async () => {
+    const cause = Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:8500`), { code: 'ECONNREFUSED' });
+    const { http } = client(() => {
+      throw new TypeError('fetch failed', { cause });
+    });
+    const res = await http.get('/v1/health/state/any', Datacenters, { dc: 'dc1' });
+    expect(!res.ok && res.error).toMatchObject({ code: 'network', message: 'GET /v1/health/state/any?dc=dc1: connect ECONNREFUSED 127.0.0.1:8500' });
+    expect(JSON.stringify(res)).not.toContain(TOKEN);
+  });
+
+  it('strips credentials from the shown address', () => {
+    const http = new ConsulHttp({ sourceName: 'p', address: 'http://user:pw@consul.internal:8500/', fetch: async () => new Response('[]') });
+    expect(http.address).toBe('http://consul.internal:8500');
+  });
+});
+
+describe('toService (normalization)', () => {
+  it('maps Consul health entries onto the model with stable ordering', () => {
+    const parsed = ServiceEntries.parse([
+      {
+        Node: { Node: 'n2', Address: '10.0.0.2' },
+        Service: { ID: 'web-b', Service: 'web', Tags: ['v2', 'blue'], Address: '', Port: 81, Meta: null },
+        Checks: [
+          { Node: 'n2', CheckID: 'web-b-ttl', Name: 'ttl', Status: 'warning', Output: 'slow', ServiceID: 'web-b', ServiceName: 'web', Type: 'ttl', ModifyIndex: 9 },
+          { Node: 'n2', CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Output: 'ok', ServiceID: '', ServiceName: '', Type: '', ModifyIndex: 3 },
+        ],
+      },
+      {
+        Node: { Node: 'n1', Address: '10.0.0.1' },
+        Service: { ID: 'web-a', Service: 'web', Tags: null, Address: '192.168.0.5', Port: 80, Meta: { z: '1', a: '2' } },
+        Checks: [{ Node: 'n1', CheckID: 'maint', Name: 'm', Status: 'maintenance', Output: '', ServiceID: 'web-a', ServiceName: 'web', Type: '', ModifyIndex: 4 }],
+      },
+    ]);
+    const svc = toService('prod', 'dc1', 'web', parsed);
+    expect(svc.id).toBe('prod/dc1/web');
+    expect(svc.tags).toEqual(['blue', 'v2']);
+    expect(svc.instances.map((i) => [i.id, i.address, i.health])).toEqual([
+      ['n1/web-a', '192.168.0.5', 'unknown'],
+      ['n2/web-b', '10.0.0.2', 'warning'],
+    ]);
+    expect(Object.keys(svc.instances[0]!.meta)).toEqual(['a', 'z']);
+    expect(svc.instances[1]!.meta).toEqual({});
+    expect(svc.instances[1]!.checks.map((c) => [c.id, c.type, c.nodeLevel])).toEqual([
+      ['serfHealth', 'serf', true],
+      ['web-b-ttl', 'ttl', false],
+    ]);
+    expect(Object.keys(svc.instances[0]!)).toEqual(['id', 'address', 'port', 'tags', 'meta', 'node', 'health', 'checks']);
+  });
+});
