@@ -1,7 +1,8 @@
 /**
  * `npm run bench:propagation`: how long from a change in real Consul (a registration or a
  * check flip, the HTTP write returning) until a WebSocket client of Switchboard has the delta.
- * 200 changes, one at a time, 100 ms apart (a busy but not pathological fleet).
+ * 200 changes, one at a time, 500 ms apart: under faster sustained churn the adapter's
+ * rate limit (burst 2, then one re-fetch per 500 ms per watch) coalesces changes on purpose.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
@@ -67,7 +68,7 @@ for (let i = 0; i < CHANGES; i++) {
     await put(`/v1/agent/check/fail/${id}-ttl`);
     flipMs.push((await seen) - t0);
   }
-  await sleep(100);
+  await sleep(500);
 }
 
 const row = (name: string, xs: number[]) => {

@@ -1,0 +1,30 @@
+import type { Metadata } from 'next';
+import type { ReactNode } from 'react';
+import { AppHeader } from '@/components/AppHeader';
+import { SourceStatusStrip } from '@/components/SourceStatusStrip';
+import { StaleBanner } from '@/components/StaleBanner';
+import { Providers } from './providers';
+import './globals.css';
+
+export const metadata: Metadata = { title: 'Switchboard', description: 'Live service discovery dashboard' };
+
+// Runs before paint so a dark-theme user never sees a white flash.
+const themeBootstrap = `try{var t=localStorage.getItem('switchboard-theme');if(t!=='light'&&t!=='dark'){t=matchMedia('(prefers-color-scheme: dark)').matches?'dark':'light'}document.documentElement.dataset.theme=t}catch(e){}`;
+
+export default function RootLayout({ children }: { children: ReactNode }) {
+  return (
+    <html lang="en" suppressHydrationWarning>
+      <head>
+        <script dangerouslySetInnerHTML={{ __html: themeBootstrap }} />
+      </head>
+      <body>
+        <Providers>
+          <AppHeader />
+          <SourceStatusStrip />
+          <StaleBanner />
+          <main className="main">{children}</main>
+        </Providers>
+      </body>
+    </html>
+  );
+}

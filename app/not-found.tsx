@@ -1,0 +1,10 @@
+import Link from 'next/link';
+
+export default function NotFound() {
+  return (
+    <div className="empty">
+      <p>There is no page here.</p>
+      <Link href="/">Back to all services</Link>
+    </div>
+  );
+}

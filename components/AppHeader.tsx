@@ -1,0 +1,17 @@
+'use client';
+import Link from 'next/link';
+import { ConnectionIndicator } from './ConnectionIndicator';
+import { ThemeToggle } from './ThemeToggle';
+
+export function AppHeader() {
+  return (
+    <header className="header">
+      <Link href="/" className="brand" aria-label="Switchboard home">
+        Switch<span>board</span>
+      </Link>
+      <span className="spacer" />
+      <ConnectionIndicator />
+      <ThemeToggle />
+    </header>
+  );
+}

@@ -1,0 +1,63 @@
+'use client';
+import { useWindowVirtualizer } from '@tanstack/react-virtual';
+import Link from 'next/link';
+import { useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { healthCounts } from '@/protocol/model';
+import { useTopology } from '@/lib/useTopology';
+import { HealthCountPills } from './HealthCountPills';
+import { InstanceCard } from './InstanceCard';
+
+/** One service: header, then every instance with its checks (virtualized; cards vary in height). */
+export function ServiceDetail({ id }: { id: string }) {
+  const { data, error, isPending } = useTopology();
+  const service = useMemo(() => data?.services.find((s) => s.id === id), [data, id]);
+  const listRef = useRef<HTMLDivElement>(null);
+  const [offset, setOffset] = useState(0);
+  useLayoutEffect(() => setOffset(listRef.current?.offsetTop ?? 0), [service !== undefined]);
+  const instances = service?.instances ?? [];
+  const virtualizer = useWindowVirtualizer({ count: instances.length, estimateSize: () => 150, overscan: 6, scrollMargin: offset });
+
+  if (isPending && !data) return <div className="skeleton" aria-busy="true" />;
+  if (error && !data) return <div className="error-box" role="alert">Could not load the service: {error.message}</div>;
+  const [sourceId, scope, ...rest] = id.split('/');
+  if (!service) {
+    return (
+      <div className="empty">
+        <p>
+          No service <strong>{rest.join('/')}</strong> in {sourceId} / {scope} right now. It may have been deregistered.
+        </p>
+        <Link href="/">Back to all services</Link>
+      </div>
+    );
+  }
+  const counts = healthCounts(service.instances);
+  const source = data?.sources.find((s) => s.id === service.sourceId);
+
+  return (
+    <article aria-labelledby="svc-title">
+      <div className="crumbs">
+        <Link href="/">Services</Link> / {service.sourceId} / {service.scope}
+      </div>
+      <div className="svc-head">
+        <h1 id="svc-title">{service.name}</h1>
+        <span className="where">{source?.kind ?? 'registry'} {service.sourceId} · datacenter {service.scope}</span>
+        <HealthCountPills counts={counts} />
+        <span className="tags">{service.tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span>
+      </div>
+      <h2 className="sr-only">Instances</h2>
+      {instances.length === 0 && <div className="empty">This service has no instances.</div>}
+      <div ref={listRef} style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+        {virtualizer.getVirtualItems().map((item) => (
+          <div
+            key={instances[item.index]!.id}
+            data-index={item.index}
+            ref={virtualizer.measureElement}
+            style={{ position: 'absolute', top: 0, left: 0, right: 0, transform: `translateY(${item.start - virtualizer.options.scrollMargin}px)` }}
+          >
+            <InstanceCard instance={instances[item.index]!} />
+          </div>
+        ))}
+      </div>
+    </article>
+  );
+}

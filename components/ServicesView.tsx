@@ -1,0 +1,81 @@
+'use client';
+import { usePathname, useRouter, useSearchParams } from 'next/navigation';
+import { useDeferredValue, useEffect, useMemo, useRef } from 'react';
+import { filterRows, filterToQuery, parseFilter, toRows, type ServiceFilter, type SortKey } from '@/lib/serviceFilters';
+import { useTopology } from '@/lib/useTopology';
+import { ServiceTable } from './ServiceTable';
+
+export function ServicesView() {
+  const { data, error, isPending } = useTopology();
+  const params = useSearchParams();
+  const router = useRouter();
+  const pathname = usePathname();
+  const filter = useMemo(() => parseFilter(new URLSearchParams(params.toString())), [params]);
+  const deferred = useDeferredValue(filter);
+  const search = useRef<HTMLInputElement>(null);
+
+  // "/" focuses search, as in most SRE tools.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement;
+      if (e.key === '/' && !['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName)) {
+        e.preventDefault();
+        search.current?.focus();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  const update = (patch: Partial<ServiceFilter>) => router.replace(`${pathname}${filterToQuery({ ...filter, ...patch })}`, { scroll: false });
+  const onSort = (key: SortKey) => update(filter.sort === key ? { desc: !filter.desc } : { sort: key, desc: key === 'health' || key === 'instances' });
+
+  const allRows = useMemo(() => toRows(data?.services ?? []), [data]);
+  const rows = useMemo(() => filterRows(allRows, deferred), [allRows, deferred]);
+  const allTags = useMemo(() => [...new Set(allRows.flatMap((r) => r.service.tags))].sort(), [allRows]);
+  const instanceCount = useMemo(() => rows.reduce((n, r) => n + r.service.instances.length, 0), [rows]);
+
+  return (
+    <section aria-labelledby="services-title">
+      <h1 id="services-title" className="sr-only">Services</h1>
+      <div className="toolbar">
+        <label className="sr-only" htmlFor="search">Search services</label>
+        <input id="search" ref={search} type="search" data-testid="search" placeholder="Search services…  ( / )" value={filter.q} onChange={(e) => update({ q: e.target.value })} />
+        <label className="sr-only" htmlFor="tag">Tag</label>
+        <select id="tag" value={filter.tag} onChange={(e) => update({ tag: e.target.value })}>
+          <option value="">All tags</option>
+          {allTags.map((t) => (
+            <option key={t} value={t}>{t}</option>
+          ))}
+        </select>
+        <label className="sr-only" htmlFor="health">Health</label>
+        <select id="health" value={filter.health} onChange={(e) => update({ health: e.target.value as ServiceFilter['health'] })}>
+          <option value="any">Any health</option>
+          <option value="critical">Has critical</option>
+          <option value="warning">Has warning</option>
+          <option value="passing">Has passing</option>
+        </select>
+        {data && (
+          <span className="summary" aria-live="polite">
+            {rows.length} of {allRows.length} services · {instanceCount} instances
+          </span>
+        )}
+      </div>
+      {isPending && !data ? (
+        <div className="table" aria-busy="true">
+          {Array.from({ length: 6 }, (_, i) => <div key={i} className="skeleton" />)}
+        </div>
+      ) : error && !data ? (
+        <div className="table error-box" role="alert">Could not load services: {error.message}</div>
+      ) : allRows.length === 0 ? (
+        <div className="table empty">
+          No services registered in {data?.sources.map((s) => s.name).join(', ') || 'any configured registry'} yet.
+        </div>
+      ) : rows.length === 0 ? (
+        <div className="table empty">No services match these filters.</div>
+      ) : (
+        <ServiceTable rows={rows} filter={filter} onSort={onSort} />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,25 @@
+'use client';
+import { timeAgo } from '@/lib/timeAgo';
+import { useNow } from '@/lib/useNow';
+import { useTopology } from '@/lib/useTopology';
+
+/** Says plainly when what is shown is last-known-good rather than live. */
+export function StaleBanner() {
+  const { data } = useTopology();
+  const now = useNow();
+  const bad = data?.sources.filter((s) => s.state === 'stale' || s.state === 'down') ?? [];
+  if (bad.length === 0) return null;
+  return (
+    <div className="banner" role="alert" data-testid="stale-banner">
+      {bad.map((s) => (
+        <div key={s.id}>
+          <strong>{s.name} is unreachable.</strong>
+          {s.state === 'stale'
+            ? `Showing last-known-good data from ${timeAgo(s.lastSyncAt, now)}; it may be out of date.`
+            : 'It has not answered since Switchboard started, so it contributes no services.'}{' '}
+          {s.lastError && <span className="mono">({s.lastError})</span>}
+        </div>
+      ))}
+    </div>
+  );
+}
