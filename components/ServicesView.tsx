@@ -1,6 +1,6 @@
 'use client';
-import { usePathname, useRouter, useSearchParams } from 'next/navigation';
-import { useDeferredValue, useEffect, useMemo, useRef } from 'react';
+import { usePathname, useSearchParams } from 'next/navigation';
+import { useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import { filterRows, filterToQuery, parseFilter, toRows, type ServiceFilter, type SortKey } from '@/lib/serviceFilters';
 import { useTopology } from '@/lib/useTopology';
 import { ServiceTable } from './ServiceTable';
@@ -8,9 +8,11 @@ import { ServiceTable } from './ServiceTable';
 export function ServicesView() {
   const { data, error, isPending } = useTopology();
   const params = useSearchParams();
-  const router = useRouter();
   const pathname = usePathname();
-  const filter = useMemo(() => parseFilter(new URLSearchParams(params.toString())), [params]);
+  const fromUrl = useMemo(() => parseFilter(new URLSearchParams(params.toString())), [params]);
+  // The search box owns its text (typing must never wait for navigation); the URL mirrors it.
+  const [q, setQ] = useState(fromUrl.q);
+  const filter = useMemo(() => ({ ...fromUrl, q }), [fromUrl, q]);
   const deferred = useDeferredValue(filter);
   const search = useRef<HTMLInputElement>(null);
 
@@ -27,7 +29,8 @@ export function ServicesView() {
     return () => window.removeEventListener('keydown', onKey);
   }, []);
 
-  const update = (patch: Partial<ServiceFilter>) => router.replace(`${pathname}${filterToQuery({ ...filter, ...patch })}`, { scroll: false });
+  // history.replaceState is synchronous and Next keeps useSearchParams in step with it.
+  const update = (patch: Partial<ServiceFilter>) => window.history.replaceState(null, '', `${pathname}${filterToQuery({ ...filter, ...patch })}`);
   const onSort = (key: SortKey) => update(filter.sort === key ? { desc: !filter.desc } : { sort: key, desc: key === 'health' || key === 'instances' });
 
   const allRows = useMemo(() => toRows(data?.services ?? []), [data]);
@@ -40,7 +43,10 @@ export function ServicesView() {
       <h1 id="services-title" className="sr-only">Services</h1>
       <div className="toolbar">
         <label className="sr-only" htmlFor="search">Search services</label>
-        <input id="search" ref={search} type="search" data-testid="search" placeholder="Search services…  ( / )" value={filter.q} onChange={(e) => update({ q: e.target.value })} />
+        <input id="search" ref={search} type="search" data-testid="search" placeholder="Search services…  ( / )" value={filter.q} onChange={(e) => {
+            setQ(e.target.value);
+            update({ q: e.target.value });
+          }} />
         <label className="sr-only" htmlFor="tag">Tag</label>
         <select id="tag" value={filter.tag} onChange={(e) => update({ tag: e.target.value })}>
           <option value="">All tags</option>
