@@ -1,0 +1,39 @@
+/** With `anonymousRole: null`, the browser must sign in with a token before it sees anything. */
+import { expect, test } from '@playwright/test';
+import { DashboardPage } from './pages/DashboardPage';
+import { startSwitchboard, type SwitchboardProcess } from './support/switchboardProcess';
+
+let switchboard: SwitchboardProcess;
+
+test.beforeAll(async () => {
+  switchboard = await startSwitchboard(
+    {
+      // Nothing listens on port 1: the source is down, which must not block signing in.
+      sources: [{ kind: 'consul', name: 'nowhere', address: 'http://127.0.0.1:1' }],
+      auth: { anonymousRole: null, users: [{ name: 'vic', role: 'viewer', token: 'env:VIC_TOKEN' }] },
+    },
+    { VIC_TOKEN: 'vic-secret-token' },
+  );
+});
+
+test.afterAll(async () => {
+  await switchboard?.stop();
+});
+
+test('an anonymous visitor is sent to sign-in; a wrong token is refused; the right one opens the dashboard', async ({ page }) => {
+  await page.goto(`${switchboard.url}/`);
+  await expect(page).toHaveURL(/\/signin\?next=%2F/);
+
+  await page.getByLabel('Token').fill('not-the-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'unknown token' })).toBeVisible();
+
+  await page.getByLabel('Token').fill('vic-secret-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(`${switchboard.url}/`);
+  const dashboard = new DashboardPage(page);
+  await expect(dashboard.connection).toHaveAttribute('data-state', 'live');
+  await expect(dashboard.source('nowhere')).toHaveAttribute('data-state', 'down');
+  await expect(dashboard.staleBanner).toContainText('nowhere is unreachable');
+  await expect(page.getByText('No services registered in nowhere')).toBeVisible();
+});
