@@ -5,6 +5,7 @@
  * size of the delta one check flip produces next to the full snapshot.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_WAIT_MS } from '../server/sources/consul/blockingQuery';
 import { ConsulSource } from '../server/sources/consul/consulSource';
 import { TopologyStore, type Delta } from '../server/topology/topologyStore';
 import { startConsulAgent } from '../test/support/consulAgent';
@@ -89,7 +90,7 @@ try {
   const body = `
 Consul 1.8.7 dev agent, ${SERVICES} services × ${PER_SERVICE} instances = ${SERVICES * PER_SERVICE} instances, each with a passing TTL check
 (registered through the agent API, ${REGISTER_CONCURRENCY} at a time: ${(registerMs / 1000).toFixed(1)} s, in the catalog after ${(catalogMs / 1000).toFixed(1)} s).
-One ConsulSource (\`datacenters: "all"\`, defaults: 5 min wait, 8 parallel reads) feeding a TopologyStore in the bench process.
+One ConsulSource (\`datacenters: "all"\`, defaults: ${DEFAULT_WAIT_MS / 1000} s wait, 8 parallel reads) feeding a TopologyStore in the bench process.
 
 | Measure | Value |
 |---|---|
@@ -102,7 +103,7 @@ One ConsulSource (\`datacenters: "all"\`, defaults: 5 min wait, 8 parallel reads
 | Delta for one TTL flip (\`{type:'delta',…}\` JSON) | ${deltaBytes} B (all deltas of the flip incl. source status: ${allDeltaBytes} B) |
 | Full snapshot (\`{type:'snapshot',…}\` JSON) | ${snapshotBytes} B (${mib(snapshotBytes)}) |
 
-Idle cost is the two blocking queries per datacenter, re-issued when Consul's wait (5 min) runs out,
+Idle cost is the two blocking queries per datacenter, re-issued when the ${DEFAULT_WAIT_MS / 1000} s wait runs out,
 plus one datacenter listing per minute; no per-service connections are held.
 `;
   report('Consul adapter at scale (bench/scale.ts)', 'npm run bench:scale', body);

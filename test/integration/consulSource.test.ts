@@ -123,9 +123,23 @@ describe('ConsulSource (one datacenter)', () => {
     expect(w.store.source('c1')?.state).toBe('ok');
   });
 
-  // The sweep path (a second instance without checks: neither watched body changes) missed the
-  // change in about 1 run of 4; under investigation, so not asserted yet.
-  it.todo('finds a second check-less instance of an existing service through a sweep');
+  // Neither watched body changes for these: only the catalog index moves, and a sweep finds them.
+  it('finds a second check-less instance and a re-registration with a new port', async () => {
+    await dc1.registerService({ ID: 'lone-1', Name: 'lone', Port: 5001 });
+    await dc1.registerService({ ID: 'moved-1', Name: 'moved', Port: 5101, Check: ttl('moved-1') });
+    cleanup.push(async () => {
+      for (const id of ['lone-1', 'lone-2', 'moved-1']) await dc1.deregister(id);
+    });
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] });
+    await vi.waitFor(() => expect(w.service('dc1', 'lone')?.instances).toHaveLength(1), WAIT);
+    await vi.waitFor(() => expect(w.service('dc1', 'moved')?.instances[0]?.port).toBe(5101), WAIT);
+
+    await dc1.registerService({ ID: 'lone-2', Name: 'lone', Port: 5002 });
+    await vi.waitFor(() => expect(w.service('dc1', 'lone')?.instances.map((i) => i.port)).toEqual([5001, 5002]), WAIT);
+
+    await dc1.registerService({ ID: 'moved-1', Name: 'moved', Port: 5199, Check: ttl('moved-1') });
+    await vi.waitFor(() => expect(w.service('dc1', 'moved')?.instances[0]?.port).toBe(5199), WAIT);
+  });
 
   it('reports an unreachable agent as down with the endpoint and no token', async () => {
     const [port] = await freePorts(1);

@@ -60,7 +60,10 @@ export const DEFAULT_RATE_LIMIT: RateLimit = { burst: 2, intervalMs: 500 };
 /** Retries after ~0.1–0.5 s, 1 s, 2 s, … capped at 15 s: a restarted agent is seen within seconds. */
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 15_000, minMs: 100 };
 /** Consul's own default wait; longer is clamped to 10 min by the server anyway. */
-export const DEFAULT_WAIT_MS = 300_000;
+// 60 s rather than Consul's 5 min default: every answer, even an unchanged one, confirms the
+// view is current, so an idle but healthy registry never shows "synced 4m ago". Idle cost:
+// two requests per minute per datacenter.
+export const DEFAULT_WAIT_MS = 60_000;
 
 export interface BlockingQueryOptions<T, E> {
   /** One request. `index` 0 means "answer now". Must honour `signal`. */
@@ -71,7 +74,7 @@ export interface BlockingQueryOptions<T, E> {
   onUnchanged?: (info: { index: number; indexMoved: boolean }) => RoundResult<E> | Promise<RoundResult<E>>;
   /** A failed request or round; the loop retries after `retryInMs`. */
   onError: (error: E, info: { attempt: number; retryInMs: number }) => void;
-  /** @default DEFAULT_WAIT_MS (5 min) */
+  /** @default DEFAULT_WAIT_MS (60 s) */
   waitMs?: number;
   /** @default DEFAULT_RATE_LIMIT */
   rateLimit?: RateLimit;

@@ -16,7 +16,7 @@
  * `/v1/catalog/services`' index without changing either body, and neither endpoint says which
  * service moved. A catalog move that the health watch does not account for within a second
  * triggers a sweep of every service in the datacenter, at most once per `sweepMinIntervalMs`,
- * so such changes can take that long to appear.
+ * so such changes can take that long to appear (covered by a real-Consul integration test).
  */
 import {
   aggregateHealth,
@@ -77,7 +77,7 @@ export interface ConsulSourceOptions {
   onWatchLatency?(seconds: number, endpoint: string): void;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
-  /** Blocking-query wait. @default DEFAULT_WAIT_MS (5 min) */
+  /** Blocking-query wait. @default DEFAULT_WAIT_MS (60 s) */
   waitMs?: number;
   /** Parallel `/v1/health/service/:name` reads per datacenter. @default 8 */
   concurrency?: number;
