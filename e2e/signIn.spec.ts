@@ -1,4 +1,4 @@
-/** With `anonymousRole: null`, the browser must sign in with a token before it sees anything. */
+/** With `anonymousRole: null`, the browser must sign in with a token before it sees anything; then UI preferences. */
 import { expect, test } from '@playwright/test';
 import { DashboardPage } from './pages/DashboardPage';
 import { startSwitchboard, type SwitchboardProcess } from './support/switchboardProcess';
@@ -36,4 +36,18 @@ test('an anonymous visitor is sent to sign-in; a wrong token is refused; the rig
   await expect(dashboard.source('nowhere')).toHaveAttribute('data-state', 'down');
   await expect(dashboard.staleBanner).toContainText('nowhere is unreachable');
   await expect(page.getByText('No services registered in nowhere')).toBeVisible();
+});
+
+test('the theme toggle switches to dark, and the choice survives a reload', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.goto(`${switchboard.url}/signin`);
+  await page.getByLabel('Token').fill('vic-secret-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
+  await page.getByRole('radio', { name: 'Dark theme' }).click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await page.reload();
+  // Set by the inline bootstrap script before React runs: no light flash for dark users.
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await expect(page.getByRole('radio', { name: 'Dark theme' })).toHaveAttribute('aria-checked', 'true');
 });
