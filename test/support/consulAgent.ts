@@ -24,6 +24,8 @@ export interface ConsulAgentOptions {
   startTimeoutMs?: number;
   /** Extra `-hcl` snippets, e.g. `limits { http_max_conns_per_client = 500 }`. @default [] */
   hcl?: string[];
+  /** Token the harness's own requests carry (for agents started with ACLs on). @default none */
+  aclToken?: string;
 }
 
 export interface ConsulPorts {
@@ -103,6 +105,7 @@ export async function startConsulAgent(options: ConsulAgentOptions = {}): Promis
   const [http, dns, serfLan, serfWan, server] = (await freePorts(5)) as [number, number, number, number, number];
   const ports: ConsulPorts = { http, dns, serfLan, serfWan, server };
   const httpAddr = `http://127.0.0.1:${http}`;
+  const tokenHeader: Record<string, string> = options.aclToken ? { 'X-Consul-Token': options.aclToken } : {};
   const args = [
     'agent', '-dev', '-bind', '127.0.0.1', '-client', '127.0.0.1', '-datacenter', datacenter, '-node', node,
     '-http-port', String(http), '-dns-port', String(dns), '-serf-lan-port', String(serfLan),
@@ -153,7 +156,7 @@ export async function startConsulAgent(options: ConsulAgentOptions = {}): Promis
     // The agent registers its own node (and serfHealth) shortly after the election; wait so
     // tests start from a settled catalog.
     for (;;) {
-      const r = await fetch(`${httpAddr}/v1/health/node/${encodeURIComponent(node)}`);
+      const r = await fetch(`${httpAddr}/v1/health/node/${encodeURIComponent(node)}`, { headers: tokenHeader });
       const body = (await r.json()) as unknown[];
       if (r.ok && body.length > 0) break;
       if (Date.now() > deadline) throw new Error(`consul (${datacenter}) never registered its node:\n${logs()}`);
@@ -173,7 +176,7 @@ export async function startConsulAgent(options: ConsulAgentOptions = {}): Promis
   }
 
   async function put(path: string, body?: unknown): Promise<void> {
-    const r = await fetch(`${httpAddr}${path}`, { method: 'PUT', body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(`${httpAddr}${path}`, { method: 'PUT', headers: tokenHeader, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text();
     if (!r.ok) throw new Error(`PUT ${path} → ${r.status}: ${text}`);
   }
