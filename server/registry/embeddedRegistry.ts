@@ -1,0 +1,69 @@
+/**
+ * The embedded, Consul-API-compatible registry: state + SQLite storage + health checker +
+ * HTTP API on one loopback port. It is for one machine (the zero-config start and demos);
+ * anyone who outgrows that points Switchboard at a real Consul by changing one address.
+ */
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HealthChecker } from './healthChecker';
+import { createRegistryHandler } from './registryHttp';
+import { RegistryState } from './registryState';
+import { RegistryStorage } from './registryStorage';
+
+export interface EmbeddedRegistryOptions {
+  /** Where registry.db lives. */
+  dataDir: string;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. Never Consul's 8500. */
+  httpPort: number;
+  /** @default 'dc1' */
+  datacenter?: string;
+  /** @default 'switchboard-embedded' */
+  nodeName?: string;
+  /** How often the checker looks for services to reap. @default 1000 */
+  reapEveryMs?: number;
+}
+
+export interface EmbeddedRegistry {
+  httpAddr: string;
+  port: number;
+  state: RegistryState;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedRegistry(options: EmbeddedRegistryOptions): Promise<EmbeddedRegistry> {
+  const host = options.host ?? '127.0.0.1';
+  const storage = new RegistryStorage(options.dataDir);
+  const state = new RegistryState(storage, storage.load());
+  const checker = new HealthChecker(state, { reapEveryMs: options.reapEveryMs });
+  const nodeName = options.nodeName ?? 'switchboard-embedded';
+  // A stable node ID per data directory, shaped like Consul's UUIDs.
+  const hex = createHash('sha256').update(options.dataDir).digest('hex');
+  const node = {
+    id: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`,
+    name: nodeName,
+    address: host,
+    datacenter: options.datacenter ?? 'dc1',
+  };
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.httpPort, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const handle = createRegistryHandler({ state, checker, node, leaderAddr: `${host}:${port}` });
+  server.on('request', (req, res) => void handle(req, res));
+  return {
+    httpAddr: `http://${host}:${port}`,
+    port,
+    state,
+    async close() {
+      checker.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      storage.close();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/** The records the embedded registry keeps, in Consul's field names. */
+export type CheckStatus = 'passing' | 'warning' | 'critical';
+
+export interface ServiceRecord {
+  ID: string;
+  Service: string;
+  Tags: string[];
+  Address: string;
+  Port: number;
+  Meta: Record<string, string>;
+  Weights: { Passing: number; Warning: number };
+  EnableTagOverride: boolean;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+/** How a check is run; what the health checker needs, not what the API shows. */
+export interface CheckDefinition {
+  type: 'ttl' | 'http' | 'tcp';
+  ttlMs?: number;
+  http?: string;
+  method?: string;
+  header?: Record<string, string[]>;
+  tcp?: string;
+  intervalMs?: number;
+  timeoutMs?: number;
+  /** Consul clamps this to at least one minute. */
+  deregisterCriticalAfterMs?: number;
+}
+
+export interface CheckRecord {
+  CheckID: string;
+  Name: string;
+  ServiceID: string;
+  ServiceName: string;
+  Status: CheckStatus;
+  Notes: string;
+  Output: string;
+  definition: CheckDefinition;
+  CreateIndex: number;
+  ModifyIndex: number;
+  /** Wall-clock ms when the check last turned critical; drives DeregisterCriticalServiceAfter. */
+  criticalSince: number | null;
+}
+
+export interface KvRecord {
+  Key: string;
+  Value: Uint8Array | null;
+  Flags: number;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+/** Write-through storage; every mutation of the state runs inside one `transaction`. */
+export interface RegistryPersistence {
+  transaction(fn: () => void): void;
+  saveIndex(index: number): void;
+  saveService(record: ServiceRecord): void;
+  deleteService(id: string): void;
+  saveCheck(record: CheckRecord): void;
+  deleteCheck(id: string): void;
+  saveKv(record: KvRecord): void;
+  deleteKv(key: string): void;
+}
+
+export const noPersistence: RegistryPersistence = {
+  transaction: (fn) => fn(),
+  saveIndex() {},
+  saveService() {},
+  deleteService() {},
+  saveCheck() {},
+  deleteCheck() {},
+  saveKv() {},
+  deleteKv() {},
+};
