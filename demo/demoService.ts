@@ -1,0 +1,157 @@
+/**
+ * One demo microservice, run as its own process by the demo fleet. It behaves like a
+ * production service: registers through the `consul` npm client with a deep readiness check
+ * (/ready, distinct from /live), discovers its dependencies through the registry, and on
+ * SIGTERM deregisters first, stops taking traffic, drains in-flight requests, then exits.
+ *
+ * Faults can be injected over HTTP (see README): errors, latency, failing readiness.
+ * Config comes from the DEMO_* environment variables set by demoFleet.ts.
+ */
+import Consul from 'consul';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+
+const env = z
+  .object({
+    DEMO_NAME: z.string().min(1),
+    DEMO_ID: z.string().min(1),
+    DEMO_TAGS: z.string().default(''),
+    DEMO_COLOR: z.string().default(''),
+    DEMO_REGISTRY: z.url(),
+    DEMO_DOWNSTREAM: z.string().default(''),
+  })
+  .parse(process.env);
+
+const Fault = z.strictObject({
+  errorRate: z.number().min(0).max(1).default(0),
+  latencyMs: z.number().int().min(0).max(30_000).default(0),
+  failReady: z.boolean().default(false),
+});
+type Fault = z.infer<typeof Fault>;
+
+const registry = new URL(env.DEMO_REGISTRY);
+const consul = new Consul({ host: registry.hostname, port: Number(registry.port) });
+const downstream = env.DEMO_DOWNSTREAM.split(',').filter(Boolean);
+let fault: Fault = { errorRate: 0, latencyMs: 0, failReady: false };
+let draining = false;
+let inFlight = 0;
+let served = 0;
+
+const log = (event: string, fields: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ event, id: env.DEMO_ID, ...fields })}\n`);
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', connection: draining ? 'close' : 'keep-alive' });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return JSON.parse(text || '{}');
+}
+
+// Round-robin over passing instances, refreshed at most once a second: the simplest client-side discovery.
+const discovered = new Map<string, { at: number; urls: string[]; next: number }>();
+async function pick(service: string): Promise<string | null> {
+  let entry = discovered.get(service);
+  if (!entry || Date.now() - entry.at > 1000) {
+    const list = (await consul.health.service({ service, passing: true })) as { Service: { Address: string; Port: number }; Node: { Address: string } }[];
+    entry = { at: Date.now(), urls: list.map((e) => `http://${e.Service.Address || e.Node.Address}:${e.Service.Port}`), next: entry?.next ?? 0 };
+    discovered.set(service, entry);
+  }
+  if (entry.urls.length === 0) return null;
+  return entry.urls[entry.next++ % entry.urls.length]!;
+}
+
+async function work(res: ServerResponse): Promise<void> {
+  if (fault.latencyMs) await sleep(fault.latencyMs);
+  if (Math.random() < fault.errorRate) return send(res, 500, { error: 'injected fault', id: env.DEMO_ID });
+  const calls: Record<string, unknown> = {};
+  for (const dep of downstream) {
+    const url = await pick(dep);
+    if (!url) return send(res, 503, { error: `no passing ${dep} instance`, id: env.DEMO_ID });
+    const r = await fetch(`${url}/work`, { signal: AbortSignal.timeout(5000) }).catch(() => null);
+    if (!r || !r.ok) return send(res, 502, { error: `${dep} failed`, status: r?.status ?? 0, id: env.DEMO_ID });
+    calls[dep] = await r.json();
+  }
+  served++;
+  send(res, 200, { id: env.DEMO_ID, service: env.DEMO_NAME, color: env.DEMO_COLOR || undefined, calls });
+}
+
+const server = createServer((req, res) => {
+  inFlight++;
+  res.once('close', () => inFlight--);
+  void (async () => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    try {
+      if (path === '/live') return send(res, 200, { live: true });
+      if (path === '/ready') return fault.failReady || draining ? send(res, 503, { ready: false, draining }) : send(res, 200, { ready: true });
+      if (path === '/work') return await work(res);
+      if (path === '/fault' && req.method === 'GET') return send(res, 200, fault);
+      if (path === '/fault' && req.method === 'DELETE') {
+        fault = { errorRate: 0, latencyMs: 0, failReady: false };
+        log('fault-cleared');
+        return send(res, 200, fault);
+      }
+      if (path === '/fault' && req.method === 'POST') {
+        const parsed = Fault.safeParse(await readJson(req).catch(() => undefined));
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          return send(res, 400, { error: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}` });
+        }
+        fault = parsed.data;
+        log('fault-set', fault);
+        return send(res, 200, fault);
+      }
+      if (path === '/stats') return send(res, 200, { served, inFlight });
+      send(res, 404, { error: `no route ${path}` });
+    } catch (err) {
+      send(res, 500, { error: (err as Error).message });
+    }
+  })();
+});
+
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const port = (server.address() as AddressInfo).port;
+
+// The registry may still be starting: retry with capped exponential backoff and jitter.
+for (let attempt = 0; ; attempt++) {
+  try {
+    await consul.agent.service.register({
+      name: env.DEMO_NAME,
+      id: env.DEMO_ID,
+      address: '127.0.0.1',
+      port,
+      tags: env.DEMO_TAGS.split(',').filter(Boolean),
+      meta: { version: '1.0.0', ...(env.DEMO_COLOR ? { color: env.DEMO_COLOR } : {}) },
+      check: { name: 'readiness', http: `http://127.0.0.1:${port}/ready`, interval: '1s', timeout: '1s', deregistercriticalserviceafter: '1m' },
+    });
+    break;
+  } catch (err) {
+    if (attempt > 30) throw err;
+    await sleep(Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
+  }
+}
+log('registered', { port });
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  // Deregister first so clients stop picking us, then refuse readiness and drain what is in flight.
+  await consul.agent.service.deregister(env.DEMO_ID).catch(() => undefined);
+  draining = true;
+  server.close();
+  const deadline = Date.now() + 5000;
+  while (inFlight > 0 && Date.now() < deadline) await sleep(50);
+  server.closeAllConnections();
+  log('stopped', { signal, drainedCleanly: inFlight === 0 });
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+// The fleet talks to us over IPC; if it dies without telling us, leave rather than linger.
+process.on('disconnect', () => void shutdown('parent-gone'));
