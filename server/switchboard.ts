@@ -5,8 +5,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import { startDemoFleet, type DemoFleet } from '../demo/demoFleet';
+import { startLoadGenerator, type LoadGenerator } from '../demo/loadGenerator';
 import { Authenticator, sameOrigin } from './auth/authenticator';
-import type { Config } from './config/loadConfig';
+import { EMBEDDED_SOURCE, type Config } from './config/loadConfig';
+import { startEmbeddedRegistry, type EmbeddedRegistry } from './registry/embeddedRegistry';
 import { createApiRouter } from './http/apiRouter';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
@@ -39,13 +42,14 @@ export interface Switchboard {
 }
 
 export function defaultSources(config: Config, deps: { logger: Logger; metrics: Metrics }): Source[] {
-  return config.consulSources.map(
-    (c) =>
-      new ConsulSource(c, {
-        logger: deps.logger.child({ source: c.name }),
-        onWatchLatency: (seconds, endpoint) => deps.metrics.watchLatency.observe({ source: c.name, endpoint }, seconds),
-      }),
-  );
+  return config.consulSources.map((c) => consulSource(c, deps));
+}
+
+function consulSource(c: ConstructorParameters<typeof ConsulSource>[0], deps: { logger: Logger; metrics: Metrics }): ConsulSource {
+  return new ConsulSource(c, {
+    logger: deps.logger.child({ source: c.name }),
+    onWatchLatency: (seconds, endpoint) => deps.metrics.watchLatency.observe({ source: c.name, endpoint }, seconds),
+  });
 }
 
 export function createSwitchboard(options: SwitchboardOptions): Switchboard {
@@ -94,6 +98,19 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   for (const source of sources) {
     store.addSource({ id: source.id, kind: source.kind, name: source.name, address: source.address });
   }
+  let registry: EmbeddedRegistry | null = null;
+  let fleet: DemoFleet | null = null;
+  let fleetStarting: Promise<unknown> | null = null;
+  let load: LoadGenerator | null = null;
+
+  const startSource = (source: Source) =>
+    source.start((event) => {
+      try {
+        store.apply(source.id, event);
+      } catch (err) {
+        logger.error({ err, source: source.id, event: event.type }, 'could not apply source event');
+      }
+    });
 
   return {
     store,
@@ -101,25 +118,40 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     server,
     hub,
     async listen() {
-      for (const source of sources) {
-        source.start((event) => {
-          try {
-            store.apply(source.id, event);
-          } catch (err) {
-            logger.error({ err, source: source.id, event: event.type }, 'could not apply source event');
-          }
-        });
+      if (config.embedded.enabled) {
+        registry = await startEmbeddedRegistry({ dataDir: config.dataDir, host: '127.0.0.1', httpPort: config.embedded.httpPort });
+        const embedded = consulSource({ kind: 'embedded', name: EMBEDDED_SOURCE, address: registry.httpAddr, token: null, datacenters: 'all' }, { logger, metrics });
+        sources.push(embedded);
+        store.addSource({ id: embedded.id, kind: embedded.kind, name: embedded.name, address: embedded.address });
+        logger.info({ address: registry.httpAddr, dataDir: config.dataDir }, 'embedded registry listening');
       }
+      for (const source of sources) startSource(source);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.listen.port, config.listen.host, () => resolve());
       });
       const port = (server.address() as AddressInfo).port;
       logger.info({ host: config.listen.host, port, sources: sources.map((s) => s.id) }, 'switchboard listening');
+      if (registry && config.embedded.demo) {
+        const registryAddr = registry.httpAddr;
+        // The dashboard is already up; the fleet appears in it as each service registers.
+        fleetStarting = startDemoFleet({ registryAddr, onLog: (line) => logger.debug({ demo: line }, 'demo service') })
+          .then((f) => {
+            fleet = f;
+            load = startLoadGenerator({ registryAddr });
+            logger.info({ instances: f.instances.length }, 'demo fleet running');
+          })
+          .catch((err) => logger.error({ err }, 'demo fleet failed to start'));
+      }
       return port;
     },
     async close() {
+      // Demo services deregister as they stop, so stop them while the registry still answers.
+      await fleetStarting;
+      await load?.stop();
+      await fleet?.stop();
       await Promise.allSettled(sources.map((s) => s.stop()));
+      await registry?.close();
       await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

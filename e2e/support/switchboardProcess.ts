@@ -16,15 +16,21 @@ export interface SwitchboardProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * `config` null runs the zero-config start (embedded registry + demo fleet) from an empty
+ * working directory, so its default data directory is a fresh one.
+ */
 export async function startSwitchboard(config: unknown, env: Record<string, string> = {}): Promise<SwitchboardProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-e2e-'));
   const file = join(dir, 'switchboard.json');
-  writeFileSync(file, JSON.stringify({ dataDir: join(dir, 'data'), ...(config as object) }));
+  if (config !== null) writeFileSync(file, JSON.stringify({ dataDir: join(dir, 'data'), ...(config as object) }));
   const [port] = await freePorts(1);
   let output = '';
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
-    cwd: root,
-    env: { ...process.env, SWITCHBOARD_CONFIG: file, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+  const { SWITCHBOARD_CONFIG: _ignored, CONSUL_HTTP_ADDR: _ignored2, ...inherited } = process.env;
+  // Absolute paths: the zero-config start runs in `dir`, not in the repository.
+  const child: ChildProcess = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(root, 'server', 'index.ts')], {
+    cwd: config === null ? dir : root,
+    env: { ...inherited, ...(config === null ? {} : { SWITCHBOARD_CONFIG: file }), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d) => (output += d));

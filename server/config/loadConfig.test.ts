@@ -62,10 +62,12 @@ describe('loadConfig', () => {
     expect(errorOf(() => load(config))).toContain(field);
   });
 
-  it('rejects duplicate source names and an enabled embedded registry (not landed yet)', () => {
+  it('rejects duplicate source names, the reserved "embedded" name, and a demo without the registry', () => {
     const two = { kind: 'consul', name: 'prod', address: 'http://c:8500' };
     expect(errorOf(() => load({ sources: [two, two] }))).toContain('sources[1].name: "prod" is used by another source');
-    expect(errorOf(() => load({ embedded: { enabled: true } }))).toContain('embedded.enabled');
+    expect(errorOf(() => load({ embedded: { enabled: true }, sources: [{ ...two, name: 'embedded' }] }))).toContain('sources[0].name: "embedded" is reserved');
+    expect(errorOf(() => load({ embedded: { demo: true } }))).toContain('embedded.demo');
+    expect(load({ embedded: { enabled: true, httpPort: 0 } }).embedded).toEqual({ enabled: true, demo: false, httpPort: 0, dnsPort: 18600 });
   });
 
   it('lets HOST and PORT override listen, and validates PORT', () => {
@@ -78,9 +80,16 @@ describe('loadConfig', () => {
     expect(errorOf(() => loadConfig({ argv: [], env: { SWITCHBOARD_CONFIG: '/y.json' }, cwd: '/', readFile: () => '{nope' }))).toContain('/y.json is not valid JSON');
   });
 
-  it('without a config file watches the local Consul agent (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN)', () => {
-    const cfg = loadConfig({ argv: [], env: { CONSUL_HTTP_ADDR: '127.0.0.1:28500', CONSUL_HTTP_TOKEN: 'tok' }, cwd: '/w' });
+  it('without a config file runs the embedded registry and the demo fleet on their default ports', () => {
+    const cfg = loadConfig({ argv: [], env: {}, cwd: '/w' });
     expect(cfg.file).toBeNull();
+    expect(cfg.embedded).toEqual({ enabled: true, demo: true, httpPort: 18500, dnsPort: 18600 });
+    expect(cfg.consulSources).toEqual([]);
+  });
+
+  it('without a config file but with CONSUL_HTTP_ADDR watches that agent instead (CONSUL_HTTP_TOKEN too)', () => {
+    const cfg = loadConfig({ argv: [], env: { CONSUL_HTTP_ADDR: '127.0.0.1:28500', CONSUL_HTTP_TOKEN: 'tok' }, cwd: '/w' });
+    expect(cfg.embedded.enabled).toBe(false);
     expect(cfg.consulSources).toEqual([{ kind: 'consul', name: 'consul', address: 'http://127.0.0.1:28500', token: 'tok', datacenters: 'all' }]);
   });
 });

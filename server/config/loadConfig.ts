@@ -8,6 +8,9 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigSchema, type ConsulSourceConfig, type ParsedConfig, type Role } from './configSchema';
 
+/** Source id of the embedded registry in URLs, metrics and the API. */
+export const EMBEDDED_SOURCE = 'embedded';
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -85,9 +88,10 @@ export function fromRaw(
   const names = new Set<string>();
   cfg.sources.forEach((s, i) => {
     if (names.has(s.name)) problems.push(`sources[${i}].name: "${s.name}" is used by another source`);
+    if (cfg.embedded.enabled && s.name === EMBEDDED_SOURCE) problems.push(`sources[${i}].name: "${EMBEDDED_SOURCE}" is reserved for the embedded registry`);
     names.add(s.name);
   });
-  if (cfg.embedded.enabled) problems.push('embedded.enabled: the embedded registry is not supported yet; set it to false and add a consul source');
+  if (cfg.embedded.demo && !cfg.embedded.enabled) problems.push('embedded.demo: the demo fleet needs the embedded registry (embedded.enabled: true)');
 
   const secret = (value: string | undefined, field: string): string | null => {
     if (value === undefined) return null;
@@ -136,11 +140,13 @@ function configPath(argv: readonly string[], env: Readonly<Record<string, string
 }
 
 /**
- * No config file: watch the local Consul agent the way Consul's own CLI finds it
- * (CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN), until the embedded registry lands.
+ * No config file: the embedded registry with the demo fleet, so one command shows a living
+ * dashboard — unless CONSUL_HTTP_ADDR names a Consul agent (as for Consul's own CLI), which is
+ * then watched instead.
  */
 function defaultConfig(env: Readonly<Record<string, string | undefined>>): unknown {
-  let address = env.CONSUL_HTTP_ADDR || 'http://127.0.0.1:8500';
+  if (!env.CONSUL_HTTP_ADDR) return { embedded: { enabled: true, demo: true } };
+  let address = env.CONSUL_HTTP_ADDR;
   if (!/^https?:\/\//.test(address)) address = `http://${address}`;
   return {
     sources: [

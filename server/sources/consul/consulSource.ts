@@ -30,7 +30,7 @@ export { toInstance, toService } from './consulNormalize';
 const silent: SourceLogger = { info() {}, warn() {}, error() {}, debug() {} };
 
 export class ConsulSource implements Source {
-  readonly kind = 'consul' as const;
+  readonly kind: 'consul' | 'embedded';
   readonly id: string;
   readonly name: string;
   readonly address: string;
@@ -50,6 +50,7 @@ export class ConsulSource implements Source {
     private readonly config: ConsulSourceConfig,
     readonly options: ConsulSourceOptions = {},
   ) {
+    this.kind = config.kind;
     this.id = config.name;
     this.name = config.name;
     this.log = options.logger ?? silent;

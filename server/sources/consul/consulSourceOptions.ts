@@ -4,7 +4,8 @@ import { DEFAULT_WAIT_MS } from './blockingQuery';
 
 /** A `Config.consulSources` entry. */
 export interface ConsulSourceConfig {
-  kind: 'consul';
+  /** `embedded` when this watches Switchboard's own registry (same API, shown as such). */
+  kind: 'consul' | 'embedded';
   name: string;
   /** No trailing slash. */
   address: string;
