@@ -69,6 +69,8 @@ export interface ConsulAgent {
   stop(): Promise<void>;
   /** Starts it again on the same ports. Dev mode is in-memory, so the state is gone. */
   restart(): Promise<void>;
+  /** PID of the running agent process, or null while stopped (for RSS measurements). */
+  pid(): number | null;
   /** Consul's recent output, for failure messages. */
   logs(): string;
   [Symbol.asyncDispose](): Promise<void>;
@@ -191,6 +193,7 @@ export async function startConsulAgent(options: ConsulAgentOptions = {}): Promis
     node,
     ports,
     httpAddr,
+    pid: () => child?.pid ?? null,
     serfWanAddr: `127.0.0.1:${serfWan}`,
     async wanJoin(other) {
       await put(`/v1/agent/join/${encodeURIComponent(other.serfWanAddr)}?wan=1`);
