@@ -161,7 +161,10 @@ export async function startConsulAgent(options: ConsulAgentOptions = {}): Promis
       const r = await fetch(`${httpAddr}/v1/health/node/${encodeURIComponent(node)}`, { headers: tokenHeader });
       const body = (await r.json()) as unknown[];
       if (r.ok && body.length > 0) break;
-      if (Date.now() > deadline) throw new Error(`consul (${datacenter}) never registered its node:\n${logs()}`);
+      if (Date.now() > deadline) {
+        await halt();
+        throw new Error(`consul (${datacenter}) never registered its node:\n${logs()}`);
+      }
       await sleep(100);
     }
   }
