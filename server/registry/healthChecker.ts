@@ -38,8 +38,9 @@ export class HealthChecker {
     this.now = options.now ?? Date.now;
     this.fetchFn = options.fetch ?? fetch;
     this.reaper = setInterval(() => {
-      for (const id of this.state.servicesToReap(this.now())) this.state.deregisterService(id);
-      this.sync();
+      const doomed = this.state.servicesToReap(this.now());
+      for (const id of doomed) this.state.deregisterService(id);
+      if (doomed.length > 0) this.sync();
     }, options.reapEveryMs ?? 1000);
     this.reaper.unref();
     this.sync();

@@ -96,14 +96,18 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
 
   function serviceEntries(name: string, q: URLSearchParams) {
     const tags = q.getAll('tag');
+    // One pass over the checks per request, not one per instance.
+    const checksOf = new Map<string, ReturnType<typeof checkJson>[]>();
+    for (const c of state.checks.values()) {
+      if (c.ServiceName !== name) continue;
+      const list = checksOf.get(c.ServiceID) ?? [];
+      list.push(checkJson(node, c, state.services));
+      checksOf.set(c.ServiceID, list);
+    }
     return [...state.services.values()]
       .filter((s) => s.Service === name && tags.every((t) => s.Tags.includes(t)))
       .sort((a, b) => (a.ID < b.ID ? -1 : 1))
-      .map((s) => ({
-        Node: nodeJson(node),
-        Service: healthServiceJson(s),
-        Checks: [serfCheckJson(node), ...[...state.checks.values()].filter((c) => c.ServiceID === s.ID).map((c) => checkJson(node, c, state.services))],
-      }))
+      .map((s) => ({ Node: nodeJson(node), Service: healthServiceJson(s), Checks: [serfCheckJson(node), ...(checksOf.get(s.ID) ?? [])] }))
       .filter((e) => !flag(q, 'passing') || e.Checks.every((c) => c.Status === 'passing'));
   }
 
