@@ -1,0 +1,110 @@
+/**
+ * The traffic-policy contract every client shares (DESIGN.md "Traffic policy"): integer
+ * weights summing to 100 over named, tag-defined subsets, plus a drain list. Pure: validation,
+ * subset membership, the flip, and the guardrail live here with no I/O.
+ */
+import { z } from 'zod';
+import type { Instance } from '../../protocol/model';
+
+export const Subset = z.strictObject({ tags: z.array(z.string().min(1)).min(1, 'a subset needs at least one tag') });
+
+export const TrafficPolicy = z.strictObject({
+  version: z.literal(1),
+  subsets: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'subset names are lowercase letters, digits and dashes'), Subset),
+  weights: z.record(z.string(), z.number().int('weights are integers').min(0).max(100)),
+  drain: z.array(z.string()).default([]),
+  updatedAt: z.string(),
+  updatedBy: z.string(),
+  reason: z.string().default(''),
+});
+export type TrafficPolicy = z.infer<typeof TrafficPolicy>;
+
+/** What an operator may send (PUT …/traffic). */
+export const PolicyChange = z.strictObject({
+  weights: z.record(z.string(), z.number().int('weights are integers').min(0, 'weights are 0-100').max(100, 'weights are 0-100')),
+  subsets: TrafficPolicy.shape.subsets.optional(),
+  drain: z.array(z.string()).optional(),
+  reason: z.string().max(500).default(''),
+  force: z.boolean().default(false),
+});
+export type PolicyChange = z.infer<typeof PolicyChange>;
+
+export type PolicyProblem = { code: 'invalid' | 'guardrail'; message: string };
+
+/** An instance belongs to a subset when it carries all of the subset's tags. */
+export function inSubset(instance: Pick<Instance, 'tags'>, subset: { tags: string[] }): boolean {
+  return subset.tags.every((t) => instance.tags.includes(t));
+}
+
+export function passingCount(instances: readonly Instance[], subset: { tags: string[] }, drain: readonly string[] = []): number {
+  return instances.filter((i) => i.health === 'passing' && !drain.includes(i.id) && inSubset(i, subset)).length;
+}
+
+/**
+ * Checks a change against the current policy and the service's instances. Returns the problems
+ * (empty = acceptable). The guardrail refuses moving weight onto a subset with no passing,
+ * undrained instance unless `force` is set.
+ */
+export function checkChange(change: PolicyChange, current: TrafficPolicy | null, instances: readonly Instance[]): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  const subsets = change.subsets ?? current?.subsets;
+  if (!subsets || Object.keys(subsets).length === 0) return [{ code: 'invalid', message: 'subsets: the service has no policy yet, so subsets must be given' }];
+  for (const name of Object.keys(change.weights)) {
+    if (!(name in subsets)) problems.push({ code: 'invalid', message: `weights.${name}: unknown subset (known: ${Object.keys(subsets).join(', ')})` });
+  }
+  const sum = Object.values(change.weights).reduce((a, b) => a + b, 0);
+  if (sum !== 100) problems.push({ code: 'invalid', message: `weights: must sum to 100, got ${sum}` });
+  if (problems.length || change.force) return problems;
+  const drain = change.drain ?? current?.drain ?? [];
+  for (const [name, weight] of Object.entries(change.weights)) {
+    const before = current?.weights[name] ?? 0;
+    if (weight > before && passingCount(instances, subsets[name]!, drain) === 0) {
+      problems.push({ code: 'guardrail', message: `weights.${name}: subset "${name}" has no passing instance; set force to move traffic onto it anyway` });
+    }
+  }
+  return problems;
+}
+
+/** Builds the policy a valid change produces. */
+export function applyChange(change: PolicyChange, current: TrafficPolicy | null, who: string, now: Date): TrafficPolicy {
+  const subsets = change.subsets ?? current!.subsets;
+  const weights = Object.fromEntries(Object.keys(subsets).map((name) => [name, change.weights[name] ?? 0]));
+  const forced = change.force ? ' [forced past the no-passing-instances guardrail]' : '';
+  return {
+    version: 1,
+    subsets,
+    weights,
+    drain: change.drain ?? current?.drain ?? [],
+    updatedAt: now.toISOString(),
+    updatedBy: who,
+    reason: `${change.reason}${forced}`.trim(),
+  };
+}
+
+/**
+ * Blue/green flip: all weight to the subset that does not hold the majority. From a canary
+ * (90/10) that promotes the canary; from 100/0 it switches over. Needs exactly two subsets.
+ */
+export function flipWeights(policy: TrafficPolicy): Record<string, number> | PolicyProblem {
+  const names = Object.keys(policy.subsets);
+  if (names.length !== 2) return { code: 'invalid', message: `flip needs exactly two subsets, this policy has ${names.length}` };
+  const [a, b] = names as [string, string];
+  const majority = (policy.weights[a] ?? 0) >= (policy.weights[b] ?? 0) ? a : b;
+  const target = majority === a ? b : a;
+  return { [target]: 100, [majority]: 0 };
+}
+
+/**
+ * "Enable traffic control": subsets from the colour tags the instances carry (blue/green), or
+ * else one subset per distinct tag; all weight on the subset with the most passing instances.
+ */
+export function policyFromTags(instances: readonly Instance[], who: string, now: Date): TrafficPolicy | PolicyProblem {
+  const tags = [...new Set(instances.flatMap((i) => i.tags))].sort();
+  const colours = tags.filter((t) => t === 'blue' || t === 'green');
+  const names = colours.length === 2 ? colours : tags;
+  if (names.length < 2) return { code: 'invalid', message: 'traffic control needs instances in at least two tag-defined subsets (e.g. tags "blue" and "green")' };
+  const subsets = Object.fromEntries(names.map((t) => [t.toLowerCase().replace(/[^a-z0-9-]/g, '-'), { tags: [t] }]));
+  const best = Object.entries(subsets).sort((x, y) => passingCount(instances, y[1]) - passingCount(instances, x[1]))[0]![0];
+  const weights = Object.fromEntries(Object.keys(subsets).map((n) => [n, n === best ? 100 : 0]));
+  return { version: 1, subsets, weights, drain: [], updatedAt: now.toISOString(), updatedBy: who, reason: 'traffic control enabled' };
+}
