@@ -1,0 +1,115 @@
+/**
+ * Traffic policies in Consul KV (DESIGN.md): `switchboard/traffic/<service>` in the service's
+ * datacenter, written with `?cas=<ModifyIndex>` so two operators can never silently overwrite
+ * each other, and an audit trail under `switchboard/audit/<service>/<zero-padded ms>`, bounded.
+ * Works against real Consul and the embedded registry alike (same KV API).
+ */
+import { z } from 'zod';
+import { TrafficPolicy } from './trafficPolicy';
+
+export const AuditEntry = z.object({
+  id: z.string(),
+  at: z.string(),
+  by: z.string(),
+  reason: z.string(),
+  before: TrafficPolicy.nullable(),
+  after: TrafficPolicy,
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export interface StoredPolicy {
+  policy: TrafficPolicy | null;
+  /** 0 when there is no policy yet: a CAS write with 0 only creates. */
+  modifyIndex: number;
+}
+
+export type WriteResult = { ok: true; modifyIndex: number } | { ok: false; current: StoredPolicy };
+
+const KvEntries = z.array(z.object({ Key: z.string(), Value: z.string().nullable(), ModifyIndex: z.number() }));
+
+export interface ConsulTrafficStoreOptions {
+  address: string;
+  token: string | null;
+  /** Audit entries kept per service. @default 50 */
+  historyLimit?: number;
+  fetch?: typeof fetch;
+}
+
+export class ConsulTrafficStore {
+  private readonly fetchFn: typeof fetch;
+  private readonly limit: number;
+
+  constructor(private readonly options: ConsulTrafficStoreOptions) {
+    this.fetchFn = options.fetch ?? fetch;
+    this.limit = options.historyLimit ?? 50;
+  }
+
+  async get(dc: string, service: string): Promise<StoredPolicy> {
+    const entries = await this.read(dc, policyKey(service), false);
+    const e = entries[0];
+    if (!e || e.Value === null) return { policy: null, modifyIndex: 0 };
+    const parsed = TrafficPolicy.safeParse(JSON.parse(Buffer.from(e.Value, 'base64').toString('utf8')));
+    if (!parsed.success) throw new Error(`${policyKey(service)} in ${dc} is not a valid traffic policy: ${parsed.error.issues[0]?.message}`);
+    return { policy: parsed.data, modifyIndex: e.ModifyIndex };
+  }
+
+  /** Compare-and-set against `expected.modifyIndex`; on a lost race returns the current policy. */
+  async put(dc: string, service: string, policy: TrafficPolicy, expected: number): Promise<WriteResult> {
+    const won = await this.write(dc, `${policyKey(service)}?cas=${expected}`, JSON.stringify(policy));
+    if (!won) return { ok: false, current: await this.get(dc, service) };
+    return { ok: true, modifyIndex: (await this.get(dc, service)).modifyIndex };
+  }
+
+  async audit(dc: string, service: string, entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
+    // Zero-padded milliseconds sort as text; a collision in the same millisecond moves on by one.
+    for (let ms = Date.parse(entry.at); ; ms++) {
+      const id = String(ms).padStart(15, '0');
+      const full: AuditEntry = { id, ...entry };
+      if (await this.write(dc, `${auditPrefix(service)}${id}?cas=0`, JSON.stringify(full))) {
+        await this.prune(dc, service);
+        return full;
+      }
+    }
+  }
+
+  /** Newest first. */
+  async history(dc: string, service: string): Promise<AuditEntry[]> {
+    const entries = await this.read(dc, auditPrefix(service), true);
+    return entries
+      .flatMap((e) => {
+        const parsed = e.Value ? AuditEntry.safeParse(JSON.parse(Buffer.from(e.Value, 'base64').toString('utf8'))) : null;
+        return parsed?.success ? [parsed.data] : [];
+      })
+      .sort((a, b) => (a.id < b.id ? 1 : -1));
+  }
+
+  private async prune(dc: string, service: string): Promise<void> {
+    const all = await this.history(dc, service);
+    for (const old of all.slice(this.limit)) await this.fetchFn(this.url(dc, `${auditPrefix(service)}${old.id}`), { method: 'DELETE', headers: this.headers() });
+  }
+
+  private async read(dc: string, key: string, recurse: boolean): Promise<z.infer<typeof KvEntries>> {
+    const r = await this.fetchFn(this.url(dc, `${key}${recurse ? '?recurse' : ''}`), { headers: this.headers() });
+    if (r.status === 404) return [];
+    if (!r.ok) throw new Error(`GET /v1/kv/${key}?dc=${dc}: ${r.status} ${(await r.text()).slice(0, 200)}`);
+    return KvEntries.parse(await r.json());
+  }
+
+  private async write(dc: string, keyAndQuery: string, body: string): Promise<boolean> {
+    const r = await this.fetchFn(this.url(dc, keyAndQuery), { method: 'PUT', body, headers: this.headers() });
+    if (!r.ok) throw new Error(`PUT /v1/kv/${keyAndQuery.split('?')[0]}?dc=${dc}: ${r.status} ${(await r.text()).slice(0, 200)}`);
+    return (await r.json()) === true;
+  }
+
+  private url(dc: string, keyAndQuery: string): string {
+    const sep = keyAndQuery.includes('?') ? '&' : '?';
+    return `${this.options.address}/v1/kv/${keyAndQuery}${sep}dc=${encodeURIComponent(dc)}`;
+  }
+
+  private headers(): Record<string, string> {
+    return this.options.token ? { 'X-Consul-Token': this.options.token } : {};
+  }
+}
+
+export const policyKey = (service: string) => `switchboard/traffic/${service}`;
+const auditPrefix = (service: string) => `switchboard/audit/${service}/`;
