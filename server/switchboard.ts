@@ -17,6 +17,8 @@ import { RealtimeHub } from './realtime/realtimeHub';
 import { ConsulSource } from './sources/consul/consulSource';
 import type { Source } from './sources/source';
 import { TopologyStore } from './topology/topologyStore';
+import { ConsulTrafficStore } from './traffic/consulTrafficStore';
+import { TrafficService } from './traffic/trafficService';
 
 export interface SwitchboardOptions {
   config: Config;
@@ -58,7 +60,12 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const metrics = createMetrics(store);
   const auth = new Authenticator({ users: config.auth.users, anonymousRole: config.auth.anonymousRole });
   const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs });
-  const api = createApiRouter({ store, auth, metrics });
+  // Every source here speaks Consul's KV API (the embedded registry included once it is up).
+  const trafficStores = new Map<string, ConsulTrafficStore>(
+    config.consulSources.map((c) => [c.name, new ConsulTrafficStore({ address: c.address, token: c.token })]),
+  );
+  const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
+  const api = createApiRouter({ store, auth, metrics, traffic });
   const sources = (options.createSources ?? defaultSources)(config, { logger, metrics });
 
   const server = createServer((req, res) => {
@@ -122,6 +129,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         registry = await startEmbeddedRegistry({ dataDir: config.dataDir, host: '127.0.0.1', httpPort: config.embedded.httpPort });
         const embedded = consulSource({ kind: 'embedded', name: EMBEDDED_SOURCE, address: registry.httpAddr, token: null, datacenters: 'all' }, { logger, metrics });
         sources.push(embedded);
+        trafficStores.set(EMBEDDED_SOURCE, new ConsulTrafficStore({ address: registry.httpAddr, token: null }));
         store.addSource({ id: embedded.id, kind: embedded.kind, name: embedded.name, address: embedded.address });
         logger.info({ address: registry.httpAddr, dataDir: config.dataDir }, 'embedded registry listening');
       }

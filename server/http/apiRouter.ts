@@ -8,6 +8,8 @@ import { healthCounts, serviceId } from '../../protocol/model';
 import { type Authenticator, type Principal, SESSION_COOKIE, hasRole, readCookie, sameOrigin } from '../auth/authenticator';
 import type { Metrics } from '../metrics';
 import type { TopologyStore } from '../topology/topologyStore';
+import { PolicyChange } from '../traffic/trafficPolicy';
+import type { TrafficError, TrafficResult, TrafficService } from '../traffic/trafficService';
 
 export interface ApiRouterDeps {
   store: TopologyStore;
@@ -17,6 +19,8 @@ export interface ApiRouterDeps {
   extraReady?: () => boolean;
   /** Mark the session cookie Secure (when served over TLS). @default false */
   secureCookies?: boolean;
+  /** Traffic control; without it the traffic endpoints answer 404. */
+  traffic?: TrafficService;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], principal: Principal) => Promise<void> | void;
@@ -24,13 +28,16 @@ type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], pri
 interface Route {
   method: string;
   pattern: RegExp;
-  /** null = public (probes). */
-  role: 'viewer' | null;
+  /** null = public (probes). Anything above viewer changes traffic: Origin-checked for browser sessions. */
+  role: 'viewer' | 'operator' | null;
   handler: Handler;
 }
 
 const MAX_BODY = 64 * 1024;
 const SignInBody = z.strictObject({ token: z.string().min(1, 'token must not be empty') });
+const FlipBody = z.strictObject({ reason: z.string().max(500).optional(), force: z.boolean().optional() });
+const RollbackBody = z.strictObject({ id: z.string().min(1, 'id of a history entry is required'), force: z.boolean().optional() });
+const SERVICE = String.raw`\/api\/services\/([^/]+)\/([^/]+)\/([^/]+)`;
 
 export class HttpError extends Error {
   constructor(
@@ -116,6 +123,7 @@ export function createApiRouter(deps: ApiRouterDeps) {
         sendJson(res, 200, { user: null });
       },
     },
+    ...trafficRoutes(deps.traffic),
   ];
 
   /** Handles the request if it is ours; returns false to let Next serve it. */
@@ -137,7 +145,9 @@ export function createApiRouter(deps: ApiRouterDeps) {
         const p = auth.authenticate(req);
         if (p === 'invalid') throw new HttpError(401, 'invalid token');
         if (!p) throw new HttpError(401, 'sign in required');
-        if (!hasRole(p, route.role)) throw new HttpError(403, `role ${route.role} required`);
+        if (!hasRole(p, route.role)) throw new HttpError(403, `role ${route.role} required (you are ${p.name}, ${p.role})`);
+        // A browser session must not be usable from another site's page to change traffic.
+        if (route.method !== 'GET' && p.via === 'session' && !sameOrigin(req)) throw new HttpError(403, 'cross-origin request refused');
         principal = p;
       }
       await route.handler(req, res, params, principal);
@@ -170,9 +180,10 @@ function safeDecode(s: string): string {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, optional = false): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
-  if (!type.includes('application/json')) throw new HttpError(415, 'content-type must be application/json');
+  if (type && !type.includes('application/json')) throw new HttpError(415, 'content-type must be application/json');
+  if (!type && !optional) throw new HttpError(415, 'content-type must be application/json');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -180,9 +191,77 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
     chunks.push(chunk as Buffer);
   }
+  const text = Buffer.concat(chunks).toString('utf8');
+  // Endpoints whose body is all optional (flip) accept an empty one.
+  if (optional && text.trim() === '') return {};
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
     throw new HttpError(400, `body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** Traffic control endpoints (DESIGN.md REST). `If-Match: <ModifyIndex>` makes a write conditional. */
+function trafficRoutes(traffic: TrafficService | undefined): Route[] {
+  if (!traffic) return [];
+  const id = (p: string[]) => serviceId(p[0]!, p[1]!, p[2]!);
+  const ifMatch = (req: IncomingMessage) => {
+    const h = req.headers['if-match'];
+    if (h === undefined) return undefined;
+    const n = Number(String(h).replace(/"/g, ''));
+    if (!Number.isInteger(n) || n < 0) throw new HttpError(400, `If-Match: expected the policy's modifyIndex (an integer), got ${h}`);
+    return n;
+  };
+  const reply = <T>(res: ServerResponse, r: TrafficResult<T>) => (r.ok ? sendJson(res, 200, r.value) : sendTrafficError(res, r.error));
+  return [
+    { method: 'GET', pattern: new RegExp(`^${SERVICE}\\/traffic$`), role: 'viewer', handler: async (_q, res, p) => reply(res, await traffic.view(id(p))) },
+    { method: 'GET', pattern: new RegExp(`^${SERVICE}\\/traffic\\/history$`), role: 'viewer', handler: async (_q, res, p) => reply(res, await traffic.history(id(p))) },
+    {
+      method: 'PUT',
+      pattern: new RegExp(`^${SERVICE}\\/traffic$`),
+      role: 'operator',
+      handler: async (req, res, p, who) => {
+        const body = PolicyChange.safeParse(await readJson(req));
+        if (!body.success) throw new HttpError(400, describe(body.error));
+        reply(res, await traffic.change(id(p), body.data, who.name, ifMatch(req)));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^${SERVICE}\\/traffic\\/flip$`),
+      role: 'operator',
+      handler: async (req, res, p, who) => {
+        const body = FlipBody.safeParse(await readJson(req, true));
+        if (!body.success) throw new HttpError(400, describe(body.error));
+        reply(res, await traffic.flip(id(p), who.name, { ...body.data, ifMatch: ifMatch(req) }));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`^${SERVICE}\\/traffic\\/rollback$`),
+      role: 'operator',
+      handler: async (req, res, p, who) => {
+        const body = RollbackBody.safeParse(await readJson(req));
+        if (!body.success) throw new HttpError(400, describe(body.error));
+        reply(res, await traffic.rollback(id(p), body.data.id, who.name, body.data));
+      },
+    },
+  ];
+}
+
+function sendTrafficError(res: ServerResponse, e: TrafficError): void {
+  switch (e.code) {
+    case 'not_found':
+      return sendJson(res, 404, { error: e.message });
+    case 'invalid':
+      return sendJson(res, 400, { error: e.message });
+    case 'guardrail':
+      return sendJson(res, 422, { error: e.message });
+    case 'conflict':
+      return sendJson(res, 409, { error: e.message, current: e.current });
+  }
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 }

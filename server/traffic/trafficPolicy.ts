@@ -31,6 +31,10 @@ export type PolicyChange = z.infer<typeof PolicyChange>;
 
 export type PolicyProblem = { code: 'invalid' | 'guardrail'; message: string };
 
+export function isProblem(x: object): x is PolicyProblem {
+  return typeof (x as { code?: unknown }).code === 'string' && typeof (x as { message?: unknown }).message === 'string';
+}
+
 /** An instance belongs to a subset when it carries all of the subset's tags. */
 export function inSubset(instance: Pick<Instance, 'tags'>, subset: { tags: string[] }): boolean {
   return subset.tags.every((t) => instance.tags.includes(t));

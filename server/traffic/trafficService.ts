@@ -1,0 +1,110 @@
+/**
+ * Traffic changes as an operator makes them: read the service and its policy, check the change
+ * (validation + guardrail), write with compare-and-set, and leave an audit entry. Errors are
+ * values with a closed code so the HTTP layer maps them to 400/404/409 without guessing.
+ */
+import type { Service } from '../../protocol/model';
+import type { AuditEntry, ConsulTrafficStore, StoredPolicy } from './consulTrafficStore';
+import { applyChange, checkChange, flipWeights, inSubset, isProblem, policyFromTags, type PolicyChange, type TrafficPolicy } from './trafficPolicy';
+
+export type TrafficError =
+  | { code: 'not_found'; message: string }
+  | { code: 'invalid'; message: string }
+  | { code: 'guardrail'; message: string }
+  | { code: 'conflict'; message: string; current: StoredPolicy };
+
+export type TrafficResult<T> = { ok: true; value: T } | { ok: false; error: TrafficError };
+
+export interface TrafficView extends StoredPolicy {
+  /** Per subset: instances and how many are passing (drained ones excluded). */
+  subsets: Record<string, { instances: number; passing: number }>;
+}
+
+export interface TrafficServiceDeps {
+  /** The store for a source, or null if that source cannot hold traffic policies. */
+  storeFor(sourceId: string): ConsulTrafficStore | null;
+  service(id: string): Service | undefined;
+  now?: () => Date;
+}
+
+export class TrafficService {
+  private readonly now: () => Date;
+  constructor(private readonly deps: TrafficServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async view(serviceId: string): Promise<TrafficResult<TrafficView>> {
+    const ctx = this.context(serviceId);
+    if (!ctx.ok) return ctx;
+    const stored = await ctx.value.store.get(ctx.value.svc.scope, ctx.value.svc.name);
+    return { ok: true, value: { ...stored, subsets: subsetHealth(ctx.value.svc, stored.policy) } };
+  }
+
+  async history(serviceId: string): Promise<TrafficResult<AuditEntry[]>> {
+    const ctx = this.context(serviceId);
+    if (!ctx.ok) return ctx;
+    return { ok: true, value: await ctx.value.store.history(ctx.value.svc.scope, ctx.value.svc.name) };
+  }
+
+  /** `ifMatch`: the ModifyIndex the operator saw; without it the current one is used. */
+  async change(serviceId: string, change: PolicyChange, who: string, ifMatch?: number): Promise<TrafficResult<TrafficView>> {
+    const ctx = this.context(serviceId);
+    if (!ctx.ok) return ctx;
+    const { store, svc } = ctx.value;
+    const stored = await store.get(svc.scope, svc.name);
+    if (ifMatch !== undefined && ifMatch !== stored.modifyIndex) {
+      return { ok: false, error: { code: 'conflict', message: 'the policy changed since you loaded it', current: stored } };
+    }
+    const problems = checkChange(change, stored.policy, svc.instances);
+    if (problems.length) return { ok: false, error: { code: problems.some((p) => p.code === 'invalid') ? 'invalid' : 'guardrail', message: problems.map((p) => p.message).join('; ') } };
+    const next = applyChange(change, stored.policy, who, this.now());
+    const written = await store.put(svc.scope, svc.name, next, stored.modifyIndex);
+    if (!written.ok) return { ok: false, error: { code: 'conflict', message: 'another change landed first', current: written.current } };
+    await store.audit(svc.scope, svc.name, { at: next.updatedAt, by: who, reason: next.reason, before: stored.policy, after: next });
+    return { ok: true, value: { policy: next, modifyIndex: written.modifyIndex, subsets: subsetHealth(svc, next) } };
+  }
+
+  async flip(serviceId: string, who: string, opts: { reason?: string; force?: boolean; ifMatch?: number }): Promise<TrafficResult<TrafficView>> {
+    const ctx = this.context(serviceId);
+    if (!ctx.ok) return ctx;
+    const { store, svc } = ctx.value;
+    const stored = await store.get(svc.scope, svc.name);
+    let current = stored.policy;
+    if (!current) {
+      const fresh = policyFromTags(svc.instances, who, this.now());
+      if (isProblem(fresh)) return { ok: false, error: fresh };
+      current = fresh;
+    }
+    const weights = flipWeights(current);
+    if (isProblem(weights)) return { ok: false, error: weights };
+    const target = Object.entries(weights).find(([, w]) => w === 100)![0];
+    return this.change(serviceId, { weights, subsets: current.subsets, reason: opts.reason || `flip to ${target}`, force: opts.force ?? false }, who, opts.ifMatch ?? stored.modifyIndex);
+  }
+
+  async rollback(serviceId: string, entryId: string, who: string, opts: { force?: boolean }): Promise<TrafficResult<TrafficView>> {
+    const history = await this.history(serviceId);
+    if (!history.ok) return history;
+    const entry = history.value.find((h) => h.id === entryId);
+    if (!entry) return { ok: false, error: { code: 'not_found', message: `no history entry "${entryId}" for ${serviceId}` } };
+    const target = entry.after;
+    return this.change(serviceId, { weights: target.weights, subsets: target.subsets, drain: target.drain, reason: `roll back to ${entry.id} (${entry.reason || 'no reason given'})`, force: opts.force ?? false }, who);
+  }
+
+  private context(serviceId: string): TrafficResult<{ svc: Service; store: ConsulTrafficStore }> {
+    const svc = this.deps.service(serviceId);
+    if (!svc) return { ok: false, error: { code: 'not_found', message: `service "${serviceId}" not found` } };
+    const store = this.deps.storeFor(svc.sourceId);
+    if (!store) return { ok: false, error: { code: 'invalid', message: `source "${svc.sourceId}" cannot hold traffic policies` } };
+    return { ok: true, value: { svc, store } };
+  }
+}
+
+function subsetHealth(svc: Service, policy: TrafficPolicy | null): TrafficView['subsets'] {
+  if (!policy) return {};
+  return Object.fromEntries(
+    Object.entries(policy.subsets).map(([name, subset]) => {
+      const members = svc.instances.filter((i) => inSubset(i, subset));
+      return [name, { instances: members.length, passing: members.filter((i) => i.health === 'passing' && !policy.drain.includes(i.id)).length }];
+    }),
+  );
+}

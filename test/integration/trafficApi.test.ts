@@ -1,0 +1,116 @@
+/**
+ * Traffic control over REST, through the whole control plane and a real registry (the
+ * embedded one, which the contract suite holds to Consul's behaviour): roles, validation,
+ * guardrail, compare-and-set conflicts, flip, history, rollback, and the policy in KV where
+ * every client following the registry can read it.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { fromRaw } from '../../server/config/loadConfig';
+import { createLogger } from '../../server/log';
+import { createSwitchboard, type Switchboard } from '../../server/switchboard';
+
+let sb: Switchboard;
+let base: string;
+let registry: string;
+const SVC = '/api/services/embedded/dc1/payment';
+const alice = { authorization: 'Bearer alice-token', 'content-type': 'application/json' };
+const vic = { authorization: 'Bearer vic-token', 'content-type': 'application/json' };
+
+beforeAll(async () => {
+  const config = fromRaw(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      dataDir: mkdtempSync(join(tmpdir(), 'sb-traffic-api-')),
+      embedded: { enabled: true, httpPort: 0 },
+      auth: { anonymousRole: null, users: [{ name: 'alice', role: 'operator', token: 'alice-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] },
+    },
+    { file: null, env: {}, cwd: process.cwd() },
+  );
+  sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
+  base = `http://127.0.0.1:${await sb.listen()}`;
+  registry = sb.store.source('embedded')!.address!;
+  for (const [id, tag] of [['p1', 'blue'], ['p2', 'blue'], ['p3', 'green'], ['p4', 'green']]) {
+    await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'payment', ID: id, Port: 9000, Tags: [tag], Check: { CheckID: `${id}-ttl`, TTL: '10m', Status: 'passing' } }) });
+  }
+  await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances.filter((i) => i.health === 'passing')).toHaveLength(4), { timeout: 15_000 });
+});
+
+afterAll(async () => {
+  await sb?.close();
+});
+
+const call = async (method: string, path: string, headers: Record<string, string>, body?: unknown) => {
+  const r = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> & { error?: string } };
+};
+const subsets = { blue: { tags: ['blue'] }, green: { tags: ['green'] } };
+
+describe('traffic API', () => {
+  it('lets a viewer read but not change traffic', async () => {
+    expect(await call('GET', `${SVC}/traffic`, vic)).toMatchObject({ status: 200, body: { policy: null, modifyIndex: 0 } });
+    const put = await call('PUT', `${SVC}/traffic`, vic, { weights: { blue: 100 }, subsets });
+    expect(put.status).toBe(403);
+    expect(put.body.error).toContain('role operator required');
+  });
+
+  it('creates a canary split, stored in the registry KV for every client to follow', async () => {
+    const r = await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 90, green: 10 }, subsets, reason: 'canary 10%' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ policy: { weights: { blue: 90, green: 10 }, updatedBy: 'alice', reason: 'canary 10%' }, subsets: { blue: { instances: 2, passing: 2 }, green: { instances: 2, passing: 2 } } });
+    const kv = await (await fetch(`${registry}/v1/kv/switchboard/traffic/payment?raw`)).json();
+    expect(kv).toMatchObject({ version: 1, weights: { blue: 90, green: 10 }, subsets });
+  });
+
+  it('rejects invalid weights with 400 naming the problem', async () => {
+    expect(await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 50, green: 40 } })).toMatchObject({ status: 400, body: { error: 'weights: must sum to 100, got 90' } });
+    expect((await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 50, red: 50 } })).body.error).toContain('weights.red: unknown subset');
+    expect((await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 50.5, green: 49.5 } })).body.error).toContain('integers');
+    expect((await call('PUT', '/api/services/embedded/dc1/nope/traffic', alice, { weights: { a: 100 } })).status).toBe(404);
+  });
+
+  it('answers 409 with the current policy when the operator’s version is stale', async () => {
+    const current = (await call('GET', `${SVC}/traffic`, alice)).body as { modifyIndex: number };
+    const stale = await call('PUT', `${SVC}/traffic`, { ...alice, 'if-match': String(current.modifyIndex - 1) }, { weights: { blue: 50, green: 50 } });
+    expect(stale.status).toBe(409);
+    expect(stale.body).toMatchObject({ current: { policy: { weights: { blue: 90, green: 10 } }, modifyIndex: current.modifyIndex } });
+    const fresh = await call('PUT', `${SVC}/traffic`, { ...alice, 'if-match': String(current.modifyIndex) }, { weights: { blue: 80, green: 20 }, reason: 'canary 20%' });
+    expect(fresh.status).toBe(200);
+  });
+
+  it('guards against sending traffic to a subset with no passing instance unless forced', async () => {
+    for (const id of ['p3', 'p4']) await fetch(`${registry}/v1/agent/check/fail/${id}-ttl`, { method: 'PUT' });
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances.filter((i) => i.health === 'critical')).toHaveLength(2), { timeout: 15_000 });
+    const refused = await call('POST', `${SVC}/traffic/flip`, alice);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toContain('subset "green" has no passing instance');
+    for (const id of ['p3', 'p4']) await fetch(`${registry}/v1/agent/check/pass/${id}-ttl`, { method: 'PUT' });
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances.filter((i) => i.health === 'passing')).toHaveLength(4), { timeout: 15_000 });
+  });
+
+  it('flips all weight to the subset without the majority, then rolls back from history', async () => {
+    const flipped = await call('POST', `${SVC}/traffic/flip`, alice);
+    expect(flipped).toMatchObject({ status: 200, body: { policy: { weights: { blue: 0, green: 100 }, reason: 'flip to green' } } });
+    const history = (await call('GET', `${SVC}/traffic/history`, vic)).body as unknown as { id: string; reason: string; by: string; after: { weights: object } }[];
+    expect(history.map((h) => h.reason)).toEqual(['flip to green', 'canary 20%', 'canary 10%']);
+    expect(history.every((h) => h.by === 'alice')).toBe(true);
+
+    const canary = history.find((h) => h.reason === 'canary 10%')!;
+    const rolled = await call('POST', `${SVC}/traffic/rollback`, alice, { id: canary.id });
+    expect(rolled).toMatchObject({ status: 200, body: { policy: { weights: { blue: 90, green: 10 } } } });
+    expect((await call('POST', `${SVC}/traffic/rollback`, alice, { id: 'nope' })).status).toBe(404);
+    expect((await call('POST', `${SVC}/traffic/rollback`, alice, {})).body.error).toContain('id');
+  });
+
+  it('refuses a browser session’s change coming from another site', async () => {
+    const signIn = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"token":"alice-token"}' });
+    const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+    const host = new URL(base).host;
+    const crossSite = await call('POST', `${SVC}/traffic/flip`, { cookie, origin: 'http://evil.example', host, 'content-type': 'application/json' }, {});
+    expect(crossSite).toMatchObject({ status: 403, body: { error: 'cross-origin request refused' } });
+    const sameSite = await call('POST', `${SVC}/traffic/flip`, { cookie, origin: base, 'content-type': 'application/json' }, {});
+    expect(sameSite.status).toBe(200);
+  });
+});
