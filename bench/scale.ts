@@ -104,7 +104,7 @@ One ConsulSource (\`datacenters: "all"\`, defaults: ${DEFAULT_WAIT_MS / 1000} s 
 | Delta for one TTL flip (\`{type:'delta',…}\` JSON) | ${deltaBytes} B (all deltas of the flip incl. source status: ${allDeltaBytes} B) |
 | Full snapshot (\`{type:'snapshot',…}\` JSON) | ${snapshotBytes} B (${mib(snapshotBytes)}) |
 
-Idle cost is the two blocking queries per datacenter, re-issued when the ${DEFAULT_WAIT_MS / 1000} s wait runs out,
+Idle cost is the three blocking queries per datacenter (catalog, health, traffic KV), re-issued when the ${DEFAULT_WAIT_MS / 1000} s wait runs out,
 plus one datacenter listing per minute; no per-service connections are held.
 `;
   report('Consul adapter at scale (bench/scale.ts)', 'npm run bench:scale', body);

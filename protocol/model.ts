@@ -4,6 +4,7 @@
  * Nothing here imports server or UI code.
  */
 import { z } from 'zod';
+import { TrafficPolicy } from './traffic';
 
 export const SourceKind = z.enum(['consul', 'kubernetes', 'dns', 'embedded']);
 export type SourceKind = z.infer<typeof SourceKind>;
@@ -63,6 +64,8 @@ export const ServiceHeader = z.object({
   name: z.string(),
   /** Union of the instances' tags, sorted. */
   tags: z.array(z.string()),
+  /** The traffic policy in the registry, if any; set by the store, adapters leave it out. */
+  traffic: TrafficPolicy.nullable().optional(),
 });
 export type ServiceHeader = z.infer<typeof ServiceHeader>;
 

@@ -4,6 +4,7 @@
  * they never touch the store directly.
  */
 import type { Service, SourceKind, SourceState } from '../../protocol/model';
+import type { TrafficPolicy } from '../../protocol/traffic';
 
 export type SourceEvent =
   /** Authoritative, complete list of services in one scope (datacenter/namespace). Anything absent is gone. */
@@ -12,6 +13,8 @@ export type SourceEvent =
   | { type: 'service.changed'; service: Service }
   /** One service is gone from the registry. */
   | { type: 'service.removed'; serviceId: string }
+  /** Every traffic policy stored in one scope, by service name (complete: absent = none). */
+  | { type: 'traffic.synced'; scope: string; policies: Record<string, TrafficPolicy> }
   /** The scopes this source covers changed; services in dropped scopes are removed. */
   | { type: 'scopes.changed'; scopes: string[] }
   /** Health of the source's connection to its registry. `ok` implies a successful sync just now. */

@@ -117,4 +117,16 @@ describe('TopologyStore', () => {
     store.apply('prod', { type: 'status', state: 'down', error: 'x' });
     expect(seen).toEqual([2]);
   });
+
+  it('attaches traffic policies to service headers and keeps them across later service changes', () => {
+    const store = storeWithSource();
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'pay', [instance('a')]) });
+    const policy = { version: 1 as const, subsets: { blue: { tags: ['blue'] } }, weights: { blue: 100 }, drain: [], updatedAt: 't', updatedBy: 'alice', reason: '' };
+    const delta = store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: { pay: policy } });
+    expect(delta?.ops).toEqual([{ op: 'service.put', service: { id: 'prod/dc1/pay', sourceId: 'prod', scope: 'dc1', name: 'pay', tags: [], traffic: policy } }]);
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'pay', [instance('a'), instance('b')]) });
+    expect(store.service('prod/dc1/pay')?.traffic).toEqual(policy);
+    store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: {} });
+    expect(store.service('prod/dc1/pay')?.traffic).toBeNull();
+  });
 });

@@ -16,6 +16,7 @@ import {
   type SourceStatus,
   type Topology,
 } from '../../protocol/model';
+import type { TrafficPolicy } from '../../protocol/traffic';
 import type { SourceEvent } from '../sources/source';
 
 export interface Delta {
@@ -37,6 +38,8 @@ export class TopologyStore {
   private topology: Topology = { rev: 0, sources: [], services: [] };
   private readonly history: Delta[] = [];
   private readonly listeners = new Set<StoreListener>();
+  /** Traffic policies by `sourceId/scope`, then service name; merged into service headers. */
+  private readonly policies = new Map<string, Record<string, TrafficPolicy>>();
   private readonly now: () => Date;
   private readonly historySize: number;
 
@@ -119,6 +122,13 @@ export class TopologyStore {
       case 'service.removed':
         if (this.service(event.serviceId)) ops.push({ op: 'service.delete', serviceId: event.serviceId });
         break;
+      case 'traffic.synced': {
+        this.policies.set(`${sourceId}/${event.scope}`, event.policies);
+        for (const svc of this.topology.services) {
+          if (svc.sourceId === sourceId && svc.scope === event.scope) ops.push(...this.diffService(svc));
+        }
+        break;
+      }
       case 'scopes.changed': {
         const keep = new Set(event.scopes);
         for (const s of this.topology.services) {
@@ -151,7 +161,8 @@ export class TopologyStore {
   private diffService(svc: Service): DeltaOp[] {
     const ops: DeltaOp[] = [];
     const prev = this.service(svc.id);
-    const header: ServiceHeader = { id: svc.id, sourceId: svc.sourceId, scope: svc.scope, name: svc.name, tags: svc.tags };
+    const traffic = this.policies.get(`${svc.sourceId}/${svc.scope}`)?.[svc.name] ?? null;
+    const header: ServiceHeader = { id: svc.id, sourceId: svc.sourceId, scope: svc.scope, name: svc.name, tags: svc.tags, traffic };
     if (!prev || !sameJson(headerOf(prev), header)) ops.push({ op: 'service.put', service: header });
     const before = new Map<string, Instance>((prev?.instances ?? []).map((i) => [i.id, i]));
     for (const inst of svc.instances) {
@@ -175,7 +186,7 @@ export class TopologyStore {
 }
 
 function headerOf(s: Service): ServiceHeader {
-  return { id: s.id, sourceId: s.sourceId, scope: s.scope, name: s.name, tags: s.tags };
+  return { id: s.id, sourceId: s.sourceId, scope: s.scope, name: s.name, tags: s.tags, traffic: s.traffic ?? null };
 }
 
 function shallowEqualStatus(a: SourceStatus, b: SourceStatus): boolean {

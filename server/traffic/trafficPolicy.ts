@@ -5,19 +5,9 @@
  */
 import { z } from 'zod';
 import type { Instance } from '../../protocol/model';
+import { TrafficPolicy } from '../../protocol/traffic';
 
-export const Subset = z.strictObject({ tags: z.array(z.string().min(1)).min(1, 'a subset needs at least one tag') });
-
-export const TrafficPolicy = z.strictObject({
-  version: z.literal(1),
-  subsets: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'subset names are lowercase letters, digits and dashes'), Subset),
-  weights: z.record(z.string(), z.number().int('weights are integers').min(0).max(100)),
-  drain: z.array(z.string()).default([]),
-  updatedAt: z.string(),
-  updatedBy: z.string(),
-  reason: z.string().default(''),
-});
-export type TrafficPolicy = z.infer<typeof TrafficPolicy>;
+export { Subset, TrafficPolicy } from '../../protocol/traffic';
 
 /** What an operator may send (PUT …/traffic). */
 export const PolicyChange = z.strictObject({

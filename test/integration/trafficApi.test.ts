@@ -113,4 +113,17 @@ describe('traffic API', () => {
     const sameSite = await call('POST', `${SVC}/traffic/flip`, { cookie, origin: base, 'content-type': 'application/json' }, {});
     expect(sameSite.status).toBe(200);
   });
+
+  it('carries the policy live in the topology, including changes written straight to KV', async () => {
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.traffic?.updatedBy).toBe('alice'), { timeout: 15_000 });
+    const direct = { version: 1, subsets, weights: { blue: 30, green: 70 }, drain: [], updatedAt: new Date().toISOString(), updatedBy: 'cli', reason: 'consul kv put' };
+    await fetch(`${registry}/v1/kv/switchboard/traffic/payment`, { method: 'PUT', body: JSON.stringify(direct) });
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.traffic).toMatchObject({ updatedBy: 'cli', weights: { blue: 30, green: 70 } }), { timeout: 15_000 });
+    const api = (await call('GET', SVC, vic)).body as { service: { traffic: { weights: object } } };
+    expect(api.service.traffic.weights).toEqual({ blue: 30, green: 70 });
+    // Something that is not a policy is ignored, never shown or fatal.
+    await fetch(`${registry}/v1/kv/switchboard/traffic/payment`, { method: 'PUT', body: '{"oops":true}' });
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.traffic ?? null).toBeNull(), { timeout: 15_000 });
+    expect(sb.store.source('embedded')?.state).toBe('ok');
+  });
 });

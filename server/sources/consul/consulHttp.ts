@@ -46,6 +46,10 @@ export interface ConsulRequest {
   signal?: AbortSignal;
   /** A stable label for metrics, e.g. `/v1/health/service/:name`. @default path */
   endpoint?: string;
+  /** Treat 404 as a `null` body (a KV prefix with no keys still answers with an index). */
+  allowNotFound?: boolean;
+  /** Extra query parameters, e.g. `{ recurse: '' }`. */
+  query?: Record<string, string>;
 }
 
 export interface ConsulHttpOptions {
@@ -143,6 +147,7 @@ export class ConsulHttp {
     const dc = req.dc ?? null;
     const query = new URLSearchParams();
     if (dc) query.set('dc', dc);
+    for (const [k, v] of Object.entries(req.query ?? {})) query.set(k, v);
     // What users see: path + dc only, so repeated failures read the same (the store de-dups them).
     const label = `GET ${path}${dc ? `?dc=${encodeURIComponent(dc)}` : ''}`;
     const blocking = req.index !== undefined && req.index > 0;
@@ -183,7 +188,8 @@ export class ConsulHttp {
         return fail('network', detail.includes(this.host) ? detail : `${detail} (${this.host})`);
       }
       this.options.onResponse?.({ endpoint: req.endpoint ?? path, seconds: (performance.now() - started) / 1000, ok: res.ok });
-      if (!res.ok) {
+      if (res.status === 404 && req.allowNotFound) text = 'null';
+      else if (!res.ok) {
         const body = text.trim().slice(0, 500);
         return fail('http', `HTTP ${res.status}${body ? `: ${body}` : ''}`, { status: res.status, body });
       }

@@ -1,9 +1,11 @@
 /**
- * The two long-polls of one datacenter (`/v1/catalog/services` and `/v1/health/state/any`),
+ * The long-polls of one datacenter (`/v1/catalog/services`, `/v1/health/state/any`, and the
+ * traffic-policy KV prefix),
  * what they imply changed, and the services last reported for it. See consulSource.ts for the
  * design and its known limitation.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
+import { TrafficPolicy } from '../../../protocol/traffic';
 import type { Service } from '../../../protocol/model';
 import type { SourceEvent } from '../source';
 import {
@@ -23,6 +25,30 @@ import { CONSUL_SOURCE_DEFAULTS, type ConsulSourceOptions } from './consulSource
 /** How long the health watch gets to account for a catalog index move before a sweep. */
 const EXPLAIN_GRACE_MS = 1_000;
 
+const TRAFFIC_PREFIX = '/v1/kv/switchboard/traffic/';
+const TrafficKvSchema = z.array(z.object({ Key: z.string(), Value: z.string().nullable() })).nullable();
+type TrafficKv = z.infer<typeof TrafficKvSchema>;
+
+/** KV entries → policies by service name; entries that are not valid policies are reported and skipped. */
+function parsePolicies(entries: TrafficKv, invalid: (key: string, why: string) => void): Record<string, TrafficPolicy> {
+  const out: Record<string, TrafficPolicy> = {};
+  for (const e of entries ?? []) {
+    const name = e.Key.slice('switchboard/traffic/'.length);
+    if (!name || name.includes('/') || !e.Value) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(e.Value, 'base64').toString('utf8'));
+    } catch {
+      invalid(e.Key, 'not JSON');
+      continue;
+    }
+    const parsed = TrafficPolicy.safeParse(json);
+    if (parsed.success) out[name] = parsed.data;
+    else invalid(e.Key, parsed.error.issues[0]?.message ?? 'invalid');
+  }
+  return out;
+}
+
 interface CheckRef {
   modifyIndex: number;
   serviceName: string;
@@ -32,7 +58,7 @@ interface CheckRef {
 
 type Catalog = z.infer<typeof CatalogServices>;
 
-/** The two watches of one datacenter and the services last reported for it. */
+/** The watches of one datacenter and the services last reported for it. */
 export class DatacenterWatch {
   /** A full pass has been reported since the last failure. */
   synced = false;
@@ -85,7 +111,21 @@ export class DatacenterWatch {
       onUnchanged: () => this.serialize(() => this.round()),
       onError: (error) => this.failed(error, () => (this.checks = null)),
     });
-    this.loops = [catalogLoop as BlockingQuery<unknown, ConsulError>, healthLoop as BlockingQuery<unknown, ConsulError>];
+    // Traffic policies (switchboard/traffic/<service>) ride along as a third long-poll. A token
+    // without KV read only loses the policies: it never marks the source down.
+    const trafficLoop = new BlockingQuery<TrafficKv, ConsulError>({
+      ...common,
+      fetch: (req) => this.blocking(TRAFFIC_PREFIX, TrafficKvSchema, req, { query: { recurse: '' }, allowNotFound: true }),
+      onChange: (value) => {
+        this.emit({ type: 'traffic.synced', scope: this.dc, policies: parsePolicies(value, (key, why) => this.source.log.warn({ dc: this.dc, key, why }, 'ignoring invalid traffic policy')) });
+      },
+      onError: (error) => this.source.log.debug({ dc: this.dc, err: error.message }, 'traffic policies unavailable'),
+    });
+    this.loops = [
+      catalogLoop as BlockingQuery<unknown, ConsulError>,
+      healthLoop as BlockingQuery<unknown, ConsulError>,
+      trafficLoop as BlockingQuery<unknown, ConsulError>,
+    ];
   }
 
   start(): void {
@@ -102,8 +142,9 @@ export class DatacenterWatch {
     path: string,
     schema: z.ZodType<T>,
     req: { index: number; waitMs: number; signal: AbortSignal },
+    extra: { query?: Record<string, string>; allowNotFound?: boolean } = {},
   ): Promise<FetchResult<T, ConsulError>> {
-    const res = await this.http.get(path, schema, { dc: this.dc, index: req.index, waitMs: req.waitMs, signal: req.signal });
+    const res = await this.http.get(path, schema, { dc: this.dc, index: req.index, waitMs: req.waitMs, signal: req.signal, ...extra });
     if (!res.ok) return res;
     if (res.index === null) {
       const message = `GET ${path}?dc=${this.dc}: response has no X-Consul-Index, cannot watch`;
