@@ -1,7 +1,8 @@
 /**
  * The Consul adapter. Per datacenter it holds exactly three long-polls (two for the topology,
- * one for traffic policies in KV), whatever the number of services — a 1.8.7 agent drops the 201st concurrent connection from one IP, so a blocking
- * query per service cannot scale (registry-semantics.md A8):
+ * one for traffic policies in KV), whatever the number of services — a 1.8.7 agent drops the
+ * 201st concurrent connection from one IP, so a blocking query per service cannot scale
+ * (registry-semantics.md A8):
  *
  * - `/v1/catalog/services` (blocking): membership and tags;
  * - `/v1/health/state/any` (blocking): every check change in the datacenter.
