@@ -96,7 +96,7 @@ One ConsulSource (\`datacenters: "all"\`, defaults: ${DEFAULT_WAIT_MS / 1000} s 
 | Measure | Value |
 |---|---|
 | Time to first full sync (start → source \`ok\`) | ${syncMs.toFixed(0)} ms |
-| Requests for the first sync | ${syncRequests} (datacenters + 2 watch reads + one \`/v1/health/service/:name\` per service + the 2 re-issued blocking queries) |
+| Requests for the first sync | ${syncRequests} (datacenters + the first read of each watch + one \`/v1/health/service/:name\` per service + the re-issued blocking queries) |
 | Services / instances in the store | ${store.snapshot().services.length} / ${instances} |
 | Process RSS after sync | ${mib(mem.rss)} (heap used ${mib(mem.heapUsed)}) |
 | Requests to Consul per second, idle (${IDLE_MS / 1000} s window) | ${idleRps.toFixed(3)} |
