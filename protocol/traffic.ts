@@ -16,3 +16,25 @@ export const TrafficPolicy = z.strictObject({
   reason: z.string().default(''),
 });
 export type TrafficPolicy = z.infer<typeof TrafficPolicy>;
+
+/** An instance belongs to a subset when it carries all of the subset's tags (labels on K8s). */
+export function inSubset(instance: { tags: readonly string[] }, subset: { tags: readonly string[] }): boolean {
+  return subset.tags.every((t) => instance.tags.includes(t));
+}
+
+/**
+ * Whether the policy's drain list names this instance. The list holds registry instance ids
+ * (Consul's service ID, e.g. `payment-7`); the topology prefixes the node (`node-1/payment-7`),
+ * so both spellings match.
+ */
+export function isDrained(drain: readonly string[], instanceId: string): boolean {
+  if (drain.includes(instanceId)) return true;
+  const slash = instanceId.indexOf('/');
+  return slash !== -1 && drain.includes(instanceId.slice(slash + 1));
+}
+
+/** The id to put in a drain list for a topology instance id (see isDrained). */
+export function drainId(instanceId: string): string {
+  const slash = instanceId.indexOf('/');
+  return slash === -1 ? instanceId : instanceId.slice(slash + 1);
+}

@@ -5,6 +5,7 @@
  * Works against real Consul and the embedded registry alike (same KV API).
  */
 import { z } from 'zod';
+import { auditPrefix, decodePolicy, KvEntries, policyKey } from '../../sdk/consul/trafficKv';
 import { TrafficPolicy } from './trafficPolicy';
 
 export const AuditEntry = z.object({
@@ -24,8 +25,6 @@ export interface StoredPolicy {
 }
 
 export type WriteResult = { ok: true; modifyIndex: number } | { ok: false; current: StoredPolicy };
-
-const KvEntries = z.array(z.object({ Key: z.string(), Value: z.string().nullable(), ModifyIndex: z.number() }));
 
 export interface ConsulTrafficStoreOptions {
   address: string;
@@ -48,9 +47,9 @@ export class ConsulTrafficStore {
     const entries = await this.read(dc, policyKey(service), false);
     const e = entries[0];
     if (!e || e.Value === null) return { policy: null, modifyIndex: 0 };
-    const parsed = TrafficPolicy.safeParse(JSON.parse(Buffer.from(e.Value, 'base64').toString('utf8')));
-    if (!parsed.success) throw new Error(`${policyKey(service)} in ${dc} is not a valid traffic policy: ${parsed.error.issues[0]?.message}`);
-    return { policy: parsed.data, modifyIndex: e.ModifyIndex };
+    const decoded = decodePolicy(e.Value);
+    if (!decoded.ok) throw new Error(`${policyKey(service)} in ${dc} is not a valid traffic policy: ${decoded.why}`);
+    return { policy: decoded.policy, modifyIndex: e.ModifyIndex };
   }
 
   /** Compare-and-set against `expected.modifyIndex`; on a lost race returns the current policy. */
@@ -88,11 +87,11 @@ export class ConsulTrafficStore {
     for (const old of all.slice(this.limit)) await this.fetchFn(this.url(dc, `${auditPrefix(service)}${old.id}`), { method: 'DELETE', headers: this.headers() });
   }
 
-  private async read(dc: string, key: string, recurse: boolean): Promise<z.infer<typeof KvEntries>> {
+  private async read(dc: string, key: string, recurse: boolean): Promise<NonNullable<KvEntries>> {
     const r = await this.fetchFn(this.url(dc, `${key}${recurse ? '?recurse' : ''}`), { headers: this.headers() });
     if (r.status === 404) return [];
     if (!r.ok) throw new Error(`GET /v1/kv/${key}?dc=${dc}: ${r.status} ${(await r.text()).slice(0, 200)}`);
-    return KvEntries.parse(await r.json());
+    return KvEntries.parse(await r.json()) ?? [];
   }
 
   private async write(dc: string, keyAndQuery: string, body: string): Promise<boolean> {
@@ -111,5 +110,3 @@ export class ConsulTrafficStore {
   }
 }
 
-export const policyKey = (service: string) => `switchboard/traffic/${service}`;
-const auditPrefix = (service: string) => `switchboard/audit/${service}/`;

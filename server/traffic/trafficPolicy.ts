@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import type { Instance } from '../../protocol/model';
-import { TrafficPolicy } from '../../protocol/traffic';
+import { inSubset, isDrained, TrafficPolicy } from '../../protocol/traffic';
 
-export { Subset, TrafficPolicy } from '../../protocol/traffic';
+export { inSubset, isDrained, Subset, TrafficPolicy } from '../../protocol/traffic';
 
 /** What an operator may send (PUT …/traffic). */
 export const PolicyChange = z.strictObject({
@@ -25,13 +25,8 @@ export function isProblem(x: object): x is PolicyProblem {
   return typeof (x as { code?: unknown }).code === 'string' && typeof (x as { message?: unknown }).message === 'string';
 }
 
-/** An instance belongs to a subset when it carries all of the subset's tags. */
-export function inSubset(instance: Pick<Instance, 'tags'>, subset: { tags: string[] }): boolean {
-  return subset.tags.every((t) => instance.tags.includes(t));
-}
-
 export function passingCount(instances: readonly Instance[], subset: { tags: string[] }, drain: readonly string[] = []): number {
-  return instances.filter((i) => i.health === 'passing' && !drain.includes(i.id) && inSubset(i, subset)).length;
+  return instances.filter((i) => i.health === 'passing' && !isDrained(drain, i.id) && inSubset(i, subset)).length;
 }
 
 /**

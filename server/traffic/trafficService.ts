@@ -5,7 +5,7 @@
  */
 import type { Service } from '../../protocol/model';
 import type { AuditEntry, ConsulTrafficStore, StoredPolicy } from './consulTrafficStore';
-import { applyChange, checkChange, flipWeights, inSubset, isProblem, policyFromTags, type PolicyChange, type TrafficPolicy } from './trafficPolicy';
+import { applyChange, checkChange, flipWeights, inSubset, isDrained, isProblem, policyFromTags, type PolicyChange, type TrafficPolicy } from './trafficPolicy';
 
 export type TrafficError =
   | { code: 'not_found'; message: string }
@@ -104,7 +104,7 @@ function subsetHealth(svc: Service, policy: TrafficPolicy | null): TrafficView['
   return Object.fromEntries(
     Object.entries(policy.subsets).map(([name, subset]) => {
       const members = svc.instances.filter((i) => inSubset(i, subset));
-      return [name, { instances: members.length, passing: members.filter((i) => i.health === 'passing' && !policy.drain.includes(i.id)).length }];
+      return [name, { instances: members.length, passing: members.filter((i) => i.health === 'passing' && !isDrained(policy.drain, i.id)).length }];
     }),
   );
 }

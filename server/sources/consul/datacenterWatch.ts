@@ -5,7 +5,7 @@
  * design and its known limitation.
  */
 import { z } from 'zod';
-import { TrafficPolicy } from '../../../protocol/traffic';
+import { KvEntries, parsePolicies, TRAFFIC_KEY_PREFIX } from '../../../sdk/consul/trafficKv';
 import type { Service } from '../../../protocol/model';
 import type { SourceEvent } from '../source';
 import {
@@ -16,8 +16,8 @@ import {
   type Clock,
   type FetchResult,
   type RoundResult,
-} from './blockingQuery';
-import { CatalogServices, ConsulHttp, HealthChecks, ServiceEntries, type ConsulError, type HealthCheck } from './consulHttp';
+} from '../../../sdk/consul/blockingQuery';
+import { CatalogServices, ConsulHttp, HealthChecks, ServiceEntries, type ConsulError, type HealthCheck } from '../../../sdk/consul/consulHttp';
 import { toService } from './consulNormalize';
 import type { ConsulSource } from './consulSource';
 import { CONSUL_SOURCE_DEFAULTS, type ConsulSourceOptions } from './consulSourceOptions';
@@ -25,29 +25,7 @@ import { CONSUL_SOURCE_DEFAULTS, type ConsulSourceOptions } from './consulSource
 /** How long the health watch gets to account for a catalog index move before a sweep. */
 const EXPLAIN_GRACE_MS = 1_000;
 
-const TRAFFIC_PREFIX = '/v1/kv/switchboard/traffic/';
-const TrafficKvSchema = z.array(z.object({ Key: z.string(), Value: z.string().nullable() })).nullable();
-type TrafficKv = z.infer<typeof TrafficKvSchema>;
-
-/** KV entries → policies by service name; entries that are not valid policies are reported and skipped. */
-function parsePolicies(entries: TrafficKv, invalid: (key: string, why: string) => void): Record<string, TrafficPolicy> {
-  const out: Record<string, TrafficPolicy> = {};
-  for (const e of entries ?? []) {
-    const name = e.Key.slice('switchboard/traffic/'.length);
-    if (!name || name.includes('/') || !e.Value) continue;
-    let json: unknown;
-    try {
-      json = JSON.parse(Buffer.from(e.Value, 'base64').toString('utf8'));
-    } catch {
-      invalid(e.Key, 'not JSON');
-      continue;
-    }
-    const parsed = TrafficPolicy.safeParse(json);
-    if (parsed.success) out[name] = parsed.data;
-    else invalid(e.Key, parsed.error.issues[0]?.message ?? 'invalid');
-  }
-  return out;
-}
+const TRAFFIC_PREFIX = `/v1/kv/${TRAFFIC_KEY_PREFIX}`;
 
 interface CheckRef {
   modifyIndex: number;
@@ -113,9 +91,9 @@ export class DatacenterWatch {
     });
     // Traffic policies (switchboard/traffic/<service>) ride along as a third long-poll. A token
     // without KV read only loses the policies: it never marks the source down.
-    const trafficLoop = new BlockingQuery<TrafficKv, ConsulError>({
+    const trafficLoop = new BlockingQuery<KvEntries, ConsulError>({
       ...common,
-      fetch: (req) => this.blocking(TRAFFIC_PREFIX, TrafficKvSchema, req, { query: { recurse: '' }, allowNotFound: true }),
+      fetch: (req) => this.blocking(TRAFFIC_PREFIX, KvEntries, req, { query: { recurse: '' }, allowNotFound: true }),
       onChange: (value) => {
         this.emit({ type: 'traffic.synced', scope: this.dc, policies: parsePolicies(value, (key, why) => this.source.log.warn({ dc: this.dc, key, why }, 'ignoring invalid traffic policy')) });
       },
@@ -138,19 +116,13 @@ export class DatacenterWatch {
     await this.queue;
   }
 
-  private async blocking<T>(
+  private blocking<T>(
     path: string,
     schema: z.ZodType<T>,
     req: { index: number; waitMs: number; signal: AbortSignal },
     extra: { query?: Record<string, string>; allowNotFound?: boolean } = {},
   ): Promise<FetchResult<T, ConsulError>> {
-    const res = await this.http.get(path, schema, { dc: this.dc, index: req.index, waitMs: req.waitMs, signal: req.signal, ...extra });
-    if (!res.ok) return res;
-    if (res.index === null) {
-      const message = `GET ${path}?dc=${this.dc}: response has no X-Consul-Index, cannot watch`;
-      return { ok: false, error: { code: 'no_index', message, source: this.source.id, dc: this.dc, path } };
-    }
-    return { ok: true, value: res.value, index: res.index };
+    return this.http.getIndexed(path, schema, { dc: this.dc, ...req, ...extra });
   }
 
   /** Rounds of both watches run one at a time; each watch waits for its round (backpressure). */

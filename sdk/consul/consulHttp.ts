@@ -214,6 +214,21 @@ export class ConsulHttp {
     }
   }
 
+  /**
+   * A blocking-query round for BlockingQuery: like `get`, but an answer without
+   * `X-Consul-Index` is an error, since it cannot be watched.
+   */
+  async getIndexed<T>(path: string, schema: z.ZodType<T>, req: ConsulRequest & { index: number }): Promise<{ ok: true; value: T; index: ConsulIndex } | { ok: false; error: ConsulError }> {
+    const res = await this.get(path, schema, req);
+    if (!res.ok) return res;
+    if (res.index === null) {
+      const dc = req.dc ?? null;
+      const message = `GET ${path}${dc ? `?dc=${dc}` : ''}: response has no X-Consul-Index, cannot watch`;
+      return { ok: false, error: { code: 'no_index', message, source: this.options.sourceName, dc, path } };
+    }
+    return { ok: true, value: res.value, index: res.index };
+  }
+
   private redact(message: string): string {
     let out = message;
     for (const s of this.secrets) out = out.split(s).join('[redacted]');
