@@ -36,7 +36,16 @@ async function main(): Promise<void> {
     fallbackUpgrade: upgrade ? (req, socket, head) => void upgrade(req, socket, head) : undefined,
   });
   const port = await switchboard.listen();
-  logger.info({ url: `http://${config.listen.host}:${port}/`, config: config.file ?? '(none: watching the local Consul agent)' }, 'dashboard ready');
+  const url = `http://${config.listen.host}:${port}/`;
+  logger.info({ url, config: config.file ?? '(none)' }, 'dashboard ready');
+  const admin = switchboard.firstStartCredential;
+  if (admin) {
+    // Printed once, on stdout rather than in the log stream; only its hash is stored.
+    process.stdout.write(
+      `\n  Switchboard is running at ${url}\n  No users are configured, so an admin credential was created (shown only this once):\n\n` +
+        `    admin token: ${admin.token}\n\n  Sign in at ${url}signin with it. Its hash is in ${admin.file}; delete that file to make a new one.\n\n`,
+    );
+  }
 
   let closing = false;
   const shutdown = (signal: string) => {

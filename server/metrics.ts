@@ -13,11 +13,18 @@ export interface Metrics {
   wsSnapshotsSent: Counter;
   wsBytesSent: Counter;
   wsLaggingClients: Counter;
+  gatewayRequests: Counter<'service' | 'outcome'>;
 }
 
 export function createMetrics(store: TopologyStore, now: () => number = Date.now): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+  const gatewayRequests = new Counter({
+    name: 'switchboard_gateway_requests_total',
+    help: 'Requests through /gw/<service>/…, by service and outcome (the instance status class, or refused/no_instance/unreachable)',
+    labelNames: ['service', 'outcome'] as const,
+    registers: [registry],
+  });
   const watchLatency = new Histogram({
     name: 'switchboard_watch_request_duration_seconds',
     help: 'Duration of registry watch round-trips (blocking queries included), by source and endpoint',
@@ -73,6 +80,7 @@ export function createMetrics(store: TopologyStore, now: () => number = Date.now
   return {
     registry,
     watchLatency,
+    gatewayRequests,
     wsClients: new Gauge({ name: 'switchboard_ws_clients', help: 'Connected WebSocket clients', registers: [registry] }),
     wsDeltasSent: new Counter({ name: 'switchboard_ws_deltas_sent_total', help: 'Delta frames sent to WebSocket clients', registers: [registry] }),
     wsSnapshotsSent: new Counter({ name: 'switchboard_ws_snapshots_sent_total', help: 'Snapshot frames sent to WebSocket clients', registers: [registry] }),

@@ -7,9 +7,11 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { startDemoFleet, type DemoFleet } from '../demo/demoFleet';
 import { startLoadGenerator, type LoadGenerator } from '../demo/loadGenerator';
+import { ensureAdminCredential } from './auth/adminCredential';
 import { Authenticator, sameOrigin } from './auth/authenticator';
 import { EMBEDDED_SOURCE, type Config } from './config/loadConfig';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from './registry/embeddedRegistry';
+import { Gateway } from './gateway/gateway';
 import { createApiRouter } from './http/apiRouter';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
@@ -38,6 +40,8 @@ export interface Switchboard {
   metrics: Metrics;
   server: Server;
   hub: RealtimeHub;
+  /** The admin credential created on this start (no users configured, none stored yet): print it once. */
+  firstStartCredential: { name: string; token: string; file: string } | null;
   /** Resolves with the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
@@ -58,7 +62,9 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const { config, logger } = options;
   const store = new TopologyStore();
   const metrics = createMetrics(store);
-  const auth = new Authenticator({ users: config.auth.users, anonymousRole: config.auth.anonymousRole });
+  // No users configured: an admin credential from the data directory, created on first start.
+  const admin = config.auth.users.length === 0 ? ensureAdminCredential(config.dataDir) : null;
+  const auth = new Authenticator({ users: admin ? [{ name: admin.name, role: admin.role, tokenSha256: admin.tokenSha256 }] : config.auth.users, anonymousRole: config.auth.anonymousRole });
   const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs });
   // Every source here speaks Consul's KV API (the embedded registry included once it is up).
   const trafficStores = new Map<string, ConsulTrafficStore>(
@@ -66,12 +72,15 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   );
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
   const api = createApiRouter({ store, auth, metrics, traffic });
+  const registries = new Map<string, { address: string; token: string | null }>(config.consulSources.map((c) => [c.name, { address: c.address, token: c.token }]));
+  const gateway = new Gateway({ store, auth, metrics, logger: logger.child({ component: 'gateway' }), registryFor: (id) => registries.get(id) ?? null });
   const sources = (options.createSources ?? defaultSources)(config, { logger, metrics });
 
   const server = createServer((req, res) => {
     void (async () => {
       try {
         if (await api(req, res)) return;
+        if (await gateway.handle(req, res)) return;
         if (options.fallback) await options.fallback(req, res);
         else {
           res.writeHead(404, { 'content-type': 'application/json' });
@@ -124,12 +133,14 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     metrics,
     server,
     hub,
+    firstStartCredential: admin?.token ? { name: admin.name, token: admin.token, file: admin.file } : null,
     async listen() {
       if (config.embedded.enabled) {
         registry = await startEmbeddedRegistry({ dataDir: config.dataDir, host: '127.0.0.1', httpPort: config.embedded.httpPort });
         const embedded = consulSource({ kind: 'embedded', name: EMBEDDED_SOURCE, address: registry.httpAddr, token: null, datacenters: 'all' }, { logger, metrics });
         sources.push(embedded);
         trafficStores.set(EMBEDDED_SOURCE, new ConsulTrafficStore({ address: registry.httpAddr, token: null }));
+        registries.set(EMBEDDED_SOURCE, { address: registry.httpAddr, token: null });
         store.addSource({ id: embedded.id, kind: embedded.kind, name: embedded.name, address: embedded.address });
         logger.info({ address: registry.httpAddr, dataDir: config.dataDir }, 'embedded registry listening');
       }
@@ -159,6 +170,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       await load?.stop();
       await fleet?.stop();
       await Promise.allSettled(sources.map((s) => s.stop()));
+      await gateway.close();
       await registry?.close();
       await hub.close();
       server.closeAllConnections();

@@ -31,14 +31,20 @@ export const SourceConfig = z.discriminatedUnion('kind', [ConsulSourceConfig, Ku
   error: 'kind must be one of "consul", "kubernetes", "dns"',
 });
 
-export const Role = z.enum(['viewer', 'operator', 'admin']);
+/** client: SDK callers and the gateway only; viewer: read; operator: change traffic; admin: users and config. */
+export const Role = z.enum(['client', 'viewer', 'operator', 'admin']);
 export type Role = z.infer<typeof Role>;
 
-const UserConfig = z.strictObject({
-  name: z.string().min(1),
-  role: Role,
-  token: Secret,
-});
+const UserConfig = z
+  .strictObject({
+    name: z.string().min(1),
+    role: Role,
+    /** For scripts, the CLI and SDK clients (Bearer) and token sign-in. */
+    token: Secret.optional(),
+    /** For people signing in to the dashboard. */
+    password: Secret.optional(),
+  })
+  .refine((u) => u.token !== undefined || u.password !== undefined, { error: 'give a token or a password (or both)', path: ['token'] });
 
 export const ConfigSchema = z.strictObject({
   listen: z

@@ -18,7 +18,8 @@ export class ConfigError extends Error {
 export interface UserEntry {
   name: string;
   role: Role;
-  token: string;
+  token?: string;
+  password?: string;
 }
 
 export interface Config {
@@ -106,7 +107,15 @@ export function fromRaw(
   const consulSources = cfg.sources.flatMap((s, i) =>
     s.kind === 'consul' ? [{ ...s, address: s.address.replace(/\/+$/, ''), token: secret(s.token, `sources[${i}].token`) }] : [],
   );
-  const users = (cfg.auth?.users ?? []).map((u, i) => ({ ...u, token: secret(u.token, `auth.users[${i}].token`) ?? '' }));
+  const users = (cfg.auth?.users ?? []).map((u, i): UserEntry => ({
+    name: u.name,
+    role: u.role,
+    token: secret(u.token, `auth.users[${i}].token`) ?? undefined,
+    password: secret(u.password, `auth.users[${i}].password`) ?? undefined,
+  }));
+  (cfg.auth?.users ?? []).forEach((u, i) => {
+    if (cfg.auth!.users.findIndex((o) => o.name === u.name) !== i) problems.push(`auth.users[${i}].name: "${u.name}" is configured twice`);
+  });
   if (problems.length) throw new ConfigError(`invalid config${ctx.file ? ` (${ctx.file})` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
   const listen = { ...cfg.listen };
@@ -123,9 +132,14 @@ export function fromRaw(
     dataDir: resolve(ctx.cwd, cfg.dataDir),
     embedded: cfg.embedded,
     consulSources,
-    // Without an auth section the dashboard is read-only for everyone on the (loopback) listener.
-    auth: { anonymousRole: cfg.auth ? cfg.auth.anonymousRole : 'viewer', users },
+    // Without an auth section the dashboard is read-only for anyone who can reach a loopback
+    // listener; on any other address nothing is shown without signing in.
+    auth: { anonymousRole: cfg.auth ? cfg.auth.anonymousRole : isLoopback(listen.host) ? 'viewer' : null, users },
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function configPath(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): string | null {

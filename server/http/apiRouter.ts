@@ -5,7 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { healthCounts, serviceId } from '../../protocol/model';
-import { type Authenticator, type Principal, SESSION_COOKIE, hasRole, readCookie, sameOrigin } from '../auth/authenticator';
+import { type Authenticator, CSRF_HEADER, type Principal, SESSION_COOKIE, hasRole, readCookie, sameOrigin } from '../auth/authenticator';
+import type { Role } from '../config/configSchema';
 import type { Metrics } from '../metrics';
 import type { TopologyStore } from '../topology/topologyStore';
 import { PolicyChange } from '../traffic/trafficPolicy';
@@ -29,12 +30,15 @@ interface Route {
   method: string;
   pattern: RegExp;
   /** null = public (probes). Anything above viewer changes traffic: Origin-checked for browser sessions. */
-  role: 'viewer' | 'operator' | null;
+  role: Role | null;
   handler: Handler;
 }
 
 const MAX_BODY = 64 * 1024;
-const SignInBody = z.strictObject({ token: z.string().min(1, 'token must not be empty') });
+const SignInBody = z.union([
+  z.strictObject({ token: z.string().min(1, 'token must not be empty') }),
+  z.strictObject({ name: z.string().min(1, 'name must not be empty'), password: z.string().min(1, 'password must not be empty') }),
+], { error: 'send { "token" } or { "name", "password" }' });
 const FlipBody = z.strictObject({ reason: z.string().max(500).optional(), force: z.boolean().optional() });
 const RollbackBody = z.strictObject({ id: z.string().min(1, 'id of a history entry is required'), force: z.boolean().optional() });
 const SERVICE = String.raw`\/api\/services\/([^/]+)\/([^/]+)\/([^/]+)`;
@@ -93,7 +97,8 @@ export function createApiRouter(deps: ApiRouterDeps) {
       handler: (req, res) => {
         const p = auth.authenticate(req);
         const user = p && p !== 'invalid' && p.via !== 'anonymous' ? { name: p.name, role: p.role } : null;
-        sendJson(res, 200, { user, anonymousRole: auth.anonymousRole });
+        // The CSRF token is readable by our own pages only (same-origin fetch), never by other sites.
+        sendJson(res, 200, { user, anonymousRole: auth.anonymousRole, csrfToken: p && p !== 'invalid' && p.via === 'session' ? auth.session(req)?.csrfToken ?? null : null });
       },
     },
     {
@@ -104,11 +109,11 @@ export function createApiRouter(deps: ApiRouterDeps) {
         if (req.headers.origin && !sameOrigin(req)) throw new HttpError(403, 'cross-origin sign-in refused');
         const body = SignInBody.safeParse(await readJson(req));
         if (!body.success) throw new HttpError(400, body.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-        const user = auth.userForToken(body.data.token);
-        if (!user) throw new HttpError(401, 'unknown token');
-        const sid = auth.createSession(user);
-        res.setHeader('set-cookie', sessionCookie(sid, deps.secureCookies ?? false));
-        sendJson(res, 200, { user });
+        const user = 'token' in body.data ? auth.userForToken(body.data.token) : await auth.userForPassword(body.data.name, body.data.password);
+        if (!user) throw new HttpError(401, 'token' in body.data ? 'unknown token' : 'wrong name or password');
+        const session = auth.createSession(user);
+        res.setHeader('set-cookie', sessionCookie(session.id, deps.secureCookies ?? false));
+        sendJson(res, 200, { user, csrfToken: session.csrfToken });
       },
     },
     {
@@ -123,6 +128,7 @@ export function createApiRouter(deps: ApiRouterDeps) {
         sendJson(res, 200, { user: null });
       },
     },
+    { method: 'GET', pattern: /^\/api\/users$/, role: 'admin', handler: (_q, res) => sendJson(res, 200, { users: auth.listUsers() }) },
     ...trafficRoutes(deps.traffic),
   ];
 
@@ -146,8 +152,12 @@ export function createApiRouter(deps: ApiRouterDeps) {
         if (p === 'invalid') throw new HttpError(401, 'invalid token');
         if (!p) throw new HttpError(401, 'sign in required');
         if (!hasRole(p, route.role)) throw new HttpError(403, `role ${route.role} required (you are ${p.name}, ${p.role})`);
-        // A browser session must not be usable from another site's page to change traffic.
-        if (route.method !== 'GET' && p.via === 'session' && !sameOrigin(req)) throw new HttpError(403, 'cross-origin request refused');
+        // A browser session must not be usable from another site's page to change traffic:
+        // the Origin must be ours and the request must carry the session's CSRF token.
+        if (route.method !== 'GET' && p.via === 'session') {
+          if (!sameOrigin(req)) throw new HttpError(403, 'cross-origin request refused');
+          if (!auth.csrfOk(req)) throw new HttpError(403, `missing or wrong ${CSRF_HEADER} header (get it from GET /api/session)`);
+        }
         principal = p;
       }
       await route.handler(req, res, params, principal);

@@ -13,8 +13,14 @@ export const AuditEntry = z.object({
   at: z.string(),
   by: z.string(),
   reason: z.string(),
+  /** Rejected attempts are recorded too: who tried what, and why it was refused. */
+  outcome: z.enum(['applied', 'rejected']).default('applied'),
+  /** Set when the operator overrode the no-passing-instances guardrail. */
+  forced: z.boolean().default(false),
+  error: z.string().optional(),
   before: TrafficPolicy.nullable(),
-  after: TrafficPolicy,
+  /** The policy written (applied) or attempted (rejected; null when it could not be built). */
+  after: TrafficPolicy.nullable(),
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
@@ -59,11 +65,11 @@ export class ConsulTrafficStore {
     return { ok: true, modifyIndex: (await this.get(dc, service)).modifyIndex };
   }
 
-  async audit(dc: string, service: string, entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
+  async audit(dc: string, service: string, entry: Omit<z.input<typeof AuditEntry>, 'id'>): Promise<AuditEntry> {
     // Zero-padded milliseconds sort as text; a collision in the same millisecond moves on by one.
     for (let ms = Date.parse(entry.at); ; ms++) {
       const id = String(ms).padStart(15, '0');
-      const full: AuditEntry = { id, ...entry };
+      const full = AuditEntry.parse({ id, ...entry });
       if (await this.write(dc, `${auditPrefix(service)}${id}?cas=0`, JSON.stringify(full))) {
         await this.prune(dc, service);
         return full;

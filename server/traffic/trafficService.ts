@@ -53,14 +53,25 @@ export class TrafficService {
     const { store, svc } = ctx.value;
     const stored = await store.get(svc.scope, svc.name);
     if (ifMatch !== undefined && ifMatch !== stored.modifyIndex) {
+      await this.auditRejected(store, svc, who, change, stored.policy, null, 'the policy changed since you loaded it');
       return { ok: false, error: { code: 'conflict', message: 'the policy changed since you loaded it', current: stored } };
     }
     const problems = checkChange(change, stored.policy, svc.instances);
-    if (problems.length) return { ok: false, error: { code: problems.some((p) => p.code === 'invalid') ? 'invalid' : 'guardrail', message: problems.map((p) => p.message).join('; ') } };
+    if (problems.length) {
+      const code = problems.some((p) => p.code === 'invalid') ? 'invalid' : 'guardrail';
+      const message = problems.map((p) => p.message).join('; ');
+      const attempted = code === 'guardrail' ? applyChange(change, stored.policy, who, this.now()) : null;
+      await this.auditRejected(store, svc, who, change, stored.policy, attempted, message);
+      return { ok: false, error: { code, message } };
+    }
     const next = applyChange(change, stored.policy, who, this.now());
     const written = await store.put(svc.scope, svc.name, next, stored.modifyIndex);
-    if (!written.ok) return { ok: false, error: { code: 'conflict', message: 'another change landed first', current: written.current } };
-    await store.audit(svc.scope, svc.name, { at: next.updatedAt, by: who, reason: next.reason, before: stored.policy, after: next });
+    if (!written.ok) {
+      await this.auditRejected(store, svc, who, change, written.current.policy, next, 'another change landed first');
+      return { ok: false, error: { code: 'conflict', message: 'another change landed first', current: written.current } };
+    }
+    const forced = change.force && checkChange({ ...change, force: false }, stored.policy, svc.instances).length > 0;
+    await store.audit(svc.scope, svc.name, { at: next.updatedAt, by: who, reason: next.reason, outcome: 'applied', forced, before: stored.policy, after: next });
     return { ok: true, value: { policy: next, modifyIndex: written.modifyIndex, subsets: subsetHealth(svc, next) } };
   }
 
@@ -87,7 +98,15 @@ export class TrafficService {
     const entry = history.value.find((h) => h.id === entryId);
     if (!entry) return { ok: false, error: { code: 'not_found', message: `no history entry "${entryId}" for ${serviceId}` } };
     const target = entry.after;
+    if (entry.outcome === 'rejected' || !target) return { ok: false, error: { code: 'invalid', message: `history entry "${entryId}" was a rejected change; roll back to an applied one` } };
     return this.change(serviceId, { weights: target.weights, subsets: target.subsets, drain: target.drain, reason: `roll back to ${entry.id} (${entry.reason || 'no reason given'})`, force: opts.force ?? false }, who);
+  }
+
+  /** Refusals go into the audit trail too. A failing audit write must not hide the refusal itself. */
+  private async auditRejected(store: ConsulTrafficStore, svc: Service, who: string, change: PolicyChange, before: TrafficPolicy | null, attempted: TrafficPolicy | null, error: string): Promise<void> {
+    await store
+      .audit(svc.scope, svc.name, { at: this.now().toISOString(), by: who, reason: change.reason, outcome: 'rejected', forced: change.force, error, before, after: attempted })
+      .catch(() => undefined);
   }
 
   private context(serviceId: string): TrafficResult<{ svc: Service; store: ConsulTrafficStore }> {

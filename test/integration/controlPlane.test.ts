@@ -93,7 +93,7 @@ describe('control plane against real Consul', () => {
     const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
     expect(ok.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
     expect((await get('/api/topology', { cookie })).status).toBe(200);
-    expect(await (await get('/api/session', { cookie })).json()).toEqual({ user: { name: 'vic', role: 'viewer' }, anonymousRole: null });
+    expect(await (await get('/api/session', { cookie })).json()).toMatchObject({ user: { name: 'vic', role: 'viewer' }, anonymousRole: null });
   });
 
   it('streams a snapshot then live deltas over the WebSocket; refuses unauthenticated upgrades', async () => {

@@ -86,6 +86,12 @@ describe('traffic API', () => {
     const refused = await call('POST', `${SVC}/traffic/flip`, alice);
     expect(refused.status).toBe(422);
     expect(refused.body.error).toContain('subset "green" has no passing instance');
+    // Forcing past the guardrail works, and the audit says it was forced.
+    const forced = await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 70, green: 30 }, reason: 'forced canary', force: true });
+    expect(forced.status).toBe(200);
+    expect((forced.body as { policy: { reason: string } }).policy.reason).toContain('forced past the no-passing-instances guardrail');
+    const back = await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 80, green: 20 }, reason: 'canary 20%' });
+    expect(back.status).toBe(200);
     for (const id of ['p3', 'p4']) await fetch(`${registry}/v1/agent/check/pass/${id}-ttl`, { method: 'PUT' });
     await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances.filter((i) => i.health === 'passing')).toHaveLength(4), { timeout: 15_000 });
   });
@@ -93,9 +99,21 @@ describe('traffic API', () => {
   it('flips all weight to the subset without the majority, then rolls back from history', async () => {
     const flipped = await call('POST', `${SVC}/traffic/flip`, alice);
     expect(flipped).toMatchObject({ status: 200, body: { policy: { weights: { blue: 0, green: 100 }, reason: 'flip to green' } } });
-    const history = (await call('GET', `${SVC}/traffic/history`, vic)).body as unknown as { id: string; reason: string; by: string; after: { weights: object } }[];
-    expect(history.map((h) => h.reason)).toEqual(['flip to green', 'canary 20%', 'canary 10%']);
-    expect(history.every((h) => h.by === 'alice')).toBe(true);
+    type Entry = { id: string; reason: string; by: string; outcome: string; forced: boolean; error?: string; after: { weights: object } | null };
+    const all = (await call('GET', `${SVC}/traffic/history`, vic)).body as unknown as Entry[];
+    const history = all.filter((h) => h.outcome === 'applied');
+    expect(history.map((h) => h.reason)).toEqual(['flip to green', 'canary 20%', expect.stringContaining('forced canary'), 'canary 20%', 'canary 10%']);
+    expect(history.filter((h) => h.forced).map((h) => h.reason)).toEqual([expect.stringContaining('forced canary')]);
+    expect(all.every((h) => h.by === 'alice')).toBe(true);
+    // Refused attempts are in the trail with the reason they were refused.
+    const rejected = all.filter((h) => h.outcome === 'rejected').map((h) => h.error);
+    expect(rejected).toEqual(expect.arrayContaining([
+      'weights: must sum to 100, got 90',
+      'the policy changed since you loaded it',
+      expect.stringContaining('subset "green" has no passing instance'),
+    ]));
+    const refusedEntry = all.find((h) => h.outcome === 'rejected')!;
+    expect((await call('POST', `${SVC}/traffic/rollback`, alice, { id: refusedEntry.id })).body.error).toContain('rejected change');
 
     const canary = history.find((h) => h.reason === 'canary 10%')!;
     const rolled = await call('POST', `${SVC}/traffic/rollback`, alice, { id: canary.id });
@@ -107,10 +125,17 @@ describe('traffic API', () => {
   it('refuses a browser session’s change coming from another site', async () => {
     const signIn = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"token":"alice-token"}' });
     const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+    const { csrfToken } = (await signIn.json()) as { csrfToken: string };
     const host = new URL(base).host;
-    const crossSite = await call('POST', `${SVC}/traffic/flip`, { cookie, origin: 'http://evil.example', host, 'content-type': 'application/json' }, {});
+    const crossSite = await call('POST', `${SVC}/traffic/flip`, { cookie, origin: 'http://evil.example', host, 'content-type': 'application/json', 'x-csrf-token': csrfToken }, {});
     expect(crossSite).toMatchObject({ status: 403, body: { error: 'cross-origin request refused' } });
-    const sameSite = await call('POST', `${SVC}/traffic/flip`, { cookie, origin: base, 'content-type': 'application/json' }, {});
+    const noCsrf = await call('POST', `${SVC}/traffic/flip`, { cookie, origin: base, 'content-type': 'application/json' }, {});
+    expect(noCsrf.status).toBe(403);
+    expect(noCsrf.body.error).toContain('x-csrf-token');
+    // The page learns the token from its own session.
+    const session = await call('GET', '/api/session', { cookie });
+    expect(session.body).toMatchObject({ user: { name: 'alice', role: 'operator' }, csrfToken });
+    const sameSite = await call('POST', `${SVC}/traffic/flip`, { cookie, origin: base, 'content-type': 'application/json', 'x-csrf-token': csrfToken }, {});
     expect(sameSite.status).toBe(200);
   });
 
