@@ -2,6 +2,7 @@
 import Link from 'next/link';
 import { ConnectionIndicator } from './ConnectionIndicator';
 import { ThemeToggle } from './ThemeToggle';
+import { UserMenu } from './UserMenu';
 
 export function AppHeader() {
   return (
@@ -12,6 +13,7 @@ export function AppHeader() {
       <span className="spacer" />
       <ConnectionIndicator />
       <ThemeToggle />
+      <UserMenu />
     </header>
   );
 }

@@ -1,13 +1,33 @@
 import type { Instance } from '@/protocol/model';
 import { HealthBadge } from './HealthBadge';
 
-export function InstanceCard({ instance: i }: { instance: Instance }) {
+export interface DrainControl {
+  drained: boolean;
+  /** Absent when the viewer may not change traffic or the service has no policy; `why` says which. */
+  toggle?: () => void;
+  why?: string;
+}
+
+export function InstanceCard({ instance: i, drain }: { instance: Instance; drain?: DrainControl }) {
   const meta = Object.entries(i.meta);
   return (
-    <section className={`instance ${i.health}`} data-testid="instance-row" data-instance-id={i.id} data-health={i.health} aria-label={`Instance ${i.address}:${i.port}`}>
+    <section className={`instance ${i.health}`} data-testid="instance-row" data-instance-id={i.id} data-health={i.health} data-drained={drain?.drained ? 'true' : 'false'} aria-label={`Instance ${i.address}:${i.port}`}>
       <div className="top">
         <span className="addr">{i.address}:{i.port}</span>
         <HealthBadge health={i.health} />
+        {drain?.drained && <span className="badge warning">draining</span>}
+        {drain && (
+          <button
+            className="btn secondary small"
+            aria-pressed={drain.drained}
+            disabled={!drain.toggle}
+            title={drain.why ?? (drain.drained ? 'Clients send it new requests again' : 'Clients stop sending it new requests; the registry still lists it')}
+            onClick={drain.toggle}
+            data-testid="drain-toggle"
+          >
+            {drain.drained ? 'Undrain' : 'Drain'}
+          </button>
+        )}
         <span className="meta">id {i.id}</span>
         {i.node && <span className="meta">node {i.node}</span>}
         <span className="tags">{i.tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span>

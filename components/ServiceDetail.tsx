@@ -4,8 +4,12 @@ import Link from 'next/link';
 import { useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { healthCounts } from '@/protocol/model';
 import { useTopology } from '@/lib/useTopology';
+import { drainId, isDrained } from '@/protocol/traffic';
+import { canOperate, useSession } from '@/lib/useSession';
+import { useTrafficMutation, useTrafficView } from '@/lib/useTraffic';
 import { HealthCountPills } from './HealthCountPills';
-import { InstanceCard } from './InstanceCard';
+import { InstanceCard, type DrainControl } from './InstanceCard';
+import { TrafficPanel } from './traffic/TrafficPanel';
 
 /** One service: header, then every instance with its checks (virtualized; cards vary in height). */
 export function ServiceDetail({ id }: { id: string }) {
@@ -16,6 +20,7 @@ export function ServiceDetail({ id }: { id: string }) {
   useLayoutEffect(() => setOffset(listRef.current?.offsetTop ?? 0), [service !== undefined]);
   const instances = service?.instances ?? [];
   const virtualizer = useWindowVirtualizer({ count: instances.length, estimateSize: () => 150, overscan: 6, scrollMargin: offset });
+  const drainFor = useDrainControl(id);
 
   if (isPending && !data) return <div className="skeleton" aria-busy="true" />;
   if (error && !data) return <div className="error-box" role="alert">Could not load the service: {error.message}</div>;
@@ -44,7 +49,8 @@ export function ServiceDetail({ id }: { id: string }) {
         <HealthCountPills counts={counts} />
         <span className="tags">{service.tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span>
       </div>
-      <h2 className="sr-only">Instances</h2>
+      <TrafficPanel service={service} />
+      <h2 className="section-title">Instances</h2>
       {instances.length === 0 && <div className="empty">This service has no instances.</div>}
       <div ref={listRef} style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
         {virtualizer.getVirtualItems().map((item) => (
@@ -54,10 +60,30 @@ export function ServiceDetail({ id }: { id: string }) {
             ref={virtualizer.measureElement}
             style={{ position: 'absolute', top: 0, left: 0, right: 0, transform: `translateY(${item.start - virtualizer.options.scrollMargin}px)` }}
           >
-            <InstanceCard instance={instances[item.index]!} />
+            <InstanceCard instance={instances[item.index]!} drain={drainFor(instances[item.index]!.id)} />
           </div>
         ))}
       </div>
     </article>
   );
+}
+
+/** Per-instance drain toggles: the policy's `drain` list, changed with compare-and-set like any other traffic change. */
+function useDrainControl(serviceId: string): (instanceId: string) => DrainControl {
+  const session = useSession();
+  const view = useTrafficView(serviceId);
+  const mutation = useTrafficMutation(serviceId);
+  const policy = view.data?.policy ?? null;
+  const allowed = canOperate(session.data);
+  return (instanceId) => {
+    const drained = policy ? isDrained(policy.drain, instanceId) : false;
+    if (!policy) return { drained, why: 'Enable traffic control to drain instances' };
+    if (!allowed) return { drained, why: 'Sign in as an operator to drain instances' };
+    const toggle = () => {
+      const id = drainId(instanceId);
+      const drain = drained ? policy.drain.filter((d) => d !== id && d !== instanceId) : [...policy.drain, id];
+      mutation.mutate({ kind: 'set', weights: policy.weights, drain, reason: `${drained ? 'undrain' : 'drain'} ${id}` });
+    };
+    return { drained, toggle };
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * One demo microservice, run as its own process by the demo fleet. It behaves like a
  * production service: registers through the `consul` npm client with a deep readiness check
- * (/ready, distinct from /live), discovers its dependencies through the registry, and on
+ * (/ready, distinct from /live), discovers its dependencies with the SDK's ServiceClient, and on
  * SIGTERM deregisters first, stops taking traffic, drains in-flight requests, then exits.
  *
  * Faults can be injected over HTTP (see README): errors, latency, failing readiness.
@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { NoEndpointError, ServiceClient } from '../sdk/serviceClient';
 
 const env = z
   .object({
@@ -53,29 +54,19 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(text || '{}');
 }
 
-// Round-robin over passing instances, refreshed at most once a second: the simplest client-side discovery.
-const discovered = new Map<string, { at: number; urls: string[]; next: number }>();
-async function pick(service: string): Promise<string | null> {
-  let entry = discovered.get(service);
-  if (!entry || Date.now() - entry.at > 1000) {
-    const list = (await consul.health.service({ service, passing: true })) as { Service: { Address: string; Port: number }; Node: { Address: string } }[];
-    entry = { at: Date.now(), urls: list.map((e) => `http://${e.Service.Address || e.Node.Address}:${e.Service.Port}`), next: entry?.next ?? 0 };
-    discovered.set(service, entry);
-  }
-  if (entry.urls.length === 0) return null;
-  return entry.urls[entry.next++ % entry.urls.length]!;
-}
+// Dependencies are found the way the SDK finds them: a live watch of health and the traffic
+// policy, so the demo's own calls follow a flip, a canary split or a drain like any client.
+const clients = new Map(downstream.map((dep) => [dep, new ServiceClient({ registry: env.DEMO_REGISTRY, service: dep, requestTimeoutMs: 5000 }).start()]));
 
 async function work(res: ServerResponse): Promise<void> {
   if (fault.latencyMs) await sleep(fault.latencyMs);
   if (Math.random() < fault.errorRate) return send(res, 500, { error: 'injected fault', id: env.DEMO_ID });
   const calls: Record<string, unknown> = {};
-  for (const dep of downstream) {
-    const url = await pick(dep);
-    if (!url) return send(res, 503, { error: `no passing ${dep} instance`, id: env.DEMO_ID });
-    const r = await fetch(`${url}/work`, { signal: AbortSignal.timeout(5000) }).catch(() => null);
-    if (!r || !r.ok) return send(res, 502, { error: `${dep} failed`, status: r?.status ?? 0, id: env.DEMO_ID });
-    calls[dep] = await r.json();
+  for (const [dep, client] of clients) {
+    const r = await client.request('/work').catch((err: Error) => err);
+    if (r instanceof NoEndpointError) return send(res, 503, { error: r.message, id: env.DEMO_ID });
+    if (r instanceof Error || !r.response.ok) return send(res, 502, { error: `${dep} failed`, status: r instanceof Error ? 0 : r.response.status, id: env.DEMO_ID });
+    calls[dep] = await r.response.json();
   }
   served++;
   send(res, 200, { id: env.DEMO_ID, service: env.DEMO_NAME, color: env.DEMO_COLOR || undefined, calls });

@@ -10,9 +10,9 @@ test.beforeAll(async () => {
     {
       // Nothing listens on port 1: the source is down, which must not block signing in.
       sources: [{ kind: 'consul', name: 'nowhere', address: 'http://127.0.0.1:1' }],
-      auth: { anonymousRole: null, users: [{ name: 'vic', role: 'viewer', token: 'env:VIC_TOKEN' }] },
+      auth: { anonymousRole: null, users: [{ name: 'vic', role: 'viewer', token: 'env:VIC_TOKEN' }, { name: 'pat', role: 'operator', password: 'env:PAT_PASSWORD' }] },
     },
-    { VIC_TOKEN: 'vic-secret-token' },
+    { VIC_TOKEN: 'vic-secret-token', PAT_PASSWORD: 'correct horse battery' },
   );
 });
 
@@ -24,6 +24,7 @@ test('an anonymous visitor is sent to sign-in; a wrong token is refused; the rig
   await page.goto(`${switchboard.url}/`);
   await expect(page).toHaveURL(/\/signin\?next=%2F/);
 
+  await page.getByRole('button', { name: 'Access token' }).click();
   await page.getByLabel('Token').fill('not-the-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'unknown token' })).toBeVisible();
@@ -38,9 +39,23 @@ test('an anonymous visitor is sent to sign-in; a wrong token is refused; the rig
   await expect(page.getByText('No services registered in nowhere')).toBeVisible();
 });
 
+test('a person signs in with name and password, sees who they are, and signs out', async ({ page }) => {
+  await page.goto(`${switchboard.url}/signin`);
+  await page.getByLabel('Name').fill('pat');
+  await page.getByLabel('Password').fill('wrong');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'wrong name or password' })).toBeVisible();
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('user')).toHaveText(/pat \(operator\)/);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin/);
+});
+
 test('the theme toggle switches to dark, and the choice survives a reload', async ({ page }) => {
   await page.emulateMedia({ colorScheme: 'light' });
   await page.goto(`${switchboard.url}/signin`);
+  await page.getByRole('button', { name: 'Access token' }).click();
   await page.getByLabel('Token').fill('vic-secret-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');

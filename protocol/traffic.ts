@@ -38,3 +38,15 @@ export function drainId(instanceId: string): string {
   const slash = instanceId.indexOf('/');
   return slash === -1 ? instanceId : instanceId.slice(slash + 1);
 }
+
+/**
+ * Blue/green flip: the subset that receives all weight — the one that does not hold the
+ * majority, so from a canary (90/10) the flip promotes the canary. Null unless exactly two subsets.
+ */
+export function flipTarget(policy: Pick<TrafficPolicy, 'subsets' | 'weights'>): { target: string; from: string } | null {
+  const names = Object.keys(policy.subsets);
+  if (names.length !== 2) return null;
+  const [a, b] = names as [string, string];
+  const majority = (policy.weights[a] ?? 0) >= (policy.weights[b] ?? 0) ? a : b;
+  return { target: majority === a ? b : a, from: majority };
+}

@@ -13,6 +13,8 @@ const root = resolve(import.meta.dirname, '..', '..');
 export interface SwitchboardProcess {
   url: string;
   logs: () => string;
+  /** The admin token a first start prints (no users configured), read from its output. */
+  adminToken(): string;
   stop(): Promise<void>;
 }
 
@@ -51,6 +53,11 @@ export async function startSwitchboard(config: unknown, env: Record<string, stri
   return {
     url,
     logs: () => output,
+    adminToken() {
+      const m = /admin token: (\S+)/.exec(output);
+      if (!m) throw new Error(`no admin token in the output:\n${output}`);
+      return m[1]!;
+    },
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));

@@ -248,6 +248,12 @@ function trafficRoutes(traffic: TrafficService | undefined): Route[] {
     },
     {
       method: 'POST',
+      pattern: new RegExp(`^${SERVICE}\\/traffic\\/enable$`),
+      role: 'operator',
+      handler: async (_q, res, p, who) => reply(res, await traffic.enable(id(p), who.name)),
+    },
+    {
+      method: 'POST',
       pattern: new RegExp(`^${SERVICE}\\/traffic\\/rollback$`),
       role: 'operator',
       handler: async (req, res, p, who) => {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Instance } from '../../protocol/model';
-import { inSubset, isDrained, TrafficPolicy } from '../../protocol/traffic';
+import { flipTarget, inSubset, isDrained, TrafficPolicy } from '../../protocol/traffic';
 
 export { inSubset, isDrained, Subset, TrafficPolicy } from '../../protocol/traffic';
 
@@ -75,12 +75,9 @@ export function applyChange(change: PolicyChange, current: TrafficPolicy | null,
  * (90/10) that promotes the canary; from 100/0 it switches over. Needs exactly two subsets.
  */
 export function flipWeights(policy: TrafficPolicy): Record<string, number> | PolicyProblem {
-  const names = Object.keys(policy.subsets);
-  if (names.length !== 2) return { code: 'invalid', message: `flip needs exactly two subsets, this policy has ${names.length}` };
-  const [a, b] = names as [string, string];
-  const majority = (policy.weights[a] ?? 0) >= (policy.weights[b] ?? 0) ? a : b;
-  const target = majority === a ? b : a;
-  return { [target]: 100, [majority]: 0 };
+  const flip = flipTarget(policy);
+  if (!flip) return { code: 'invalid', message: `flip needs exactly two subsets, this policy has ${Object.keys(policy.subsets).length}` };
+  return { [flip.target]: 100, [flip.from]: 0 };
 }
 
 /**

@@ -92,6 +92,17 @@ export class TrafficService {
     return this.change(serviceId, { weights, subsets: current.subsets, reason: opts.reason || `flip to ${target}`, force: opts.force ?? false }, who, opts.ifMatch ?? stored.modifyIndex);
   }
 
+  /** "Enable traffic control": a first policy from the instances' tags (blue/green), all weight where it already goes. */
+  async enable(serviceId: string, who: string): Promise<TrafficResult<TrafficView>> {
+    const ctx = this.context(serviceId);
+    if (!ctx.ok) return ctx;
+    const stored = await ctx.value.store.get(ctx.value.svc.scope, ctx.value.svc.name);
+    if (stored.policy) return { ok: false, error: { code: 'conflict', message: 'this service already has a traffic policy', current: stored } };
+    const fresh = policyFromTags(ctx.value.svc.instances, who, this.now());
+    if (isProblem(fresh)) return { ok: false, error: fresh };
+    return this.change(serviceId, { weights: fresh.weights, subsets: fresh.subsets, reason: 'traffic control enabled', force: false }, who, 0);
+  }
+
   async rollback(serviceId: string, entryId: string, who: string, opts: { force?: boolean }): Promise<TrafficResult<TrafficView>> {
     const history = await this.history(serviceId);
     if (!history.ok) return history;

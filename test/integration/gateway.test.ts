@@ -55,7 +55,7 @@ beforeAll(async () => {
   sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
   base = `http://127.0.0.1:${await sb.listen()}`;
   registry = sb.store.source('embedded')!.address!;
-  for (const [id, tag] of [['b1', 'blue'], ['b2', 'blue'], ['g1', 'green'], ['g2', 'green']]) {
+  for (const [id, tag] of [['b1', 'blue'], ['b2', 'blue'], ['g1', 'green'], ['g2', 'green']] as const) {
     const port = await echo(id);
     await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'payment', ID: id, Address: '127.0.0.1', Port: port, Tags: [tag], Check: { CheckID: `${id}-ttl`, TTL: '10m', Status: 'passing' } }) });
   }

@@ -64,6 +64,19 @@ describe('traffic API', () => {
     expect(kv).toMatchObject({ version: 1, weights: { blue: 90, green: 10 }, subsets });
   });
 
+  it('enables traffic control from the instances’ tags, once', async () => {
+    for (const [id, tag] of [['l1', 'blue'], ['l2', 'green']]) {
+      await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'ledger', ID: id, Port: 9100, Tags: [tag, 'v1'], Check: { CheckID: `${id}-ttl`, TTL: '10m', Status: 'passing' } }) });
+    }
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/ledger')?.instances).toHaveLength(2), { timeout: 15_000 });
+    const LEDGER = '/api/services/embedded/dc1/ledger/traffic';
+    const enabled = await call('POST', `${LEDGER}/enable`, alice);
+    expect(enabled).toMatchObject({ status: 200, body: { policy: { subsets, weights: { blue: 100, green: 0 }, reason: 'traffic control enabled', updatedBy: 'alice' } } });
+    const again = await call('POST', `${LEDGER}/enable`, alice);
+    expect(again).toMatchObject({ status: 409, body: { error: 'this service already has a traffic policy' } });
+    expect((await call('POST', `${LEDGER}/enable`, vic)).status).toBe(403);
+  });
+
   it('rejects invalid weights with 400 naming the problem', async () => {
     expect(await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 50, green: 40 } })).toMatchObject({ status: 400, body: { error: 'weights: must sum to 100, got 90' } });
     expect((await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 50, red: 50 } })).body.error).toContain('weights.red: unknown subset');

@@ -1,0 +1,45 @@
+import type { TrafficView } from '@/lib/useTraffic';
+
+const PALETTE = ['#7c5cd6', '#d0782c', '#2a9bb0', '#c2417a'];
+export function subsetColor(name: string, index: number): string {
+  if (name === 'blue') return '#3b6fd8';
+  if (name === 'green') return '#2e9e5b';
+  return PALETTE[index % PALETTE.length]!;
+}
+
+/** The live split as a bar with numbers, and each subset's instance health under it. */
+export function SplitBar({ order, weights, subsets }: { order: string[]; weights: Record<string, number>; subsets: TrafficView['subsets'] }) {
+  // In the policy's subset order, whatever order the weights object happens to have.
+  const entries = order.map((name) => [name, weights[name] ?? 0] as const);
+  const label = entries.map(([n, w]) => `${n} ${w}%`).join(', ');
+  return (
+    <div className="split">
+      <div className="split-bar" role="img" aria-label={`Traffic split: ${label}`} data-testid="traffic-split" data-weights={entries.map(([n, w]) => `${n}:${w}`).join(',')}>
+        {entries.map(([name, w], i) =>
+          w > 0 ? (
+            <span key={name} style={{ width: `${w}%`, background: subsetColor(name, i) }}>
+              {w >= 8 ? `${name} ${w}%` : ''}
+            </span>
+          ) : null,
+        )}
+      </div>
+      <ul className="split-legend">
+        {entries.map(([name, w], i) => {
+          const h = subsets[name];
+          const none = h && h.passing === 0;
+          return (
+            <li key={name} data-testid="subset" data-subset={name}>
+              <i className="swatch" style={{ background: subsetColor(name, i) }} />
+              <b>{name}</b> <span className="num">{w}%</span>
+              {h && (
+                <span className={none ? 'subset-health bad' : 'subset-health'}>
+                  {h.passing}/{h.instances} passing
+                </span>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}
