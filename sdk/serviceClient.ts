@@ -48,8 +48,11 @@ export class NoEndpointError extends Error {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-// Bursty enough that a flip right after another change is not held back; still bounded.
-const SDK_RATE_LIMIT: RateLimit = { burst: 4, intervalMs: 250 };
+// Health lists can churn (flapping checks), so their watch is held to a few rounds a second.
+const HEALTH_RATE_LIMIT: RateLimit = { burst: 4, intervalMs: 250 };
+// A policy key changes only when an operator acts, and each change must reach every pick at
+// once: a looser bound, still not a hot loop if something rewrites the key continuously.
+const POLICY_RATE_LIMIT: RateLimit = { burst: 10, intervalMs: 100 };
 
 export class ServiceClient {
   private readonly http: ConsulHttp;
@@ -65,20 +68,22 @@ export class ServiceClient {
   constructor(private readonly options: ServiceClientOptions) {
     this.http = new ConsulHttp({ sourceName: `sdk:${options.service}`, address: options.registry, token: options.token ?? null });
     const dc = options.datacenter ?? null;
-    const common = { waitMs: options.waitMs, rateLimit: options.rateLimit ?? SDK_RATE_LIMIT };
+    const waitMs = options.waitMs;
     const failed = (error: ConsulError) => {
       this.staleSince ??= Date.now();
       options.onError?.(error);
     };
     const health = new BlockingQuery<ServiceEntry[], ConsulError>({
-      ...common,
+      waitMs,
+      rateLimit: options.rateLimit ?? HEALTH_RATE_LIMIT,
       fetch: (req) => this.http.getIndexed(`/v1/health/service/${encodeURIComponent(options.service)}`, ServiceEntries, { ...req, dc }),
       onChange: (entries) => this.update('health', () => (this.endpoints = entries.flatMap(toEndpoint))),
       onUnchanged: () => this.fresh(),
       onError: failed,
     });
     const policy = new BlockingQuery<KvEntries, ConsulError>({
-      ...common,
+      waitMs,
+      rateLimit: options.rateLimit ?? POLICY_RATE_LIMIT,
       fetch: (req) => this.http.getIndexed(`/v1/kv/${policyKey(options.service)}`, KvEntries, { ...req, dc, allowNotFound: true }),
       onChange: (entries) =>
         this.update('policy', () => {
