@@ -135,7 +135,10 @@ async function run(target: Target, pacing: { label: string; gapMs: number }): Pr
   calling = false;
   await Promise.all(callers);
   await client.close();
-  for (const s of servers) s.closeAllConnections(), s.close();
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const f = (n: number) => n.toFixed(1);

@@ -81,7 +81,11 @@ export class Gateway {
       if (response.body) await pipe(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), res);
       else res.end();
     } catch (err) {
-      if (res.headersSent) return void res.destroy(), true;
+      if (res.headersSent) {
+        // The instance failed mid-body: cut the response so the caller sees it was incomplete.
+        res.destroy();
+        return true;
+      }
       if (err instanceof NoEndpointError) {
         count('no_instance');
         sendJson(res, 503, { error: err.message });

@@ -64,7 +64,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sb?.close();
-  for (const s of servers) s.closeAllConnections(), s.close();
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
 
 describe('gateway /gw/<service>/<path>', () => {

@@ -59,7 +59,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  for (const s of servers.values()) s.closeAllConnections(), s.close();
+  for (const s of servers.values()) {
+    s.closeAllConnections();
+    s.close();
+  }
   await consul?.stop();
 });
 
