@@ -7,11 +7,17 @@
  *
  * Works against Consul and Switchboard's embedded registry alike (same HTTP API).
  */
+import { randomBytes } from 'node:crypto';
+import type { TelemetryReport } from '../protocol/telemetry';
 import type { TrafficPolicy } from '../protocol/traffic';
 import { BlockingQuery, type RateLimit } from './consul/blockingQuery';
 import { ConsulHttp, ServiceEntries, type ConsulError, type ServiceEntry } from './consul/consulHttp';
 import { decodePolicy, KvEntries, policyKey } from './consul/trafficKv';
-import { TrafficSplit, type Endpoint, type PickedEndpoint } from './trafficSplit';
+import { InstanceBreaker, type BreakerOptions, type BreakerState } from './instanceBreaker';
+import { newHistogram, recordLatency } from './latencyHistogram';
+import { RetryBudget, type RetryBudgetOptions } from './retryBudget';
+import { TelemetryReporter } from './telemetryReporter';
+import { TrafficSplit, type Endpoint, type PickedEndpoint, type Strategy } from './trafficSplit';
 
 export interface ServiceClientOptions {
   /** Consul HTTP address, e.g. http://127.0.0.1:8500 (or the embedded registry's). */
@@ -23,8 +29,18 @@ export interface ServiceClientOptions {
   datacenter?: string | null;
   /** Blocking-query wait. @default 60 s */
   waitMs?: number;
-  /** Calls to instances: retries to a different instance after a connection failure (idempotent methods only). @default 2 */
+  /** Calls to instances: retries on a different instance after a connection failure or 5xx (idempotent methods only). @default 2 */
   retries?: number;
+  /** Retries may add at most this share of recent requests. @default { ratio: 0.2, floor: 10, windowMs: 10 s } */
+  retryBudget?: RetryBudgetOptions;
+  /** How an instance is chosen within the chosen subset. @default 'round-robin' */
+  strategy?: Strategy;
+  /** Per-instance circuit breakers; false turns them off. @default 5 consecutive failures or 50% errors over 10 s, 5 s cool-down */
+  breaker?: BreakerOptions | false;
+  /** Report breaker states and counters to a Switchboard control plane, at most once a second. */
+  report?: { url: string; token: string; caller: string; intervalMs?: number };
+  /** Name this client reports as when it reports in-process (the gateway). @default 'sdk' */
+  caller?: string;
   /** Per-attempt timeout for calls to instances. @default 10 s */
   requestTimeoutMs?: number;
   /** Registry trouble (the client keeps serving its last-known-good list). */
@@ -47,6 +63,14 @@ export class NoEndpointError extends Error {
   override name = 'NoEndpointError';
 }
 
+interface InstanceStats {
+  breaker: InstanceBreaker | null;
+  outstanding: number;
+  requests: number;
+  errors: number;
+  latency: number[];
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 // Health lists can churn (flapping checks), so their watch is held to a few rounds a second.
 const HEALTH_RATE_LIMIT: RateLimit = { burst: 4, intervalMs: 250 };
@@ -64,9 +88,17 @@ export class ServiceClient {
   private readonly loaded = { health: false, policy: false };
   private readonly readyWaiters: (() => void)[] = [];
   private started = false;
+  private readonly stats = new Map<string, InstanceStats>();
+  private readonly budget: RetryBudget;
+  private readonly reporter: TelemetryReporter | null;
+  readonly clientId: string;
 
   constructor(private readonly options: ServiceClientOptions) {
     this.http = new ConsulHttp({ sourceName: `sdk:${options.service}`, address: options.registry, token: options.token ?? null });
+    this.budget = new RetryBudget(options.retryBudget);
+    const caller = options.report?.caller ?? options.caller ?? 'sdk';
+    this.clientId = `${caller}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    this.reporter = options.report ? new TelemetryReporter({ ...options.report, report: () => this.telemetry() }) : null;
     const dc = options.datacenter ?? null;
     const waitMs = options.waitMs;
     const failed = (error: ConsulError) => {
@@ -104,6 +136,7 @@ export class ServiceClient {
     if (!this.started) {
       this.started = true;
       for (const l of this.loops) l.start();
+      this.reporter?.start();
     }
     return this;
   }
@@ -125,42 +158,107 @@ export class ServiceClient {
     return { endpoints: [...this.endpoints], policy: this.policy, staleSince: this.staleSince };
   }
 
-  /** The next instance by the policy, or throws NoEndpointError. */
-  pick(exclude?: ReadonlySet<string>): PickedEndpoint {
-    const picked = this.split.pick(exclude);
-    if (!picked) throw new NoEndpointError(`no ${this.options.service} instance can take traffic${this.policy ? ' under its traffic policy' : ''}`);
+  /** The next instance by the policy, skipping open breakers, or throws NoEndpointError. */
+  pick(skip?: (id: string) => boolean): PickedEndpoint {
+    const now = Date.now();
+    const picked = this.split.pick({
+      skip: (id) => (skip?.(id) ?? false) || !(this.stats.get(id)?.breaker?.available(now) ?? true),
+      outstanding: (id) => this.stats.get(id)?.outstanding ?? 0,
+    });
+    if (!picked) {
+      const why = this.split.size > 0 ? `every candidate's circuit breaker is open` : `no instance can take traffic${this.policy ? ' under its traffic policy' : ''}`;
+      throw new NoEndpointError(`${this.options.service}: ${why}`);
+    }
     return picked;
   }
 
   /**
-   * One call to the service: `path` on a picked instance. A connection failure on an idempotent
-   * method is retried on a different instance; HTTP error statuses are returned as they are.
+   * One call to the service: `path` on a picked instance, through that instance's breaker.
+   * Idempotent methods are retried on a different instance after a connection failure or a
+   * 5xx, within the retry budget; otherwise the answer is returned as it is.
    */
   async request(path: string, init: RequestInit = {}): Promise<{ response: Response; endpoint: PickedEndpoint; attempts: number }> {
     const method = (init.method ?? 'GET').toUpperCase();
     const retries = IDEMPOTENT.has(method) ? (this.options.retries ?? 2) : 0;
     const tried = new Set<string>();
+    this.budget.request();
     for (let attempt = 1; ; attempt++) {
-      const endpoint = this.pick(tried);
+      const endpoint = this.pick((id) => tried.has(id));
       tried.add(endpoint.id);
-      const signal = AbortSignal.any([AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000), ...(init.signal ? [init.signal] : [])]);
+      const stat = this.stat(endpoint.id);
+      const url = `http://${hostPort(endpoint)}${path.startsWith('/') ? path : `/${path}`}`;
+      const timeout = AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000);
+      const call = (signal?: AbortSignal) => fetch(url, { ...init, method, signal: AbortSignal.any([timeout, ...(signal ? [signal] : []), ...(init.signal ? [init.signal] : [])]) });
+      stat.outstanding++;
+      stat.requests++;
+      const started = performance.now();
+      let response: Response | null = null;
+      let error: unknown = null;
       try {
-        const response = await fetch(`http://${hostPort(endpoint)}${path.startsWith('/') ? path : `/${path}`}`, { ...init, method, signal });
-        return { response, endpoint, attempts: attempt };
+        response = stat.breaker ? await stat.breaker.execute(call) : await call();
       } catch (err) {
-        if (init.signal?.aborted || attempt > retries || tried.size >= this.split.size) throw err;
+        error = err;
+      } finally {
+        stat.outstanding--;
+        recordLatency(stat.latency, performance.now() - started);
       }
+      const failed = error !== null || response!.status >= 500;
+      if (failed) stat.errors++;
+      if (!failed) return { response: response!, endpoint, attempts: attempt };
+      const another = attempt <= retries && !init.signal?.aborted && this.hasUntried(tried);
+      if (!another || !this.budget.tryRetry()) {
+        if (error !== null) throw error;
+        return { response: response!, endpoint, attempts: attempt };
+      }
+      await response?.body?.cancel().catch(() => undefined);
     }
   }
 
+  /** Breaker state per instance this client has called, as it sees them. */
+  breakers(): Record<string, BreakerState> {
+    const now = Date.now();
+    return Object.fromEntries([...this.stats].map(([id, s]) => [id, s.breaker?.state(now) ?? 'closed']));
+  }
+
+  /** What this client reports to the control plane: cumulative counters per instance. */
+  telemetry(): TelemetryReport {
+    const now = Date.now();
+    const current = new Set(this.endpoints.map((e) => e.id));
+    return {
+      clientId: this.clientId,
+      caller: this.options.report?.caller ?? this.options.caller ?? 'sdk',
+      service: this.options.service,
+      datacenter: this.options.datacenter ?? null,
+      instances: [...this.stats]
+        // Instances that left the registry drop out once their breaker has nothing to say.
+        .filter(([id, s]) => current.has(id) || (s.breaker && s.breaker.state(now) !== 'closed'))
+        .map(([id, s]) => ({ id, breaker: s.breaker?.state(now) ?? 'closed', requests: s.requests, errors: s.errors, latency: [...s.latency] })),
+    };
+  }
+
+  private stat(id: string): InstanceStats {
+    let s = this.stats.get(id);
+    if (!s) {
+      s = { breaker: this.options.breaker === false ? null : new InstanceBreaker(this.options.breaker ?? {}), outstanding: 0, requests: 0, errors: 0, latency: newHistogram() };
+      this.stats.set(id, s);
+    }
+    return s;
+  }
+
+  private hasUntried(tried: ReadonlySet<string>): boolean {
+    const now = Date.now();
+    return this.endpoints.some((e) => !tried.has(e.id) && (this.stats.get(e.id)?.breaker?.available(now) ?? true));
+  }
+
   async close(): Promise<void> {
+    await this.reporter?.stop();
     await Promise.all(this.loops.map((l) => l.stop()));
   }
 
   private update(part: 'health' | 'policy', apply: () => void): void {
     apply();
     this.loaded[part] = true;
-    this.split = new TrafficSplit(this.endpoints, this.policy);
+    this.split = new TrafficSplit(this.endpoints, this.policy, this.options.strategy);
     this.fresh();
     if (this.loaded.health && this.loaded.policy) {
       for (const w of this.readyWaiters.splice(0)) w();

@@ -63,9 +63,42 @@ describe('TrafficSplit', () => {
     expect(new TrafficSplit([], null).pick()).toBeNull();
   });
 
-  it('skips excluded endpoints on a retry', () => {
+  it('skips endpoints it is told to (tried already, breaker open)', () => {
     const split = new TrafficSplit(fleet, policy({ blue: 0, green: 100 }));
-    expect(split.pick(new Set(['g1']))!.id).toBe('g2');
-    expect(split.pick(new Set(['g1', 'g2']))).toBeNull();
+    expect(split.pick({ skip: (id) => id === 'g1' })!.id).toBe('g2');
+    expect(split.pick({ skip: (id) => id.startsWith('g') })).toBeNull();
+  });
+
+  it('gives a subset with every endpoint skipped no share, the rest keep their proportions', () => {
+    const three = [...fleet, ep('r1', ['red'])];
+    const p: TrafficPolicy = { ...policy({ blue: 50, green: 25, red: 25 }), subsets: { blue: { tags: ['blue'] }, green: { tags: ['green'] }, red: { tags: ['red'] } } };
+    const split = new TrafficSplit(three, p);
+    const bySubset: Record<string, number> = {};
+    for (let i = 0; i < 75; i++) {
+      const s = split.pick({ skip: (id) => id === 'r1' })!.subset!;
+      bySubset[s] = (bySubset[s] ?? 0) + 1;
+    }
+    expect(bySubset).toEqual({ blue: 50, green: 25 });
+  });
+
+  it('least-outstanding sends to the idlest instance, ties in turn', () => {
+    const split = new TrafficSplit(fleet, policy({ blue: 100, green: 0 }), 'least-outstanding');
+    const inflight: Record<string, number> = { b1: 3, b2: 0, b3: 1 };
+    expect(split.pick({ outstanding: (id) => inflight[id] ?? 0 })!.id).toBe('b2');
+    inflight.b2 = 5;
+    expect(split.pick({ outstanding: (id) => inflight[id] ?? 0 })!.id).toBe('b3');
+    const idle = new TrafficSplit(fleet, policy({ blue: 100, green: 0 }), 'least-outstanding');
+    expect([1, 2, 3].map(() => idle.pick({ outstanding: () => 0 })!.id)).toEqual(['b1', 'b2', 'b3']);
+  });
+
+  it('power-of-two picks the less loaded of two random instances', () => {
+    const rolls = [0.0, 0.9]; // first candidate b1, second the last other one (b3)
+    const split = new TrafficSplit(fleet, policy({ blue: 100, green: 0 }), 'power-of-two', () => rolls.shift() ?? 0);
+    expect(split.pick({ outstanding: (id) => (id === 'b1' ? 4 : 1) })!.id).toBe('b3');
+  });
+
+  it('random stays within the chosen subset and its usable endpoints', () => {
+    const split = new TrafficSplit(fleet, policy({ blue: 0, green: 100 }), 'random');
+    for (let i = 0; i < 20; i++) expect(split.pick({ skip: (id) => id === 'g2' })!.id).toBe('g1');
   });
 });

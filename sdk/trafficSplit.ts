@@ -1,11 +1,14 @@
 /**
  * The traffic policy applied to one service's instances: pick a subset by weight, then an
- * instance within it. Pure and synchronous so a pick costs a few array reads; the watching
- * client builds a new TrafficSplit whenever the instance list or the policy changes.
+ * instance within it by the balancing strategy. Pure and synchronous so a pick costs a few
+ * array reads; the watching client builds a new TrafficSplit whenever the instance list or the
+ * policy changes.
  *
  * Subsets are chosen by smooth weighted round-robin (nginx's algorithm): over every run of
  * `sum(weights)` picks each subset gets exactly its weight, interleaved rather than in blocks,
- * so a 20% canary sees 20% of requests at any scale, not 20% on average.
+ * so a 20% canary sees 20% of requests at any scale, not 20% on average. Subsets with nothing
+ * usable right now (all drained, or every breaker open) drop out and the others share their
+ * weight in proportion.
  */
 import { inSubset, isDrained, type TrafficPolicy } from '../protocol/traffic';
 
@@ -24,6 +27,16 @@ export interface PickedEndpoint extends Endpoint {
   subset: string | null;
 }
 
+/** How an instance is chosen within the chosen subset. */
+export type Strategy = 'round-robin' | 'random' | 'least-outstanding' | 'power-of-two';
+
+export interface PickOptions {
+  /** Endpoints not to pick now (open breakers, ones already tried for this request). */
+  skip?: (id: string) => boolean;
+  /** In-flight requests per endpoint, for least-outstanding and power-of-two. */
+  outstanding?: (id: string) => number;
+}
+
 interface Bucket {
   name: string | null;
   weight: number;
@@ -34,10 +47,14 @@ interface Bucket {
 
 export class TrafficSplit {
   private readonly buckets: Bucket[];
-  private readonly total: number;
 
   /** `endpoints`: the instances fit to serve (health already applied). */
-  constructor(endpoints: readonly Endpoint[], policy: TrafficPolicy | null) {
+  constructor(
+    endpoints: readonly Endpoint[],
+    policy: TrafficPolicy | null,
+    private readonly strategy: Strategy = 'round-robin',
+    private readonly random: () => number = Math.random,
+  ) {
     // Drain lists may name the service ID alone or node/ID as the topology shows it.
     const live = endpoints.filter((e) => !policy || !isDrained(policy.drain, `${e.node}/${e.id}`));
     if (!policy) {
@@ -48,34 +65,66 @@ export class TrafficSplit {
         // A weighted subset with nobody to serve gives its share to the others rather than failing it.
         .filter((b) => b.weight > 0 && b.endpoints.length > 0);
     }
-    this.total = this.buckets.reduce((sum, b) => sum + b.weight, 0);
   }
 
-  /** How many endpoints can receive traffic now. */
+  /** How many endpoints can receive traffic under the policy (before breakers). */
   get size(): number {
     return this.buckets.reduce((n, b) => n + b.endpoints.length, 0);
   }
 
-  /** The next endpoint, or null when no weighted subset has one. `exclude`: ids already tried. */
-  pick(exclude?: ReadonlySet<string>): PickedEndpoint | null {
-    if (this.buckets.length === 0) return null;
-    if (exclude?.size) return this.pickExcluding(exclude);
-    let best = this.buckets[0]!;
+  /** The next endpoint, or null when nothing usable is left in any weighted subset. */
+  pick(options: PickOptions = {}): PickedEndpoint | null {
+    const { skip } = options;
+    let total = 0;
+    let best: Bucket | null = null;
     for (const b of this.buckets) {
+      if (skip && !b.endpoints.some((e) => !skip(e.id))) continue;
       b.current += b.weight;
-      if (b.current > best.current) best = b;
+      total += b.weight;
+      if (!best || b.current > best.current) best = b;
     }
-    best.current -= this.total;
-    const endpoint = best.endpoints[best.cursor++ % best.endpoints.length]!;
-    return { ...endpoint, subset: best.name };
+    if (!best) return null;
+    best.current -= total;
+    const endpoint = this.within(best, options);
+    return endpoint && { ...endpoint, subset: best.name };
   }
 
-  /** Retry path: the next endpoint by the same rule that is not in `exclude`, if any. */
-  private pickExcluding(exclude: ReadonlySet<string>): PickedEndpoint | null {
-    for (let i = 0; i < this.size; i++) {
-      const p = this.pick();
-      if (p && !exclude.has(p.id)) return p;
+  private within(b: Bucket, { skip, outstanding }: PickOptions): Endpoint | null {
+    const list = b.endpoints;
+    const usable = (e: Endpoint) => !skip || !skip(e.id);
+    switch (this.strategy) {
+      case 'round-robin':
+        for (let i = 0; i < list.length; i++) {
+          const e = list[b.cursor++ % list.length]!;
+          if (usable(e)) return e;
+        }
+        return null;
+      case 'random': {
+        const candidates = skip ? list.filter(usable) : list;
+        return candidates[Math.floor(this.random() * candidates.length)] ?? null;
+      }
+      case 'least-outstanding': {
+        // Ties go round-robin, so idle instances share the load instead of the first taking it all.
+        let chosen: Endpoint | null = null;
+        let least = Infinity;
+        for (let i = 0; i < list.length; i++) {
+          const e = list[(b.cursor + i) % list.length]!;
+          if (!usable(e)) continue;
+          const n = outstanding?.(e.id) ?? 0;
+          if (n < least) [chosen, least] = [e, n];
+        }
+        b.cursor++;
+        return chosen;
+      }
+      case 'power-of-two': {
+        const candidates = skip ? list.filter(usable) : list;
+        if (candidates.length <= 1) return candidates[0] ?? null;
+        const i = Math.floor(this.random() * candidates.length);
+        let j = Math.floor(this.random() * (candidates.length - 1));
+        if (j >= i) j++;
+        const [x, y] = [candidates[i]!, candidates[j]!];
+        return (outstanding?.(y.id) ?? 0) < (outstanding?.(x.id) ?? 0) ? y : x;
+      }
     }
-    return null;
   }
 }

@@ -114,7 +114,7 @@ describe('gateway /gw/<service>/<path>', () => {
     for (const id of ['g1', 'g2']) await fetch(`${registry}/v1/agent/check/fail/${id}-ttl`, { method: 'PUT' });
     await vi.waitFor(async () => expect((await gw('payment/')).status).toBe(503), { timeout: 10_000, interval: 50 });
     const r = await gw('payment/');
-    expect(((await r.json()) as { error: string }).error).toBe('no payment instance can take traffic under its traffic policy');
+    expect(((await r.json()) as { error: string }).error).toBe('payment: no instance can take traffic under its traffic policy');
     for (const id of ['g1', 'g2']) await fetch(`${registry}/v1/agent/check/pass/${id}-ttl`, { method: 'PUT' });
     await vi.waitFor(async () => expect((await gw('payment/')).status).toBe(200), { timeout: 10_000, interval: 50 });
   });

@@ -1,0 +1,42 @@
+/**
+ * What SDK clients report to the control plane (POST /api/telemetry), at most once a second:
+ * per instance they call, the breaker state as this client sees it and cumulative counters
+ * since the client started (so a lost report loses nothing).
+ */
+import { z } from 'zod';
+
+export const BreakerState = z.enum(['closed', 'open', 'half-open']);
+export type BreakerState = z.infer<typeof BreakerState>;
+
+export const InstanceReport = z.strictObject({
+  /** The registry's instance id (Consul service ID). */
+  id: z.string().min(1),
+  breaker: BreakerState,
+  requests: z.number().int().min(0),
+  errors: z.number().int().min(0),
+  /** Cumulative counts per latency bucket (sdk/latencyHistogram.ts). */
+  latency: z.array(z.number().int().min(0)).max(32),
+});
+export type InstanceReport = z.infer<typeof InstanceReport>;
+
+export const TelemetryReport = z.strictObject({
+  /** Unique per client process and service, stable for its lifetime. */
+  clientId: z.string().min(1).max(200),
+  /** Who is calling, e.g. "order" or "switchboard-gateway". */
+  caller: z.string().min(1).max(200),
+  service: z.string().min(1).max(200),
+  /** Datacenter of the service, if the client knows it. */
+  datacenter: z.string().max(200).nullable().default(null),
+  instances: z.array(InstanceReport).max(10_000),
+});
+export type TelemetryReport = z.infer<typeof TelemetryReport>;
+
+/** An instance's breakers across all reporting clients, as the dashboard shows it. */
+export const BreakerView = z.object({
+  /** The worst state any client sees. */
+  state: BreakerState,
+  clients: z.number().int(),
+  open: z.number().int(),
+  halfOpen: z.number().int(),
+});
+export type BreakerView = z.infer<typeof BreakerView>;
