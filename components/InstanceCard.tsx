@@ -16,6 +16,17 @@ export function InstanceCard({ instance: i, drain }: { instance: Instance; drain
         <span className="addr">{i.address}:{i.port}</span>
         <HealthBadge health={i.health} />
         {drain?.drained && <span className="badge warning">draining</span>}
+        {i.breaker && (
+          <span
+            className={`badge breaker-${i.breaker.state}`}
+            data-testid="breaker"
+            data-state={i.breaker.state}
+            title={`Circuit breaker as ${i.breaker.clients} SDK client(s) see it: ${i.breaker.open} open, ${i.breaker.halfOpen} half-open`}
+          >
+            breaker {i.breaker.state}
+            {i.breaker.state !== 'closed' && ` · ${i.breaker.state === 'open' ? i.breaker.open : i.breaker.halfOpen} of ${i.breaker.clients} client${i.breaker.clients === 1 ? '' : 's'}`}
+          </span>
+        )}
         {drain && (
           <button
             className="btn secondary small"

@@ -9,6 +9,7 @@ import { canOperate, useSession } from '@/lib/useSession';
 import { useTrafficMutation, useTrafficView } from '@/lib/useTraffic';
 import { HealthCountPills } from './HealthCountPills';
 import { InstanceCard, type DrainControl } from './InstanceCard';
+import { ServiceCharts } from './telemetry/ServiceCharts';
 import { TrafficPanel } from './traffic/TrafficPanel';
 
 /** One service: header, then every instance with its checks (virtualized; cards vary in height). */
@@ -50,6 +51,7 @@ export function ServiceDetail({ id }: { id: string }) {
         <span className="tags">{service.tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span>
       </div>
       <TrafficPanel service={service} />
+      <ServiceCharts serviceId={service.id} instances={service.instances} />
       <h2 className="section-title">Instances</h2>
       {instances.length === 0 && <div className="empty">This service has no instances.</div>}
       <div ref={listRef} style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>

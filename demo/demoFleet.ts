@@ -45,6 +45,8 @@ export interface DemoFleetOptions {
   specs?: Spec[];
   /** @default 30_000 */
   startTimeoutMs?: number;
+  /** Where the services' SDK clients report breakers and counters (a control plane and a client token). */
+  report?: { url: string; token: string };
   onLog?: (line: Record<string, unknown>) => void;
 }
 
@@ -81,6 +83,8 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
                 DEMO_COLOR: spec.color ?? '',
                 DEMO_REGISTRY: options.registryAddr,
                 DEMO_DOWNSTREAM: (spec.downstream ?? []).join(','),
+                DEMO_REPORT_URL: options.report?.url ?? '',
+                DEMO_REPORT_TOKEN: options.report?.token ?? '',
               },
               // IPC lets the child notice if we die without stopping it.
               stdio: ['ignore', 'pipe', 'inherit', 'ipc'],

@@ -22,6 +22,8 @@ const env = z
     DEMO_COLOR: z.string().default(''),
     DEMO_REGISTRY: z.url(),
     DEMO_DOWNSTREAM: z.string().default(''),
+    DEMO_REPORT_URL: z.string().default(''),
+    DEMO_REPORT_TOKEN: z.string().default(''),
   })
   .parse(process.env);
 
@@ -39,6 +41,7 @@ let fault: Fault = { errorRate: 0, latencyMs: 0, failReady: false };
 let draining = false;
 let inFlight = 0;
 let served = 0;
+let received = 0;
 
 const log = (event: string, fields: Record<string, unknown> = {}) =>
   process.stdout.write(`${JSON.stringify({ event, id: env.DEMO_ID, ...fields })}\n`);
@@ -56,9 +59,11 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 // Dependencies are found the way the SDK finds them: a live watch of health and the traffic
 // policy, so the demo's own calls follow a flip, a canary split or a drain like any client.
-const clients = new Map(downstream.map((dep) => [dep, new ServiceClient({ registry: env.DEMO_REGISTRY, service: dep, requestTimeoutMs: 5000 }).start()]));
+const report = env.DEMO_REPORT_URL && env.DEMO_REPORT_TOKEN ? { url: env.DEMO_REPORT_URL, token: env.DEMO_REPORT_TOKEN, caller: env.DEMO_ID } : undefined;
+const clients = new Map(downstream.map((dep) => [dep, new ServiceClient({ registry: env.DEMO_REGISTRY, service: dep, requestTimeoutMs: 5000, report }).start()]));
 
 async function work(res: ServerResponse): Promise<void> {
+  received++;
   if (fault.latencyMs) await sleep(fault.latencyMs);
   if (Math.random() < fault.errorRate) return send(res, 500, { error: 'injected fault', id: env.DEMO_ID });
   const calls: Record<string, unknown> = {};
@@ -97,7 +102,7 @@ const server = createServer((req, res) => {
         log('fault-set', fault);
         return send(res, 200, fault);
       }
-      if (path === '/stats') return send(res, 200, { served, inFlight });
+      if (path === '/stats') return send(res, 200, { received, served, inFlight });
       send(res, 404, { error: `no route ${path}` });
     } catch (err) {
       send(res, 500, { error: (err as Error).message });

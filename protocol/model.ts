@@ -4,6 +4,7 @@
  * Nothing here imports server or UI code.
  */
 import { z } from 'zod';
+import { BreakerView } from './telemetry';
 import { TrafficPolicy } from './traffic';
 
 export const SourceKind = z.enum(['consul', 'kubernetes', 'dns', 'embedded']);
@@ -52,6 +53,8 @@ export const Instance = z.object({
   node: z.string().nullable(),
   health: Health,
   checks: z.array(Check),
+  /** Circuit breakers of the SDK clients calling it (absent when none report it). */
+  breaker: BreakerView.optional(),
 });
 export type Instance = z.infer<typeof Instance>;
 

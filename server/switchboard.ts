@@ -2,6 +2,7 @@
  * Assembles one Switchboard: config → sources → topology store → realtime hub + API.
  * Independent of Next, so integration tests can run the whole control plane on port 0.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { RealtimeHub } from './realtime/realtimeHub';
 import { ConsulSource } from './sources/consul/consulSource';
 import type { Source } from './sources/source';
+import { TelemetryStore } from './telemetry/telemetryStore';
 import { TopologyStore } from './topology/topologyStore';
 import { ConsulTrafficStore } from './traffic/consulTrafficStore';
 import { TrafficService } from './traffic/trafficService';
@@ -64,14 +66,18 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const metrics = createMetrics(store);
   // No users configured: an admin credential from the data directory, created on first start.
   const admin = config.auth.users.length === 0 ? ensureAdminCredential(config.dataDir) : null;
-  const auth = new Authenticator({ users: admin ? [{ name: admin.name, role: admin.role, tokenSha256: admin.tokenSha256 }] : config.auth.users, anonymousRole: config.auth.anonymousRole });
+  // The demo fleet's SDK clients report with a token that lives only as long as this process.
+  const demoToken = config.embedded.demo ? randomBytes(24).toString('base64url') : null;
+  const users = [...(admin ? [{ name: admin.name, role: admin.role, tokenSha256: admin.tokenSha256 }] : config.auth.users), ...(demoToken ? [{ name: 'demo-fleet', role: 'client' as const, token: demoToken }] : [])];
+  const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole });
   const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs });
   // Every source here speaks Consul's KV API (the embedded registry included once it is up).
   const trafficStores = new Map<string, ConsulTrafficStore>(
     config.consulSources.map((c) => [c.name, new ConsulTrafficStore({ address: c.address, token: c.token })]),
   );
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
-  const api = createApiRouter({ store, auth, metrics, traffic });
+  const telemetry = new TelemetryStore();
+  const api = createApiRouter({ store, auth, metrics, traffic, telemetry });
   const registries = new Map<string, { address: string; token: string | null }>(config.consulSources.map((c) => [c.name, { address: c.address, token: c.token }]));
   const gateway = new Gateway({ store, auth, metrics, logger: logger.child({ component: 'gateway' }), registryFor: (id) => registries.get(id) ?? null });
   const sources = (options.createSources ?? defaultSources)(config, { logger, metrics });
@@ -110,6 +116,20 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     }
     hub.handleUpgrade(req, socket, head, principal);
   });
+
+  // Once a second: the gateway reports like any SDK client (in-process), and clients that went
+  // silent age out of the breaker views.
+  const telemetryTick = setInterval(() => {
+    const now = Date.now();
+    const touched = new Set(telemetry.prune(now));
+    for (const report of gateway.telemetry()) {
+      if (report.instances.length === 0) continue;
+      telemetry.ingest(report, now);
+      touched.add(report.service);
+    }
+    for (const service of touched) store.setBreakers(service, telemetry.breakerViews(service));
+  }, 1000);
+  telemetryTick.unref();
 
   for (const source of sources) {
     store.addSource({ id: source.id, kind: source.kind, name: source.name, address: source.address });
@@ -154,7 +174,8 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       if (registry && config.embedded.demo) {
         const registryAddr = registry.httpAddr;
         // The dashboard is already up; the fleet appears in it as each service registers.
-        fleetStarting = startDemoFleet({ registryAddr, onLog: (line) => logger.debug({ demo: line }, 'demo service') })
+        const report = { url: `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`, token: demoToken! };
+        fleetStarting = startDemoFleet({ registryAddr, report, onLog: (line) => logger.debug({ demo: line }, 'demo service') })
           .then((f) => {
             fleet = f;
             load = startLoadGenerator({ registryAddr });
@@ -169,6 +190,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       await fleetStarting;
       await load?.stop();
       await fleet?.stop();
+      clearInterval(telemetryTick);
       await Promise.allSettled(sources.map((s) => s.stop()));
       await gateway.close();
       await registry?.close();

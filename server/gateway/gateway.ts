@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import type { TelemetryReport } from '../../protocol/telemetry';
 import { NoEndpointError, ServiceClient } from '../../sdk/serviceClient';
 import { type Authenticator, hasRole } from '../auth/authenticator';
 import { sendJson } from '../http/apiRouter';
@@ -68,7 +69,7 @@ export class Gateway {
     const client = await this.client(target);
     try {
       await client.ready(READY_TIMEOUT_MS);
-      const { response, endpoint } = await client.request(path, { method: req.method, headers: forwardHeaders(req), body: body?.length ? new Uint8Array(body) : undefined });
+      const { response, endpoint, attempts } = await client.request(path, { method: req.method, headers: forwardHeaders(req), body: body?.length ? new Uint8Array(body) : undefined });
       const headers: Record<string, string> = {};
       response.headers.forEach((v, k) => {
         if (!DROP_RESPONSE.has(k)) headers[k] = v;
@@ -76,6 +77,7 @@ export class Gateway {
       headers['x-switchboard-service'] = target.id;
       headers['x-switchboard-instance'] = endpoint.id;
       if (endpoint.subset) headers['x-switchboard-subset'] = endpoint.subset;
+      headers['x-switchboard-attempts'] = String(attempts);
       res.writeHead(response.status, headers);
       count(`${Math.floor(response.status / 100)}xx`);
       if (response.body) await pipe(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), res);
@@ -96,6 +98,11 @@ export class Gateway {
       }
     }
     return true;
+  }
+
+  /** What the gateway's own clients would report, for the control plane to take in-process. */
+  telemetry(): TelemetryReport[] {
+    return [...this.clients.values()].map((c) => c.telemetry());
   }
 
   async close(): Promise<void> {
@@ -119,6 +126,7 @@ export class Gateway {
         token: registry.token,
         service: target.name,
         datacenter: target.scope,
+        caller: 'switchboard-gateway',
         onError: (e) => this.deps.logger.debug({ service: target.id, err: e.message }, 'gateway watch trouble; serving last-known-good'),
       }).start();
       this.clients.set(target.name, client);

@@ -8,6 +8,9 @@ import { healthCounts, serviceId } from '../../protocol/model';
 import { type Authenticator, CSRF_HEADER, type Principal, SESSION_COOKIE, hasRole, readCookie, sameOrigin } from '../auth/authenticator';
 import type { Role } from '../config/configSchema';
 import type { Metrics } from '../metrics';
+import { TelemetryReport } from '../../protocol/telemetry';
+import { drainId } from '../../protocol/traffic';
+import type { TelemetryStore } from '../telemetry/telemetryStore';
 import type { TopologyStore } from '../topology/topologyStore';
 import { PolicyChange } from '../traffic/trafficPolicy';
 import type { TrafficError, TrafficResult, TrafficService } from '../traffic/trafficService';
@@ -22,6 +25,9 @@ export interface ApiRouterDeps {
   secureCookies?: boolean;
   /** Traffic control; without it the traffic endpoints answer 404. */
   traffic?: TrafficService;
+  /** SDK client reports (breakers, request counters); without it those endpoints answer 404. */
+  telemetry?: TelemetryStore;
+  now?: () => number;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], principal: Principal) => Promise<void> | void;
@@ -130,6 +136,7 @@ export function createApiRouter(deps: ApiRouterDeps) {
     },
     { method: 'GET', pattern: /^\/api\/users$/, role: 'admin', handler: (_q, res) => sendJson(res, 200, { users: auth.listUsers() }) },
     ...trafficRoutes(deps.traffic),
+    ...telemetryRoutes(deps),
   ];
 
   /** Handles the request if it is ours; returns false to let Next serve it. */
@@ -260,6 +267,43 @@ function trafficRoutes(traffic: TrafficService | undefined): Route[] {
         const body = RollbackBody.safeParse(await readJson(req));
         if (!body.success) throw new HttpError(400, describe(body.error));
         reply(res, await traffic.rollback(id(p), body.data.id, who.name, body.data));
+      },
+    },
+  ];
+}
+
+/** SDK clients report here (role client is enough); the dashboard reads the series back. */
+function telemetryRoutes(deps: ApiRouterDeps): Route[] {
+  const { telemetry, store } = deps;
+  if (!telemetry) return [];
+  const now = deps.now ?? Date.now;
+  return [
+    {
+      method: 'POST',
+      pattern: /^\/api\/telemetry$/,
+      role: 'client',
+      handler: async (req, res) => {
+        const body = TelemetryReport.safeParse(await readJson(req));
+        if (!body.success) throw new HttpError(400, describe(body.error));
+        telemetry.ingest(body.data, now());
+        store.setBreakers(body.data.service, telemetry.breakerViews(body.data.service));
+        res.writeHead(204).end();
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`^${SERVICE}\\/telemetry$`),
+      role: 'viewer',
+      handler: (_q, res, [source, scope, name]) => {
+        const id = serviceId(source!, scope!, name!);
+        const service = store.service(id);
+        if (!service) throw new HttpError(404, `service "${id}" not found`);
+        const t = now();
+        sendJson(res, 200, {
+          service: telemetry.points(service.name, null, t),
+          instances: Object.fromEntries(service.instances.map((i) => [i.id, telemetry.points(service.name, drainId(i.id), t)])),
+          reporters: telemetry.reporters(service.name),
+        });
       },
     },
   ];

@@ -129,4 +129,18 @@ describe('TopologyStore', () => {
     store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: {} });
     expect(store.service('prod/dc1/pay')?.traffic).toBeNull();
   });
+
+  it('merges SDK breaker views into instances by registry id, one instance op per change, and keeps them across registry updates', () => {
+    const store = storeWithSource();
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'pay', [instance('n1/p1'), instance('n1/p2')]) });
+    const open = { state: 'open' as const, clients: 2, open: 1, halfOpen: 0 };
+    const delta = store.setBreakers('pay', { p1: open });
+    expect(delta?.ops).toEqual([{ op: 'instance.put', serviceId: 'prod/dc1/pay', instance: { ...instance('n1/p1'), breaker: open } }]);
+    expect(store.setBreakers('pay', { p1: open })).toBeNull();
+    // A registry update of the same instance does not wipe what clients report.
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'pay', [instance('n1/p1', { port: 9999 }), instance('n1/p2')]) });
+    expect(store.service('prod/dc1/pay')?.instances[0]).toMatchObject({ port: 9999, breaker: open });
+    store.setBreakers('pay', {});
+    expect(store.service('prod/dc1/pay')?.instances[0]?.breaker).toBeUndefined();
+  });
 });

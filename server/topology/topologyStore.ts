@@ -16,7 +16,8 @@ import {
   type SourceStatus,
   type Topology,
 } from '../../protocol/model';
-import type { TrafficPolicy } from '../../protocol/traffic';
+import type { BreakerView } from '../../protocol/telemetry';
+import { drainId, type TrafficPolicy } from '../../protocol/traffic';
 import type { SourceEvent } from '../sources/source';
 
 export interface Delta {
@@ -40,6 +41,8 @@ export class TopologyStore {
   private readonly listeners = new Set<StoreListener>();
   /** Traffic policies by `sourceId/scope`, then service name; merged into service headers. */
   private readonly policies = new Map<string, Record<string, TrafficPolicy>>();
+  /** Breaker views reported by SDK clients, by service name, then registry instance id. */
+  private readonly breakers = new Map<string, Record<string, BreakerView>>();
   private readonly now: () => Date;
   private readonly historySize: number;
 
@@ -152,6 +155,18 @@ export class TopologyStore {
     return this.commit(ops);
   }
 
+  /**
+   * SDK clients' breaker views for every service named `serviceName` (clients know the name,
+   * not Switchboard's source ids). Instances are matched by their registry id.
+   */
+  setBreakers(serviceName: string, views: Record<string, BreakerView>): Delta | null {
+    if (sameJson(this.breakers.get(serviceName) ?? {}, views)) return null;
+    if (Object.keys(views).length) this.breakers.set(serviceName, views);
+    else this.breakers.delete(serviceName);
+    const ops = this.topology.services.filter((s) => s.name === serviceName).flatMap((s) => this.diffService(s));
+    return this.commit(ops);
+  }
+
   private statusOps(source: SourceStatus, patch: Partial<SourceStatus>): DeltaOp[] {
     const next = { ...source, ...patch };
     return shallowEqualStatus(source, next) ? [] : [{ op: 'source.put', source: next }];
@@ -165,7 +180,11 @@ export class TopologyStore {
     const header: ServiceHeader = { id: svc.id, sourceId: svc.sourceId, scope: svc.scope, name: svc.name, tags: svc.tags, traffic };
     if (!prev || !sameJson(headerOf(prev), header)) ops.push({ op: 'service.put', service: header });
     const before = new Map<string, Instance>((prev?.instances ?? []).map((i) => [i.id, i]));
-    for (const inst of svc.instances) {
+    const views = this.breakers.get(svc.name);
+    for (const reported of svc.instances) {
+      const { breaker: _stale, ...plain } = reported;
+      const view = views?.[drainId(plain.id)];
+      const inst: Instance = view ? { ...plain, breaker: view } : plain;
       const old = before.get(inst.id);
       if (!old || !sameJson(old, inst)) ops.push({ op: 'instance.put', serviceId: svc.id, instance: inst });
       before.delete(inst.id);
