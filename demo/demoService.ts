@@ -1,17 +1,17 @@
 /**
  * One demo microservice, run as its own process by the demo fleet. It behaves like a
- * production service: registers through the `consul` npm client with a deep readiness check
+ * production service: registers through the SDK (sdk/registration.ts) with a deep readiness check
  * (/ready, distinct from /live), discovers its dependencies with the SDK's ServiceClient, and on
  * SIGTERM deregisters first, stops taking traffic, drains in-flight requests, then exits.
  *
  * Faults can be injected over HTTP (see README): errors, latency, failing readiness.
  * Config comes from the DEMO_* environment variables set by demoFleet.ts.
  */
-import Consul from 'consul';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { registerService } from '../sdk/registration';
 import { NoEndpointError, ServiceClient } from '../sdk/serviceClient';
 
 const env = z
@@ -34,12 +34,10 @@ const Fault = z.strictObject({
 });
 type Fault = z.infer<typeof Fault>;
 
-const registry = new URL(env.DEMO_REGISTRY);
-const consul = new Consul({ host: registry.hostname, port: Number(registry.port) });
 const downstream = env.DEMO_DOWNSTREAM.split(',').filter(Boolean);
 let fault: Fault = { errorRate: 0, latencyMs: 0, failReady: false };
 let draining = false;
-let inFlight = 0;
+let inFlight = 0; // for /stats
 let served = 0;
 let received = 0;
 
@@ -113,41 +111,28 @@ const server = createServer((req, res) => {
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const port = (server.address() as AddressInfo).port;
 
-// The registry may still be starting: retry with capped exponential backoff and jitter.
-for (let attempt = 0; ; attempt++) {
-  try {
-    await consul.agent.service.register({
-      name: env.DEMO_NAME,
-      id: env.DEMO_ID,
-      address: '127.0.0.1',
-      port,
-      tags: env.DEMO_TAGS.split(',').filter(Boolean),
-      meta: { version: '1.0.0', ...(env.DEMO_COLOR ? { color: env.DEMO_COLOR } : {}) },
-      check: { name: 'readiness', http: `http://127.0.0.1:${port}/ready`, interval: '1s', timeout: '1s', deregistercriticalserviceafter: '1m' },
-    });
-    break;
-  } catch (err) {
-    if (attempt > 30) throw err;
-    await sleep(Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
-  }
-}
+// Registered like a production service through the SDK: deep readiness (/ready) separate from
+// liveness (/live), retries while the registry starts, and deregister → drain → exit on SIGTERM.
+const registration = await registerService({
+  registry: env.DEMO_REGISTRY,
+  name: env.DEMO_NAME,
+  id: env.DEMO_ID,
+  port,
+  tags: env.DEMO_TAGS.split(',').filter(Boolean),
+  meta: { version: '1.0.0', ...(env.DEMO_COLOR ? { color: env.DEMO_COLOR } : {}) },
+  readiness: { http: `http://127.0.0.1:${port}/ready`, intervalMs: 1000, timeoutMs: 1000 },
+  liveness: { http: `http://127.0.0.1:${port}/live`, intervalMs: 5000, timeoutMs: 1000 },
+  deregisterCriticalAfterMs: 60_000,
+});
 log('registered', { port });
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  // Deregister first so clients stop picking us, then refuse readiness and drain what is in flight.
-  await consul.agent.service.deregister(env.DEMO_ID).catch(() => undefined);
-  draining = true;
-  server.close();
-  const deadline = Date.now() + 5000;
-  while (inFlight > 0 && Date.now() < deadline) await sleep(50);
-  server.closeAllConnections();
-  log('stopped', { signal, drainedCleanly: inFlight === 0 });
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+registration.shutdownGracefully(server, {
+  drainMs: 5000,
+  onDraining: () => (draining = true),
+  exit: (drainedCleanly) => {
+    log('stopped', { drainedCleanly });
+    process.exit(0);
+  },
+});
 // The fleet talks to us over IPC; if it dies without telling us, leave rather than linger.
-process.on('disconnect', () => void shutdown('parent-gone'));
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
