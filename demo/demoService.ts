@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { registerService } from '../sdk/registration';
-import { NoEndpointError, ServiceClient } from '../sdk/serviceClient';
+import { createDiscovery } from '../sdk/discovery';
+import { NoEndpointError } from '../sdk/serviceClient';
 
 const env = z
   .object({
@@ -58,15 +59,15 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 // Dependencies are found the way the SDK finds them: a live watch of health and the traffic
 // policy, so the demo's own calls follow a flip, a canary split or a drain like any client.
 const report = env.DEMO_REPORT_URL && env.DEMO_REPORT_TOKEN ? { url: env.DEMO_REPORT_URL, token: env.DEMO_REPORT_TOKEN, caller: env.DEMO_ID } : undefined;
-const clients = new Map(downstream.map((dep) => [dep, new ServiceClient({ registry: env.DEMO_REGISTRY, service: dep, requestTimeoutMs: 5000, report }).start()]));
+const discovery = createDiscovery({ registry: env.DEMO_REGISTRY, requestTimeoutMs: 5000, report });
 
 async function work(res: ServerResponse): Promise<void> {
   received++;
   if (fault.latencyMs) await sleep(fault.latencyMs);
   if (Math.random() < fault.errorRate) return send(res, 500, { error: 'injected fault', id: env.DEMO_ID });
   const calls: Record<string, unknown> = {};
-  for (const [dep, client] of clients) {
-    const r = await client.request('/work').catch((err: Error) => err);
+  for (const dep of downstream) {
+    const r = await discovery.service(dep).request('/work').catch((err: Error) => err);
     if (r instanceof NoEndpointError) return send(res, 503, { error: r.message, id: env.DEMO_ID });
     if (r instanceof Error || !r.response.ok) return send(res, 502, { error: `${dep} failed`, status: r instanceof Error ? 0 : r.response.status, id: env.DEMO_ID });
     calls[dep] = await r.response.json();

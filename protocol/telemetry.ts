@@ -27,6 +27,8 @@ export const TelemetryReport = z.strictObject({
   service: z.string().min(1).max(200),
   /** Datacenter of the service, if the client knows it. */
   datacenter: z.string().max(200).nullable().default(null),
+  /** Sudden drops of the instance list the client's sanity guard held back so far. */
+  guardHolds: z.number().int().min(0).default(0),
   instances: z.array(InstanceReport).max(10_000),
 });
 export type TelemetryReport = z.infer<typeof TelemetryReport>;

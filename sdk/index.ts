@@ -1,4 +1,7 @@
-/** Switchboard SDK: what a Node service embeds to find and call its dependencies. */
+/** Switchboard SDK: what a Node service embeds to register itself and find and call its dependencies. */
+export { createDiscovery, type Discovery } from './discovery';
+export { registerService, type Registration, type RegisterOptions } from './registration';
 export { ServiceClient, NoEndpointError, type ServiceClientOptions, type ServiceView } from './serviceClient';
-export { TrafficSplit, type Endpoint, type PickedEndpoint } from './trafficSplit';
+export { TrafficSplit, type Endpoint, type PickedEndpoint, type Strategy } from './trafficSplit';
+export type { BreakerOptions, BreakerState } from './instanceBreaker';
 export type { TrafficPolicy } from '../protocol/traffic';

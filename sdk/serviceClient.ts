@@ -14,6 +14,7 @@ import { BlockingQuery, type RateLimit } from './consul/blockingQuery';
 import { ConsulHttp, ServiceEntries, type ConsulError, type ServiceEntry } from './consul/consulHttp';
 import { decodePolicy, KvEntries, policyKey } from './consul/trafficKv';
 import { InstanceBreaker, type BreakerOptions, type BreakerState } from './instanceBreaker';
+import { InstanceGuard, type InstanceGuardOptions } from './instanceGuard';
 import { newHistogram, recordLatency } from './latencyHistogram';
 import { RetryBudget, type RetryBudgetOptions } from './retryBudget';
 import { TelemetryReporter } from './telemetryReporter';
@@ -41,6 +42,8 @@ export interface ServiceClientOptions {
   report?: { url: string; token: string; caller: string; intervalMs?: number };
   /** Name this client reports as when it reports in-process (the gateway). @default 'sdk' */
   caller?: string;
+  /** Hold back a sudden drop of the instance list (to zero, or by more than half) for 10 s; false turns it off. */
+  guard?: InstanceGuardOptions | false;
   /** Per-attempt timeout for calls to instances. @default 10 s */
   requestTimeoutMs?: number;
   /** Registry trouble (the client keeps serving its last-known-good list). */
@@ -57,6 +60,8 @@ export interface ServiceView {
   policy: TrafficPolicy | null;
   /** When the registry last failed to answer while we kept serving old data; null when current. */
   staleSince: number | null;
+  /** The sanity guard: whether a large drop is being held back now, and how many were so far. */
+  guard: { holding: boolean; holds: number };
 }
 
 export class NoEndpointError extends Error {
@@ -89,6 +94,9 @@ export class ServiceClient {
   private readonly readyWaiters: (() => void)[] = [];
   private started = false;
   private readonly stats = new Map<string, InstanceStats>();
+  private readonly guard: InstanceGuard<Endpoint> | null;
+  private guardTimer: ReturnType<typeof setTimeout> | null = null;
+  private registryEndpoints: Endpoint[] = [];
   private readonly budget: RetryBudget;
   private readonly reporter: TelemetryReporter | null;
   readonly clientId: string;
@@ -96,6 +104,7 @@ export class ServiceClient {
   constructor(private readonly options: ServiceClientOptions) {
     this.http = new ConsulHttp({ sourceName: `sdk:${options.service}`, address: options.registry, token: options.token ?? null });
     this.budget = new RetryBudget(options.retryBudget);
+    this.guard = options.guard === false ? null : new InstanceGuard(options.guard ?? {});
     const caller = options.report?.caller ?? options.caller ?? 'sdk';
     this.clientId = `${caller}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.reporter = options.report ? new TelemetryReporter({ ...options.report, report: () => this.telemetry() }) : null;
@@ -109,7 +118,7 @@ export class ServiceClient {
       waitMs,
       rateLimit: options.rateLimit ?? HEALTH_RATE_LIMIT,
       fetch: (req) => this.http.getIndexed(`/v1/health/service/${encodeURIComponent(options.service)}`, ServiceEntries, { ...req, dc }),
-      onChange: (entries) => this.update('health', () => (this.endpoints = entries.flatMap(toEndpoint))),
+      onChange: (entries) => this.update('health', () => this.offerEndpoints(entries.flatMap(toEndpoint))),
       onUnchanged: () => this.fresh(),
       onError: failed,
     });
@@ -155,7 +164,7 @@ export class ServiceClient {
   }
 
   view(): ServiceView {
-    return { endpoints: [...this.endpoints], policy: this.policy, staleSince: this.staleSince };
+    return { endpoints: [...this.endpoints], policy: this.policy, staleSince: this.staleSince, guard: { holding: this.guardTimer !== null, holds: this.guard?.holds ?? 0 } };
   }
 
   /** The next instance by the policy, skipping open breakers, or throws NoEndpointError. */
@@ -229,6 +238,7 @@ export class ServiceClient {
       caller: this.options.report?.caller ?? this.options.caller ?? 'sdk',
       service: this.options.service,
       datacenter: this.options.datacenter ?? null,
+      guardHolds: this.guard?.holds ?? 0,
       instances: [...this.stats]
         // Instances that left the registry drop out once their breaker has nothing to say.
         .filter(([id, s]) => current.has(id) || (s.breaker && s.breaker.state(now) !== 'closed'))
@@ -251,6 +261,7 @@ export class ServiceClient {
   }
 
   async close(): Promise<void> {
+    if (this.guardTimer) clearTimeout(this.guardTimer);
     await this.reporter?.stop();
     await Promise.all(this.loops.map((l) => l.stop()));
   }
@@ -263,6 +274,20 @@ export class ServiceClient {
     if (this.loaded.health && this.loaded.policy) {
       for (const w of this.readyWaiters.splice(0)) w();
       this.options.onUpdate?.(this.view());
+    }
+  }
+
+  /** The registry's new list, through the sanity guard; a held drop is looked at again when its window ends. */
+  private offerEndpoints(next: Endpoint[]): void {
+    this.registryEndpoints = next;
+    if (this.guardTimer) clearTimeout(this.guardTimer);
+    this.guardTimer = null;
+    if (!this.guard || !this.loaded.health) return void (this.endpoints = next);
+    const decision = this.guard.decide(this.endpoints, next, Date.now());
+    this.endpoints = decision.use;
+    if (decision.holding) {
+      this.guardTimer = setTimeout(() => this.update('health', () => this.offerEndpoints(this.registryEndpoints)), decision.recheckInMs);
+      this.guardTimer.unref();
     }
   }
 

@@ -4,7 +4,7 @@ import { newHistogram, recordLatency } from '../../sdk/latencyHistogram';
 import { TelemetryStore } from './telemetryStore';
 
 function report(clientId: string, instances: [string, 'closed' | 'open' | 'half-open', number, number, number[]?][]): TelemetryReport {
-  return { clientId, caller: 'order', service: 'payment', datacenter: null, instances: instances.map(([id, breaker, requests, errors, latency]) => ({ id, breaker, requests, errors, latency: latency ?? newHistogram() })) };
+  return { clientId, caller: 'order', service: 'payment', datacenter: null, guardHolds: 0, instances: instances.map(([id, breaker, requests, errors, latency]) => ({ id, breaker, requests, errors, latency: latency ?? newHistogram() })) };
 }
 
 describe('TelemetryStore', () => {

@@ -30,6 +30,7 @@ interface Bucket {
 
 interface ClientState {
   caller: string;
+  guardHolds: number;
   service: string;
   lastSeen: number;
   instances: Map<string, InstanceReport>;
@@ -62,7 +63,7 @@ export class TelemetryStore {
       if (requests === 0 && errors === 0) continue;
       for (const key of [report.service, `${report.service}/${inst.id}`]) this.add(key, now, requests, errors, latency);
     }
-    this.clients.set(report.clientId, { caller: report.caller, service: report.service, lastSeen: now, instances });
+    this.clients.set(report.clientId, { caller: report.caller, guardHolds: report.guardHolds, service: report.service, lastSeen: now, instances });
   }
 
   /** Forgets clients that stopped reporting; returns the services whose breaker views changed. */
@@ -94,8 +95,8 @@ export class TelemetryStore {
   }
 
   /** Live clients per service, with who they are. */
-  reporters(service: string): { clientId: string; caller: string; lastSeen: number }[] {
-    return [...this.clients].filter(([, c]) => c.service === service).map(([clientId, c]) => ({ clientId, caller: c.caller, lastSeen: c.lastSeen }));
+  reporters(service: string): { clientId: string; caller: string; lastSeen: number; guardHolds: number }[] {
+    return [...this.clients].filter(([, c]) => c.service === service).map(([clientId, c]) => ({ clientId, caller: c.caller, lastSeen: c.lastSeen, guardHolds: c.guardHolds }));
   }
 
   /** The last 15 minutes for a service (`instanceId` omitted) or one of its instances, one point per 5 s. */

@@ -35,7 +35,7 @@ afterAll(async () => {
 
 describe('registerService', () => {
   it('registers readiness and liveness as separate checks, both reaped after DeregisterCriticalServiceAfter', async () => {
-    const { server, port } = await service((res) => res.end('hi'));
+    const { server, port } = await service((res) => void res.end('hi'));
     const reg = await registerService({
       registry: consul.httpAddr,
       name: 'ledger',
@@ -62,7 +62,7 @@ describe('registerService', () => {
 
   it('keeps retrying while the registry is not up yet, then registers', async () => {
     const [registryPort] = await freePorts(1);
-    const { server, port } = await service((res) => res.end('hi'));
+    const { server, port } = await service((res) => void res.end('hi'));
     const retries: number[] = [];
     const pending = registerService({
       registry: `http://127.0.0.1:${registryPort}`,
