@@ -1,0 +1,97 @@
+/**
+ * SDK clients reporting to a real control plane: a ServiceClient with `report` set, calling
+ * real instances registered in the embedded registry, one of which answers 500s. Its breaker
+ * view arrives in the topology (and GET /api/services/…), the request series fill, bad reports
+ * are refused naming the field, and a client that stops reporting ages out.
+ */
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { fromRaw } from '../../server/config/loadConfig';
+import { createLogger } from '../../server/log';
+import { createSwitchboard, type Switchboard } from '../../server/switchboard';
+import { ServiceClient } from '../../sdk/serviceClient';
+
+let sb: Switchboard;
+let base: string;
+let registry: string;
+let client: ServiceClient;
+const servers: Server[] = [];
+const viewer = { authorization: 'Bearer vic-token' };
+
+async function instance(status: number): Promise<number> {
+  const server = createServer((_req, res) => {
+    res.writeHead(status);
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  servers.push(server);
+  return (server.address() as AddressInfo).port;
+}
+
+beforeAll(async () => {
+  const config = fromRaw(
+    {
+      listen: { host: '127.0.0.1', port: 0 },
+      dataDir: mkdtempSync(join(tmpdir(), 'sb-telemetry-')),
+      embedded: { enabled: true, httpPort: 0 },
+      auth: { anonymousRole: null, users: [{ name: 'checkout', role: 'client', token: 'client-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] },
+    },
+    { file: null, env: {}, cwd: process.cwd() },
+  );
+  sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
+  base = `http://127.0.0.1:${await sb.listen()}`;
+  registry = sb.store.source('embedded')!.address!;
+  for (const [id, status] of [['good-1', 200], ['bad-1', 500]] as const) {
+    await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'payment', ID: id, Address: '127.0.0.1', Port: await instance(status) }) });
+  }
+  await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances).toHaveLength(2), { timeout: 15_000 });
+  client = new ServiceClient({ registry, service: 'payment', report: { url: base, token: 'client-token', caller: 'checkout' }, breaker: { consecutiveFailures: 3, coolDownMs: 60_000 } });
+  await client.ready();
+});
+
+afterAll(async () => {
+  await client?.close();
+  await sb?.close();
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+describe('SDK telemetry in the control plane', () => {
+  it('shows an instance’s open breaker in the topology and in GET /api/services', async () => {
+    // POSTs are not retried, so the failing instance's 500s reach its breaker.
+    for (let i = 0; i < 10; i++) await (await client.request('/pay', { method: 'POST' })).response.arrayBuffer();
+    expect(client.breakers()).toMatchObject({ 'bad-1': 'open', 'good-1': 'closed' });
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances.find((i) => i.id.endsWith('/bad-1'))?.breaker).toEqual({ state: 'open', clients: 1, open: 1, halfOpen: 0 }), { timeout: 10_000 });
+    const api = (await (await fetch(`${base}/api/services/embedded/dc1/payment`, { headers: viewer })).json()) as { service: { instances: { id: string; breaker?: { state: string } }[] } };
+    expect(api.service.instances.map((i) => [i.id.split('/')[1], i.breaker?.state])).toEqual(expect.arrayContaining([['bad-1', 'open'], ['good-1', 'closed']]));
+  });
+
+  it('serves request rate, error rate and latency per service and instance', async () => {
+    await vi.waitFor(async () => {
+      const t = (await (await fetch(`${base}/api/services/embedded/dc1/payment/telemetry`, { headers: viewer })).json()) as { service: { rps: number; errorRate: number | null }[]; instances: Record<string, { errorRate: number | null }[]>; reporters: { caller: string }[] };
+      expect(t.reporters.map((r) => r.caller)).toEqual(['checkout']);
+      const total = t.service.reduce((a, p) => a + p.rps * 5, 0);
+      expect(total).toBe(10);
+      const bad = Object.entries(t.instances).find(([id]) => id.endsWith('/bad-1'))![1];
+      expect(bad.every((p) => p.errorRate === 1)).toBe(true);
+    }, { timeout: 10_000 });
+  });
+
+  it('refuses reports that are malformed or unauthenticated', async () => {
+    const bad = await fetch(`${base}/api/telemetry`, { method: 'POST', headers: { authorization: 'Bearer client-token', 'content-type': 'application/json' }, body: JSON.stringify({ clientId: 'x', caller: 'y', service: 'payment', instances: [{ id: 'a', breaker: 'melted', requests: 1, errors: 0, latency: [] }] }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain('instances.0.breaker');
+    expect((await fetch(`${base}/api/telemetry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+  });
+
+  it('ages out a client that stops reporting', async () => {
+    await client.close();
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances.every((i) => i.breaker === undefined)).toBe(true), { timeout: 25_000 });
+  }, 30_000);
+});
