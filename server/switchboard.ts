@@ -156,13 +156,19 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     firstStartCredential: admin?.token ? { name: admin.name, token: admin.token, file: admin.file } : null,
     async listen() {
       if (config.embedded.enabled) {
-        registry = await startEmbeddedRegistry({ dataDir: config.dataDir, host: '127.0.0.1', httpPort: config.embedded.httpPort });
+        registry = await startEmbeddedRegistry({
+          dataDir: config.dataDir,
+          host: '127.0.0.1',
+          httpPort: config.embedded.httpPort,
+          dnsPort: config.embedded.dnsPort,
+          dnsTtlSeconds: config.embedded.dnsTtlSeconds,
+        });
         const embedded = consulSource({ kind: 'embedded', name: EMBEDDED_SOURCE, address: registry.httpAddr, token: null, datacenters: 'all' }, { logger, metrics });
         sources.push(embedded);
         trafficStores.set(EMBEDDED_SOURCE, new ConsulTrafficStore({ address: registry.httpAddr, token: null }));
         registries.set(EMBEDDED_SOURCE, { address: registry.httpAddr, token: null });
         store.addSource({ id: embedded.id, kind: embedded.kind, name: embedded.name, address: embedded.address });
-        logger.info({ address: registry.httpAddr, dataDir: config.dataDir }, 'embedded registry listening');
+        logger.info({ address: registry.httpAddr, dns: registry.dnsAddr, dataDir: config.dataDir }, 'embedded registry listening');
       }
       for (const source of sources) startSource(source);
       await new Promise<void>((resolve, reject) => {

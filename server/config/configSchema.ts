@@ -57,8 +57,9 @@ export const ConfigSchema = z.strictObject({
       demo: z.boolean().default(false),
       httpPort: Port.refine((p) => p !== 8500, 'must not be 8500 (Consul’s default port)').default(18500),
       dnsPort: Port.refine((p) => p !== 8600, 'must not be 8600 (Consul’s default DNS port)').default(18600),
+      dnsTtlSeconds: z.number().int().min(0).max(86_400).default(0),
     })
-    .default({ enabled: false, demo: false, httpPort: 18500, dnsPort: 18600 }),
+    .default({ enabled: false, demo: false, httpPort: 18500, dnsPort: 18600, dnsTtlSeconds: 0 }),
   sources: z.array(SourceConfig).default([]),
   auth: z
     .strictObject({

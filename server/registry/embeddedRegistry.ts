@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { DnsZone } from './dnsAnswers';
 import { HealthChecker } from './healthChecker';
+import { startRegistryDns } from './registryDns';
 import { createRegistryHandler } from './registryHttp';
 import { RegistryState } from './registryState';
 import { RegistryStorage } from './registryStorage';
@@ -24,11 +26,17 @@ export interface EmbeddedRegistryOptions {
   nodeName?: string;
   /** How often the checker looks for services to reap. @default 1000 */
   reapEveryMs?: number;
+  /** UDP+TCP port of the DNS interface (0 picks a free one); null/undefined: no DNS. Never Consul's 8600. */
+  dnsPort?: number | null;
+  /** TTL of DNS answers, seconds. @default 0 (as Consul) */
+  dnsTtlSeconds?: number;
 }
 
 export interface EmbeddedRegistry {
   httpAddr: string;
   port: number;
+  /** `127.0.0.1:<port>` of the DNS interface, if it runs. */
+  dnsAddr: string | null;
   state: RegistryState;
   close(): Promise<void>;
 }
@@ -55,15 +63,38 @@ export async function startEmbeddedRegistry(options: EmbeddedRegistryOptions): P
   const port = (server.address() as AddressInfo).port;
   const handle = createRegistryHandler({ state, checker, node, leaderAddr: `${host}:${port}` });
   server.on('request', (req, res) => void handle(req, res));
+  const dns =
+    options.dnsPort === undefined || options.dnsPort === null
+      ? null
+      : await startRegistryDns({ host, port: options.dnsPort, zone: dnsZone(state, node, options.dnsTtlSeconds ?? 0) });
   return {
     httpAddr: `http://${host}:${port}`,
     port,
+    dnsAddr: dns ? `${host}:${dns.port}` : null,
     state,
     async close() {
+      await dns?.close();
       checker.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       storage.close();
+    },
+  };
+}
+
+/** The registry's passing instances as the DNS interface sees them. */
+function dnsZone(state: RegistryState, node: { name: string; address: string; datacenter: string }, ttl: number): DnsZone {
+  return {
+    datacenter: node.datacenter,
+    nodeName: node.name,
+    nodeAddress: node.address,
+    ttl,
+    instances(service) {
+      const failing = new Set<string>();
+      for (const c of state.checks.values()) if (c.Status !== 'passing' && c.ServiceID) failing.add(c.ServiceID);
+      return [...state.services.values()]
+        .filter((s) => s.Service.toLowerCase() === service && !failing.has(s.ID))
+        .map((s) => ({ address: s.Address || node.address, port: s.Port, tags: s.Tags }));
     },
   };
 }

@@ -29,7 +29,7 @@ beforeAll(async () => {
     {
       listen: { host: '127.0.0.1', port: 0 },
       dataDir: mkdtempSync(join(tmpdir(), 'sb-cli-')),
-      embedded: { enabled: true, httpPort: 0 },
+      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
       auth: { anonymousRole: null, users: [{ name: 'ci', role: 'operator', token: 'ops-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] },
     },
     { file: null, env: {}, cwd: process.cwd() },

@@ -47,7 +47,7 @@ beforeAll(async () => {
     {
       listen: { host: '127.0.0.1', port: 0 },
       dataDir: mkdtempSync(join(tmpdir(), 'sb-gateway-')),
-      embedded: { enabled: true, httpPort: 0 },
+      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
       auth: { anonymousRole: 'viewer', users: [{ name: 'op', role: 'operator', token: 'op-token' }, { name: 'checkout', role: 'client', token: 'client-token' }] },
     },
     { file: null, env: {}, cwd: process.cwd() },

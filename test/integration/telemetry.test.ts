@@ -37,7 +37,7 @@ beforeAll(async () => {
     {
       listen: { host: '127.0.0.1', port: 0 },
       dataDir: mkdtempSync(join(tmpdir(), 'sb-telemetry-')),
-      embedded: { enabled: true, httpPort: 0 },
+      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
       auth: { anonymousRole: null, users: [{ name: 'checkout', role: 'client', token: 'client-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] },
     },
     { file: null, env: {}, cwd: process.cwd() },

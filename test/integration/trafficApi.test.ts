@@ -24,7 +24,7 @@ beforeAll(async () => {
     {
       listen: { host: '127.0.0.1', port: 0 },
       dataDir: mkdtempSync(join(tmpdir(), 'sb-traffic-api-')),
-      embedded: { enabled: true, httpPort: 0 },
+      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
       auth: { anonymousRole: null, users: [{ name: 'alice', role: 'operator', token: 'alice-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] },
     },
     { file: null, env: {}, cwd: process.cwd() },
