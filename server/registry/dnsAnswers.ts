@@ -99,7 +99,7 @@ export function answerQuery(query: Packet, zone: DnsZone, options: AnswerOptions
   });
   if (!question || (query.questions?.length ?? 0) !== 1) return reply(1); // FORMERR
   if (question.class !== 'IN' && question.class !== undefined) return reply(NOTIMP);
-  const soa = soaRecord(zone);
+  const soa = soaRecord();
   const lookup = parseName(question.name, zone.datacenter);
   // dns-packet's types leave out ANY (255), which clients do send.
   const qtype = question.type as string;
@@ -151,7 +151,7 @@ function target(i: DnsInstance, zone: DnsZone): string {
   return isV4(i.address) ? `${hexAddress(i.address)}.addr.${zone.datacenter}.${DOMAIN}` : `${zone.nodeName}.node.${zone.datacenter}.${DOMAIN}`;
 }
 
-function soaRecord(zone: DnsZone): Answer {
+function soaRecord(): Answer {
   return {
     name: DOMAIN,
     type: 'SOA',
