@@ -58,6 +58,21 @@ export const Instance = z.object({
 });
 export type Instance = z.infer<typeof Instance>;
 
+/** How a DNS source last resolved a name: the staleness window DNS caching creates. */
+export const DnsResolution = z.object({
+  /** TTL of the records as served, seconds. */
+  recordTtl: z.number(),
+  /** When the source asks again: the TTL clamped to the source's min/max, seconds. */
+  effectiveTtl: z.number(),
+  resolvedAt: z.string(),
+  server: z.string(),
+  transport: z.enum(['udp', 'tcp']),
+  /** Why TCP was needed (a truncated or possibly partial UDP answer), when it was. */
+  note: z.string().nullable(),
+  rcode: z.string(),
+});
+export type DnsResolution = z.infer<typeof DnsResolution>;
+
 /** A service without its instances: what `service.put` deltas carry. */
 export const ServiceHeader = z.object({
   /** `sourceId/scope/name` */
@@ -69,6 +84,8 @@ export const ServiceHeader = z.object({
   tags: z.array(z.string()),
   /** The traffic policy in the registry, if any; set by the store, adapters leave it out. */
   traffic: TrafficPolicy.nullable().optional(),
+  /** DNS sources only: how and when the name was last resolved. */
+  dns: DnsResolution.optional(),
 });
 export type ServiceHeader = z.infer<typeof ServiceHeader>;
 

@@ -18,6 +18,7 @@ import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { RealtimeHub } from './realtime/realtimeHub';
 import { ConsulSource } from './sources/consul/consulSource';
+import { DnsSource } from './sources/dns/dnsSource';
 import type { Source } from './sources/source';
 import { TelemetryStore } from './telemetry/telemetryStore';
 import { TopologyStore } from './topology/topologyStore';
@@ -50,7 +51,10 @@ export interface Switchboard {
 }
 
 export function defaultSources(config: Config, deps: { logger: Logger; metrics: Metrics }): Source[] {
-  return config.consulSources.map((c) => consulSource(c, deps));
+  return [
+    ...config.consulSources.map((c) => consulSource(c, deps)),
+    ...config.dnsSources.map((d) => new DnsSource(d, deps.logger.child({ source: d.name }))),
+  ];
 }
 
 function consulSource(c: ConstructorParameters<typeof ConsulSource>[0], deps: { logger: Logger; metrics: Metrics }): ConsulSource {

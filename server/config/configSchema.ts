@@ -22,10 +22,21 @@ const KubernetesSourceConfig = z.object({
   name: z.string(),
 }).loose();
 
-const DnsSourceConfig = z.object({
-  kind: z.literal('dns'),
-  name: z.string(),
-}).loose();
+const DnsSourceConfig = z
+  .strictObject({
+    kind: z.literal('dns'),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes'),
+    servers: z.array(z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'must be host:port, e.g. 127.0.0.1:53')).min(1, 'name at least one DNS server'),
+    /** SRV names (`_payment._tcp.example.internal`) or A/AAAA names (need defaultPort). */
+    names: z.array(z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'must be a DNS name')).min(1, 'name at least one DNS name to resolve'),
+    defaultPort: Port.optional(),
+    /** Appended to names that do not already end with it. */
+    domain: z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a DNS domain').optional(),
+    minTtlSeconds: z.number().int().min(1).max(86_400).default(5),
+    maxTtlSeconds: z.number().int().min(1).max(86_400).default(300),
+  })
+  .refine((d) => d.minTtlSeconds <= d.maxTtlSeconds, { error: 'must not be below minTtlSeconds', path: ['maxTtlSeconds'] })
+  .refine((d) => d.defaultPort !== undefined || d.names.every((n) => n.startsWith('_')), { error: 'A/AAAA names (not starting with _) need a defaultPort', path: ['defaultPort'] });
 
 export const SourceConfig = z.discriminatedUnion('kind', [ConsulSourceConfig, KubernetesSourceConfig, DnsSourceConfig], {
   error: 'kind must be one of "consul", "kubernetes", "dns"',
@@ -72,3 +83,4 @@ export const ConfigSchema = z.strictObject({
 export type RawConfig = z.input<typeof ConfigSchema>;
 export type ParsedConfig = z.output<typeof ConfigSchema>;
 export type ConsulSourceConfig = z.output<typeof ConsulSourceConfig>;
+export type DnsSourceConfigInput = z.output<typeof DnsSourceConfig>;

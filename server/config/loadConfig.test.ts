@@ -37,8 +37,16 @@ describe('loadConfig', () => {
       }, { CONSUL_TOKEN: 's3cret' }),
     );
     expect(msg).toContain('sources[1] ("k8s"): Kubernetes sources are not supported yet');
-    expect(msg).toContain('sources[2] ("legacy"): DNS sources are not supported yet');
     expect(msg).not.toContain('sources[0]');
+    expect(msg).not.toContain('sources[2]');
+  });
+
+  it('takes DNS sources: servers, names with an optional domain, TTL bounds; and names what is wrong', () => {
+    const cfg = load({ sources: [{ kind: 'dns', name: 'legacy', servers: ['127.0.0.1:5353'], names: ['_payment._tcp', 'db.example.internal', 'api.'], domain: 'example.internal', defaultPort: 5432 }] });
+    expect(cfg.dnsSources).toEqual([{ name: 'legacy', servers: ['127.0.0.1:5353'], names: ['_payment._tcp.example.internal', 'db.example.internal', 'api'], defaultPort: 5432, minTtlSeconds: 5, maxTtlSeconds: 300 }]);
+    expect(errorOf(() => load({ sources: [{ kind: 'dns', name: 'legacy', servers: ['127.0.0.1:53'], names: ['db.example.internal'] }] }))).toContain('sources[0].defaultPort: A/AAAA names (not starting with _) need a defaultPort');
+    expect(errorOf(() => load({ sources: [{ kind: 'dns', name: 'legacy', servers: ['nope nope'], names: ['_a._tcp.x'] }] }))).toContain('sources[0].servers[0]: must be host:port');
+    expect(errorOf(() => load({ sources: [{ kind: 'dns', name: 'legacy', servers: ['127.0.0.1:53'], names: ['_a._tcp.x'], minTtlSeconds: 60, maxTtlSeconds: 10 }] }))).toContain('sources[0].maxTtlSeconds: must not be below minTtlSeconds');
   });
 
   it('resolves env: secrets and reports a missing variable by field', () => {

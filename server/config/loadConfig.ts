@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { DnsSourceConfig } from '../sources/dns/dnsSource';
 import { ConfigSchema, type ConsulSourceConfig, type ParsedConfig, type Role } from './configSchema';
 
 /** Source id of the embedded registry in URLs, metrics and the API. */
@@ -29,13 +30,13 @@ export interface Config {
   dataDir: string;
   embedded: ParsedConfig['embedded'];
   consulSources: (Omit<ConsulSourceConfig, 'token'> & { token: string | null })[];
+  dnsSources: DnsSourceConfig[];
   auth: { anonymousRole: Role | null; users: UserEntry[] };
 }
 
 // Kinds accepted by the contract whose adapters have not landed yet (see the issues).
 const NOT_YET: Record<string, string> = {
   kubernetes: 'Kubernetes sources are not supported yet',
-  dns: 'DNS sources are not supported yet',
 };
 
 export interface LoadConfigInput {
@@ -132,10 +133,28 @@ export function fromRaw(
     dataDir: resolve(ctx.cwd, cfg.dataDir),
     embedded: cfg.embedded,
     consulSources,
+    dnsSources: cfg.sources.flatMap((s) =>
+      s.kind === 'dns'
+        ? [{
+            name: s.name,
+            servers: s.servers,
+            names: s.names.map((n) => withDomain(n, s.domain)),
+            defaultPort: s.defaultPort ?? null,
+            minTtlSeconds: s.minTtlSeconds,
+            maxTtlSeconds: s.maxTtlSeconds,
+          }]
+        : [],
+    ),
     // Without an auth section the dashboard is read-only for anyone who can reach a loopback
     // listener; on any other address nothing is shown without signing in.
     auth: { anonymousRole: cfg.auth ? cfg.auth.anonymousRole : isLoopback(listen.host) ? 'viewer' : null, users },
   };
+}
+
+function withDomain(name: string, domain: string | undefined): string {
+  if (!domain || name.endsWith('.')) return name.replace(/\.$/, '');
+  const d = domain.replace(/^\.|\.$/g, '');
+  return name.toLowerCase().endsWith(`.${d.toLowerCase()}`) ? name : `${name}.${d}`;
 }
 
 function isLoopback(host: string): boolean {

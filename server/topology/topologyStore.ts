@@ -177,7 +177,7 @@ export class TopologyStore {
     const ops: DeltaOp[] = [];
     const prev = this.service(svc.id);
     const traffic = this.policies.get(`${svc.sourceId}/${svc.scope}`)?.[svc.name] ?? null;
-    const header: ServiceHeader = { id: svc.id, sourceId: svc.sourceId, scope: svc.scope, name: svc.name, tags: svc.tags, traffic };
+    const header: ServiceHeader = { id: svc.id, sourceId: svc.sourceId, scope: svc.scope, name: svc.name, tags: svc.tags, traffic, ...(svc.dns ? { dns: svc.dns } : {}) };
     if (!prev || !sameJson(headerOf(prev), header)) ops.push({ op: 'service.put', service: header });
     const before = new Map<string, Instance>((prev?.instances ?? []).map((i) => [i.id, i]));
     const views = this.breakers.get(svc.name);
@@ -205,7 +205,7 @@ export class TopologyStore {
 }
 
 function headerOf(s: Service): ServiceHeader {
-  return { id: s.id, sourceId: s.sourceId, scope: s.scope, name: s.name, tags: s.tags, traffic: s.traffic ?? null };
+  return { id: s.id, sourceId: s.sourceId, scope: s.scope, name: s.name, tags: s.tags, traffic: s.traffic ?? null, ...(s.dns ? { dns: s.dns } : {}) };
 }
 
 function shallowEqualStatus(a: SourceStatus, b: SourceStatus): boolean {
