@@ -192,6 +192,8 @@ export class ServiceClient {
    * 5xx, within the retry budget; otherwise the answer is returned as it is.
    */
   async request(path: string, init: RequestInit = {}): Promise<{ response: Response; endpoint: PickedEndpoint; attempts: number }> {
+    // The first call of a fresh client waits for the registry's first answer instead of failing.
+    if (!this.loaded.health || !this.loaded.policy) await this.ready(this.options.requestTimeoutMs ?? 10_000);
     const method = (init.method ?? 'GET').toUpperCase();
     const retries = IDEMPOTENT.has(method) ? (this.options.retries ?? 2) : 0;
     const tried = new Set<string>();

@@ -135,9 +135,10 @@ describe('ServiceClient against real Consul', () => {
     await vi.waitFor(() => expect(ledger.view().endpoints).toHaveLength(2), { timeout: 10_000 });
     for (const id of ['l1', 'l2']) await consul.deregister(id);
     await vi.waitFor(() => expect(ledger.view().guard).toEqual({ holding: true, holds: 1 }), { timeout: 10_000 });
-    // Each deregistration is its own change: 2 → 1 is an ordinary change, 1 → 0 is held, so the
-    // client still routes to l2 while the drop is unconfirmed.
-    expect(ledger.view().endpoints.map((e) => e.id)).toEqual(['l2']);
+    // The two deregistrations may reach the client as one change (2 → 0) or two (2 → 1, an
+    // ordinary change, then 1 → 0): either way the drop to zero is held and the client still
+    // routes to what it had.
+    expect(ledger.view().endpoints.length).toBeGreaterThan(0);
     expect((await ledger.request('/')).response.status).toBe(200);
     await vi.waitFor(() => expect(ledger.view()).toMatchObject({ endpoints: [], guard: { holding: false, holds: 1 } }), { timeout: 10_000 });
     expect(ledger.telemetry().guardHolds).toBe(1);
