@@ -1,4 +1,5 @@
 import type { Instance } from '@/protocol/model';
+import Link from 'next/link';
 import { HealthBadge } from './HealthBadge';
 
 export interface DrainControl {
@@ -8,7 +9,13 @@ export interface DrainControl {
   why?: string;
 }
 
-export function InstanceCard({ instance: i, drain }: { instance: Instance; drain?: DrainControl }) {
+/** The same address:port as seen by another source (DNS cannot express health; Consul can). */
+export interface LinkedInstance {
+  serviceId: string;
+  health: Instance['health'];
+}
+
+export function InstanceCard({ instance: i, drain, links = [] }: { instance: Instance; drain?: DrainControl; links?: LinkedInstance[] }) {
   const meta = Object.entries(i.meta);
   return (
     <section className={`instance ${i.health}`} data-testid="instance-row" data-instance-id={i.id} data-health={i.health} data-drained={drain?.drained ? 'true' : 'false'} aria-label={`Instance ${i.address}:${i.port}`}>
@@ -43,6 +50,15 @@ export function InstanceCard({ instance: i, drain }: { instance: Instance; drain
         {i.node && <span className="meta">node {i.node}</span>}
         <span className="tags">{i.tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span>
       </div>
+      {links.length > 0 && (
+        <div className="top" style={{ marginTop: 6 }}>
+          {links.map((l) => (
+            <span key={l.serviceId} className="meta" data-testid="linked-instance" data-service-id={l.serviceId}>
+              same instance in <Link href={`/services/${l.serviceId.split('/').map(encodeURIComponent).join('/')}`}>{l.serviceId}</Link> <HealthBadge health={l.health} />
+            </span>
+          ))}
+        </div>
+      )}
       {meta.length > 0 && (
         <div className="top" style={{ marginTop: 6 }}>
           {meta.map(([k, v]) => (

@@ -8,7 +8,8 @@ import { drainId, isDrained } from '@/protocol/traffic';
 import { canOperate, useSession } from '@/lib/useSession';
 import { useTrafficMutation, useTrafficView } from '@/lib/useTraffic';
 import { HealthCountPills } from './HealthCountPills';
-import { InstanceCard, type DrainControl } from './InstanceCard';
+import { DnsInfo } from './DnsInfo';
+import { InstanceCard, type DrainControl, type LinkedInstance } from './InstanceCard';
 import { ServiceCharts } from './telemetry/ServiceCharts';
 import { TrafficPanel } from './traffic/TrafficPanel';
 
@@ -22,6 +23,18 @@ export function ServiceDetail({ id }: { id: string }) {
   const instances = service?.instances ?? [];
   const virtualizer = useWindowVirtualizer({ count: instances.length, estimateSize: () => 150, overscan: 6, scrollMargin: offset });
   const drainFor = useDrainControl(id);
+  // address:port → where else it is registered, so a DNS-only instance can borrow a health view.
+  const linksFor = useMemo(() => {
+    const index = new Map<string, LinkedInstance[]>();
+    for (const s of data?.services ?? []) {
+      if (s.id === id) continue;
+      for (const i of s.instances) {
+        const key = `${i.address}:${i.port}`;
+        index.set(key, [...(index.get(key) ?? []), { serviceId: s.id, health: i.health }]);
+      }
+    }
+    return (i: { address: string; port: number }) => index.get(`${i.address}:${i.port}`) ?? [];
+  }, [data, id]);
 
   if (isPending && !data) return <div className="skeleton" aria-busy="true" />;
   if (error && !data) return <div className="error-box" role="alert">Could not load the service: {error.message}</div>;
@@ -50,7 +63,8 @@ export function ServiceDetail({ id }: { id: string }) {
         <HealthCountPills counts={counts} />
         <span className="tags">{service.tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span>
       </div>
-      <TrafficPanel service={service} />
+      {service.dns && <DnsInfo dns={service.dns} />}
+      {source?.kind !== 'dns' && <TrafficPanel service={service} />}
       <ServiceCharts serviceId={service.id} instances={service.instances} />
       <h2 className="section-title">Instances</h2>
       {instances.length === 0 && <div className="empty">This service has no instances.</div>}
@@ -62,7 +76,7 @@ export function ServiceDetail({ id }: { id: string }) {
             ref={virtualizer.measureElement}
             style={{ position: 'absolute', top: 0, left: 0, right: 0, transform: `translateY(${item.start - virtualizer.options.scrollMargin}px)` }}
           >
-            <InstanceCard instance={instances[item.index]!} drain={drainFor(instances[item.index]!.id)} />
+            <InstanceCard instance={instances[item.index]!} drain={drainFor(instances[item.index]!.id)} links={linksFor(instances[item.index]!)} />
           </div>
         ))}
       </div>

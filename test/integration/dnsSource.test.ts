@@ -29,7 +29,7 @@ describe('DNS source against bind9 (dynamic updates with nsupdate)', () => {
     bind = await startBind({
       zone: 'example.internal',
       ttl: 2,
-      records: ['_payment._tcp IN SRV 10 60 9001 p1.example.internal.', 'p1 IN A 10.1.0.1', 'db IN A 10.1.0.9'],
+      records: ['_payment._tcp IN SRV 10 60 9001 p1.example.internal.', 'p1 IN A 10.1.0.1', 'db IN A 10.1.0.9', 'db IN AAAA fd00::9'],
     });
     source = new DnsSource({
       name: 'legacy',
@@ -54,7 +54,7 @@ describe('DNS source against bind9 (dynamic updates with nsupdate)', () => {
       { id: '10.1.0.1:9001', address: '10.1.0.1', port: 9001, tags: [], meta: { srvPriority: '10', srvWeight: '60', srvTarget: 'p1.example.internal' }, node: 'p1.example.internal', health: 'unknown', checks: [] },
     ]);
     expect(svc.dns).toMatchObject({ recordTtl: 2, effectiveTtl: 2, transport: 'udp', note: null, rcode: 'NOERROR', server: `127.0.0.1:${bind.port}` });
-    expect(ids(store, 'legacy/dns/db.example.internal')).toEqual(['10.1.0.9:5432']);
+    expect(ids(store, 'legacy/dns/db.example.internal')).toEqual(['10.1.0.9:5432', '[fd00::9]:5432']);
   });
 
   it('treats NXDOMAIN as a name with no instances, not an error', () => {

@@ -43,13 +43,18 @@ export async function resolveName(server: DnsServer, name: string, defaultPort: 
   }
   if (reply.rcode === 'NXDOMAIN') return { instances: [], ttl: negativeTtl(reply), transport, note, rcode: 'NXDOMAIN' };
   if (reply.rcode !== 'NOERROR') throw new Error(`${name}: ${reply.rcode} from ${server.host}:${server.port}`);
-  const records = reply.answers.filter((a) => a.type === type);
+  let records = reply.answers.filter((a) => a.type === type);
+  if (!srv) {
+    // IPv6 addresses of the same name too; a server without AAAA records answers NOERROR-empty.
+    const v6 = await query(server, name, 'AAAA', transport, timeoutMs).catch(() => null);
+    if (v6?.rcode === 'NOERROR') records = [...records, ...v6.answers.filter((a) => a.type === 'AAAA')];
+  }
   if (records.length === 0) return { instances: [], ttl: negativeTtl(reply), transport, note, rcode: 'NOERROR' };
   const ttl = Math.min(...records.map((r) => r.ttl ?? 0));
 
   if (!srv) {
     if (defaultPort === null) throw new Error(`${name}: an A name needs defaultPort in the source config`);
-    return { instances: records.map((r) => instanceOf(String(r.data), defaultPort, name, {})), ttl, transport, note, rcode: 'NOERROR' };
+    return { instances: dedupe(records.map((r) => instanceOf(String(r.data), defaultPort, name, {}))), ttl, transport, note, rcode: 'NOERROR' };
   }
   const instances: Instance[] = [];
   for (const r of records) {
@@ -73,7 +78,7 @@ async function addressesOf(server: DnsServer, target: string, reply: DnsReply, t
 
 function instanceOf(address: string, port: number, node: string, meta: Record<string, string>): Instance {
   // DNS cannot say whether an instance is healthy.
-  return { id: `${address}:${port}`, address, port, tags: [], meta, node, health: 'unknown', checks: [] };
+  return { id: address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`, address, port, tags: [], meta, node, health: 'unknown', checks: [] };
 }
 
 function negativeTtl(reply: DnsReply): number {
