@@ -9,16 +9,12 @@
  * from the new policy, synchronously, so every pick after it lands on the new subset — the
  * bench also counts picks that land on the old subset after that moment, which must be 0).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceClient } from '../sdk/serviceClient';
 import { startConsulAgent } from '../test/support/consulAgent';
+import { spawnRegistryProcess } from '../test/support/registryProcessHandle';
 import { percentile, report } from './benchReport';
 
 const FLIPS = 100;
@@ -31,16 +27,8 @@ interface Target {
 }
 
 async function embedded(): Promise<Target> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/registryProcess.ts', mkdtempSync(join(tmpdir(), 'sb-bench-flip-'))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r));
-  return {
-    name: 'embedded registry',
-    httpAddr: JSON.parse(line).httpAddr,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  const r = await spawnRegistryProcess();
+  return { name: 'embedded registry', httpAddr: r.httpAddr, stop: r.stop };
 }
 
 async function consul(): Promise<Target> {

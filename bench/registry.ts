@@ -4,12 +4,9 @@
  * latency of 1,000 blocking queries on one KV key after a write (p50/p99), and the registry
  * process's RSS holding 10,000 registered instances.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 import { startConsulAgent } from '../test/support/consulAgent';
+import { spawnRegistryProcess } from '../test/support/registryProcessHandle';
 import { percentile, report } from './benchReport';
 
 const REGISTRATIONS = 1000;
@@ -29,17 +26,8 @@ interface Target {
 }
 
 async function embedded(): Promise<Target> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/registryProcess.ts', mkdtempSync(join(tmpdir(), 'sb-bench-'))], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r));
-  return {
-    name: 'embedded',
-    httpAddr: JSON.parse(line).httpAddr,
-    pid: () => child.pid ?? null,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  const r = await spawnRegistryProcess();
+  return { name: 'embedded', httpAddr: r.httpAddr, pid: () => r.child.pid ?? null, stop: r.stop };
 }
 
 async function consul(): Promise<Target> {

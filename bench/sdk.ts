@@ -6,22 +6,18 @@
  * 2. Call overhead: the same GET to one real HTTP instance, sequentially, by plain fetch and
  *    through ServiceClient.request (pick, breaker, counters, retry bookkeeping).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { ServiceClient } from '../sdk/serviceClient';
+import { spawnRegistryProcess } from '../test/support/registryProcessHandle';
 import { percentile, report } from './benchReport';
 
 const SIZES = [10, 1_000, 10_000];
 const PICKS = 1_000_000;
 const CALLS = 5_000;
 
-const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/registryProcess.ts', mkdtempSync(join(tmpdir(), 'sb-bench-sdk-'))], { stdio: ['ignore', 'pipe', 'inherit'] });
-const registry: string = JSON.parse(await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r))).httpAddr;
+const registryProcess = await spawnRegistryProcess();
+const registry = registryProcess.httpAddr;
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -79,7 +75,7 @@ const direct = await timeCalls(() => fetch(`http://127.0.0.1:${port}/`));
 const viaSdk = await timeCalls(async () => (await echo.request('/')).response);
 await echo.close();
 server.close();
-child.kill('SIGTERM');
+await registryProcess.stop();
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const row = (label: string, xs: number[]) => `| ${label} | ${(mean(xs) * 1000).toFixed(0)} µs | ${(percentile(xs, 50) * 1000).toFixed(0)} µs | ${(percentile(xs, 99) * 1000).toFixed(0)} µs |`;

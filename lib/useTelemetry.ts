@@ -1,14 +1,9 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
+import type { SeriesPoint } from '@/protocol/telemetry';
 import { getJson } from './api';
 
-export interface SeriesPoint {
-  t: number;
-  rps: number;
-  errorRate: number | null;
-  p50: number | null;
-  p99: number | null;
-}
+export type { SeriesPoint };
 
 export interface ServiceTelemetry {
   service: SeriesPoint[];

@@ -42,3 +42,14 @@ export const BreakerView = z.object({
   halfOpen: z.number().int(),
 });
 export type BreakerView = z.infer<typeof BreakerView>;
+
+/** One 5-second bucket of a service's or instance's requests, as the dashboard charts it. */
+export interface SeriesPoint {
+  /** Bucket start, ms since epoch. */
+  t: number;
+  rps: number;
+  /** 0–1, null when there were no requests. */
+  errorRate: number | null;
+  p50: number | null;
+  p99: number | null;
+}

@@ -7,12 +7,8 @@ dest="$root/.cache/consul"
 bin="$dest/root/usr/bin/consul"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 
-# The machine's own Debian mirror (deb822 URIs: line, or a classic deb line), enabled files only.
-mirror="$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -E '/debian/?$' | head -1 || true)"
-if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-  mirror="$(grep -hE '^deb ' /etc/apt/sources.list | grep -oE 'https?://[^ ]+/debian/?' | head -1 || true)"
-fi
-[ -n "$mirror" ] || { echo "install-consul: no Debian mirror found in /etc/apt sources" >&2; exit 1; }
+source "$root/scripts/debian-mirror.sh"
+mirror="$(debian_mirror)"
 
 apt_dir="$dest/apt"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$dest/deb"

@@ -5,21 +5,13 @@
  * counters; the store turns them into per-bucket deltas (a counter going backwards means the
  * client restarted). Pure: the clock is passed in.
  */
-import type { BreakerView, InstanceReport, TelemetryReport } from '../../protocol/telemetry';
+import type { BreakerView, InstanceReport, SeriesPoint, TelemetryReport } from '../../protocol/telemetry';
+
+export type { SeriesPoint };
 import { newHistogram, quantile } from '../../sdk/latencyHistogram';
 
 export const BUCKET_MS = 5_000;
 const KEEP_BUCKETS = (15 * 60_000) / BUCKET_MS;
-
-export interface SeriesPoint {
-  /** Bucket start, ms since epoch. */
-  t: number;
-  rps: number;
-  /** 0–1, null when there were no requests. */
-  errorRate: number | null;
-  p50: number | null;
-  p99: number | null;
-}
 
 interface Bucket {
   t: number;

@@ -3,13 +3,10 @@
  * against a real control plane with the embedded registry, checking output and exit codes.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fromRaw } from '../../server/config/loadConfig';
-import { createLogger } from '../../server/log';
-import { createSwitchboard, type Switchboard } from '../../server/switchboard';
+import type { Switchboard } from '../../server/switchboard';
+import { startControlPlane } from '../support/controlPlane';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'switchboard.mjs');
 let sb: Switchboard;
@@ -25,18 +22,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 }
 
 beforeAll(async () => {
-  const config = fromRaw(
-    {
-      listen: { host: '127.0.0.1', port: 0 },
-      dataDir: mkdtempSync(join(tmpdir(), 'sb-cli-')),
-      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
-      auth: { anonymousRole: null, users: [{ name: 'ci', role: 'operator', token: 'ops-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] },
-    },
-    { file: null, env: {}, cwd: process.cwd() },
-  );
-  sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
-  base = `http://127.0.0.1:${await sb.listen()}`;
-  registry = sb.store.source('embedded')!.address!;
+  ({ sb, base, registry } = await startControlPlane({ anonymousRole: null, users: [{ name: 'ci', role: 'operator', token: 'ops-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] }));
   for (const [id, tag, check] of [['p1', 'blue', 'passing'], ['p2', 'green', 'passing'], ['p3', 'green', 'passing']]) {
     await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'payment', ID: id, Port: 9000, Tags: [tag], Check: { CheckID: `${id}-ttl`, TTL: '10m', Status: check } }) });
   }

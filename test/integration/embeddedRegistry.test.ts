@@ -3,13 +3,14 @@
  * real `kill -9`, HTTP and TCP checks against real servers, and Switchboard's own Consul
  * adapter syncing from it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { spawnRegistryProcess } from '../support/registryProcessHandle';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from '../../server/registry/embeddedRegistry';
 import { ConsulSource } from '../../server/sources/consul/consulSource';
 import { TopologyStore } from '../../server/topology/topologyStore';
@@ -39,13 +40,10 @@ async function checks(addr: string, service: string) {
   return (await (await fetch(`${addr}/v1/health/checks/${service}`)).json()) as { CheckID: string; Status: string; Output: string }[];
 }
 
-function spawnRegistry(dataDir: string, port = 0): Promise<{ child: ChildProcess; httpAddr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/registryProcess.ts', dataDir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(() => void child.kill('SIGKILL'));
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (d) => resolve({ child, httpAddr: JSON.parse(String(d)).httpAddr }));
-    child.once('exit', (code) => reject(new Error(`registry process exited ${code}`)));
-  });
+async function spawnRegistry(dataDir: string, port = 0): Promise<{ child: ChildProcess; httpAddr: string }> {
+  const r = await spawnRegistryProcess(dataDir, port);
+  cleanups.push(() => void r.child.kill('SIGKILL'));
+  return r;
 }
 
 describe('embedded registry', () => {

@@ -2,15 +2,11 @@
  * The control plane's gateway, `/gw/<service>/<path>`, end to end: a real control plane with
  * the embedded registry, real HTTP instances, and the traffic policy set through the REST API.
  */
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fromRaw } from '../../server/config/loadConfig';
-import { createLogger } from '../../server/log';
-import { createSwitchboard, type Switchboard } from '../../server/switchboard';
+import type { Switchboard } from '../../server/switchboard';
+import { startControlPlane } from '../support/controlPlane';
 
 let sb: Switchboard;
 let base: string;
@@ -43,18 +39,7 @@ const routesTo = (subset: string) =>
   vi.waitFor(async () => expect((await gw('payment/')).headers.get('x-switchboard-subset')).toBe(subset), { timeout: 10_000, interval: 50 });
 
 beforeAll(async () => {
-  const config = fromRaw(
-    {
-      listen: { host: '127.0.0.1', port: 0 },
-      dataDir: mkdtempSync(join(tmpdir(), 'sb-gateway-')),
-      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
-      auth: { anonymousRole: 'viewer', users: [{ name: 'op', role: 'operator', token: 'op-token' }, { name: 'checkout', role: 'client', token: 'client-token' }] },
-    },
-    { file: null, env: {}, cwd: process.cwd() },
-  );
-  sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
-  base = `http://127.0.0.1:${await sb.listen()}`;
-  registry = sb.store.source('embedded')!.address!;
+  ({ sb, base, registry } = await startControlPlane({ anonymousRole: 'viewer', users: [{ name: 'op', role: 'operator', token: 'op-token' }, { name: 'checkout', role: 'client', token: 'client-token' }] }));
   for (const [id, tag] of [['b1', 'blue'], ['b2', 'blue'], ['g1', 'green'], ['g2', 'green']] as const) {
     const port = await echo(id);
     await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'payment', ID: id, Address: '127.0.0.1', Port: port, Tags: [tag], Check: { CheckID: `${id}-ttl`, TTL: '10m', Status: 'passing' } }) });

@@ -4,15 +4,11 @@
  * view arrives in the topology (and GET /api/services/…), the request series fill, bad reports
  * are refused naming the field, and a client that stops reporting ages out.
  */
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fromRaw } from '../../server/config/loadConfig';
-import { createLogger } from '../../server/log';
-import { createSwitchboard, type Switchboard } from '../../server/switchboard';
+import type { Switchboard } from '../../server/switchboard';
+import { startControlPlane } from '../support/controlPlane';
 import { ServiceClient } from '../../sdk/serviceClient';
 
 let sb: Switchboard;
@@ -33,18 +29,7 @@ async function instance(status: number): Promise<number> {
 }
 
 beforeAll(async () => {
-  const config = fromRaw(
-    {
-      listen: { host: '127.0.0.1', port: 0 },
-      dataDir: mkdtempSync(join(tmpdir(), 'sb-telemetry-')),
-      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
-      auth: { anonymousRole: null, users: [{ name: 'checkout', role: 'client', token: 'client-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] },
-    },
-    { file: null, env: {}, cwd: process.cwd() },
-  );
-  sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
-  base = `http://127.0.0.1:${await sb.listen()}`;
-  registry = sb.store.source('embedded')!.address!;
+  ({ sb, base, registry } = await startControlPlane({ anonymousRole: null, users: [{ name: 'checkout', role: 'client', token: 'client-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] }));
   for (const [id, status] of [['good-1', 200], ['bad-1', 500]] as const) {
     await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'payment', ID: id, Address: '127.0.0.1', Port: await instance(status) }) });
   }

@@ -4,13 +4,9 @@
  * guardrail, compare-and-set conflicts, flip, history, rollback, and the policy in KV where
  * every client following the registry can read it.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fromRaw } from '../../server/config/loadConfig';
-import { createLogger } from '../../server/log';
-import { createSwitchboard, type Switchboard } from '../../server/switchboard';
+import type { Switchboard } from '../../server/switchboard';
+import { startControlPlane } from '../support/controlPlane';
 
 let sb: Switchboard;
 let base: string;
@@ -20,18 +16,7 @@ const alice = { authorization: 'Bearer alice-token', 'content-type': 'applicatio
 const vic = { authorization: 'Bearer vic-token', 'content-type': 'application/json' };
 
 beforeAll(async () => {
-  const config = fromRaw(
-    {
-      listen: { host: '127.0.0.1', port: 0 },
-      dataDir: mkdtempSync(join(tmpdir(), 'sb-traffic-api-')),
-      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
-      auth: { anonymousRole: null, users: [{ name: 'alice', role: 'operator', token: 'alice-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] },
-    },
-    { file: null, env: {}, cwd: process.cwd() },
-  );
-  sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
-  base = `http://127.0.0.1:${await sb.listen()}`;
-  registry = sb.store.source('embedded')!.address!;
+  ({ sb, base, registry } = await startControlPlane({ anonymousRole: null, users: [{ name: 'alice', role: 'operator', token: 'alice-token' }, { name: 'vic', role: 'viewer', token: 'vic-token' }] }));
   for (const [id, tag] of [['p1', 'blue'], ['p2', 'blue'], ['p3', 'green'], ['p4', 'green']]) {
     await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'payment', ID: id, Port: 9000, Tags: [tag], Check: { CheckID: `${id}-ttl`, TTL: '10m', Status: 'passing' } }) });
   }
