@@ -28,6 +28,7 @@ function SourceChip({ source: s, now }: { source: SourceStatus; now: number }) {
       <span>{s.kind}{s.scopes.length ? ` · ${s.scopes.join(', ')}` : ''}</span>
       <span>· {s.state}</span>
       <span title={s.lastSyncAt ?? undefined}>· synced {timeAgo(s.lastSyncAt, now)}</span>
+      {s.detail && <span className="meta" data-testid="source-detail">· {s.detail}</span>}
       {s.lastError && s.state !== 'ok' && <span className="err">· {s.lastError}</span>}
     </span>
   );

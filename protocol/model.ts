@@ -28,6 +28,8 @@ export const SourceStatus = z.object({
   lastError: z.string().nullable(),
   /** Datacenters (Consul) or namespaces (Kubernetes) this source currently covers. */
   scopes: z.array(z.string()),
+  /** What the adapter wants users to know about how it reads the registry (e.g. which Kubernetes endpoints API). */
+  detail: z.string().nullable().optional(),
 });
 export type SourceStatus = z.infer<typeof SourceStatus>;
 

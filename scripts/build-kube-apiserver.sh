@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 T="$PWD/.cache/kube"
 BIN="$T/bin"
 if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ]; then echo "$BIN"; exit 0; fi
+rm -rf "$T/src"  # a half-finished earlier attempt
 mkdir -p "$T/apt/lists/partial" "$T/apt/cache/archives/partial" "$T/root" "$T/src" "$T/home" "$BIN"
 source scripts/debian-mirror.sh
 MIRROR="$(debian_mirror)"
@@ -20,12 +21,12 @@ LIST
 APTO=(-o "Dir::Etc::SourceList=$T/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$T/apt/lists" -o "Dir::Cache=$T/apt/cache" -o Debug::NoLocking=1)
 apt-get "${APTO[@]}" update -qq >&2
 cd "$T/src"
-apt-get "${APTO[@]}" download golang-1.15-go/bullseye golang-1.15-src/bullseye etcd-server/bookworm >&2
+apt-get "${APTO[@]}" download golang-1.15-go/bullseye golang-1.15-src/bullseye etcd-server/bookworm rsync/bookworm libpopt0/bookworm >&2
 for d in *.deb; do dpkg -x "$d" "$T/root"; done
 apt-get "${APTO[@]}" source --download-only kubernetes=1.20.5+really1.20.2-1.1+deb12u1 >&2
 dpkg-source -x kubernetes_1.20.5+really1.20.2-1.1+deb12u1.dsc >&2
 cd kubernetes-1.20.5+really1.20.2
-export GOROOT="$T/root/usr/lib/go-1.15" PATH="$T/root/usr/lib/go-1.15/bin:$T/root/usr/bin:$PATH" \
+export LD_LIBRARY_PATH="$T/root/usr/lib/x86_64-linux-gnu:$T/root/lib/x86_64-linux-gnu" GOROOT="$T/root/usr/lib/go-1.15" PATH="$T/root/usr/lib/go-1.15/bin:$T/root/usr/bin:$PATH" \
        CGO_ENABLED=0 GOPROXY=off GOFLAGS=-mod=vendor GOPATH="$PWD/.go" HOME="$T/home"
 mkdir -p .go/src/k8s.io && ln -sfn ../../.. .go/src/k8s.io/kubernetes
 make WHAT=cmd/kube-apiserver >&2

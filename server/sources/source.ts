@@ -18,7 +18,7 @@ export type SourceEvent =
   /** The scopes this source covers changed; services in dropped scopes are removed. */
   | { type: 'scopes.changed'; scopes: string[] }
   /** Health of the source's connection to its registry. `ok` implies a successful sync just now. */
-  | { type: 'status'; state: SourceState; error?: string | null };
+  | { type: 'status'; state: SourceState; error?: string | null; detail?: string | null };
 
 export type SourceSink = (event: SourceEvent) => void;
 

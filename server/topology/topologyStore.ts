@@ -148,6 +148,7 @@ export class TopologyStore {
           patch.lastSyncAt = this.now().toISOString();
           patch.lastError = null;
         } else if (event.error !== undefined) patch.lastError = event.error;
+        if (event.detail !== undefined) patch.detail = event.detail;
         ops.push(...this.statusOps(source, patch));
         break;
       }

@@ -1,0 +1,221 @@
+/**
+ * Kubernetes as a source, through @kubernetes/client-node informers (list + watch, 410 →
+ * relist, resume from the last resourceVersion): Services, the endpoints API the cluster
+ * serves (EndpointSlice v1, else v1beta1, else core Endpoints — discovered at start and shown
+ * in the source status), and Pods for their labels. A failed watch keeps the informer's cache
+ * (last-known-good), marks the source stale and restarts with backoff.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { homedir } from 'node:os';
+import type { Service } from '../../../protocol/model';
+import { backoffDelay, DEFAULT_BACKOFF } from '../../../sdk/consul/blockingQuery';
+import type { Logger } from '../../log';
+import type { Source, SourceSink } from '../source';
+import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, toService, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from './kubernetesNormalize';
+
+export interface KubernetesSourceConfig {
+  name: string;
+  /** Path to a kubeconfig; null with inCluster. */
+  kubeconfig: string | null;
+  context: string | null;
+  inCluster: boolean;
+  /** Namespaces to watch, or 'all'. An empty list means the context's namespace. */
+  namespaces: string[] | 'all';
+}
+
+type EndpointsApi = { kind: 'slices'; version: 'v1' | 'v1beta1' } | { kind: 'endpoints' };
+
+export function describeEndpointsApi(api: EndpointsApi): string {
+  return api.kind === 'slices' ? `EndpointSlices discovery.k8s.io/${api.version}` : 'core v1 Endpoints (no EndpointSlice API served)';
+}
+
+export class KubernetesSource implements Source {
+  readonly kind = 'kubernetes' as const;
+  readonly id: string;
+  readonly name: string;
+  readonly address: string | null;
+  private readonly kc = new k8s.KubeConfig();
+  private informers: k8s.Informer<KubernetesObject>[] = [];
+  private caches: { services: k8s.ObjectCache<KubeService>[]; endpoints: k8s.ObjectCache<KubernetesObject>[]; pods: k8s.ObjectCache<KubePod>[] } = { services: [], endpoints: [], pods: [] };
+  private api: EndpointsApi = { kind: 'endpoints' };
+  private sink: SourceSink = () => undefined;
+  private stopped = false;
+  private synced = false;
+  private failures = 0;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly restartTimers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly failing = new Map<k8s.Informer<KubernetesObject>, string>();
+  private namespaces: string[] | null = null;
+
+  constructor(
+    private readonly config: KubernetesSourceConfig,
+    private readonly log?: Logger,
+  ) {
+    this.id = config.name;
+    this.name = config.name;
+    if (config.inCluster) this.kc.loadFromCluster();
+    else this.kc.loadFromFile((config.kubeconfig ?? '~/.kube/config').replace(/^~(?=\/|$)/, homedir()));
+    if (config.context) this.kc.setCurrentContext(config.context);
+    this.address = this.kc.getCurrentCluster()?.server ?? null;
+  }
+
+  start(sink: SourceSink): void {
+    this.sink = sink;
+    void this.begin().catch((err) => this.fail(null, err));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    for (const t of this.restartTimers) clearTimeout(t);
+    await Promise.allSettled(this.informers.map((i) => i.stop()));
+  }
+
+  private async begin(): Promise<void> {
+    this.api = await this.discoverEndpointsApi();
+    if (this.stopped) return;
+    const contextNs = this.kc.getContextObject(this.kc.getCurrentContext())?.namespace ?? 'default';
+    this.namespaces = this.config.namespaces === 'all' ? null : this.config.namespaces.length ? this.config.namespaces : [contextNs];
+    const core = this.kc.makeApiClient(k8s.CoreV1Api);
+    const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
+    const scopes: (string | null)[] = this.namespaces ?? [null];
+    for (const ns of scopes) {
+      const base = ns ? `/api/v1/namespaces/${ns}` : '/api/v1';
+      this.add('services', `${base}/services`, () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()) as Promise<KubernetesListObject<KubernetesObject>>);
+      this.add('pods', `${base}/pods`, () => (ns ? core.listNamespacedPod({ namespace: ns }) : core.listPodForAllNamespaces()) as Promise<KubernetesListObject<KubernetesObject>>);
+      if (this.api.kind === 'slices') {
+        const version = this.api.version;
+        const path = ns ? `/apis/discovery.k8s.io/${version}/namespaces/${ns}/endpointslices` : `/apis/discovery.k8s.io/${version}/endpointslices`;
+        this.add('endpoints', path, () =>
+          (ns
+            ? custom.listNamespacedCustomObject({ group: 'discovery.k8s.io', version, namespace: ns, plural: 'endpointslices' })
+            : custom.listClusterCustomObject({ group: 'discovery.k8s.io', version, plural: 'endpointslices' })) as Promise<KubernetesListObject<KubernetesObject>>,
+        );
+      } else {
+        this.add('endpoints', `${base}/endpoints`, () => (ns ? core.listNamespacedEndpoints({ namespace: ns }) : core.listEndpointsForAllNamespaces()) as Promise<KubernetesListObject<KubernetesObject>>);
+      }
+    }
+    const results = await Promise.allSettled(this.informers.map((i) => i.start()));
+    if (this.stopped) return;
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) return this.fail(null, (failed as PromiseRejectedResult).reason);
+    this.synced = true;
+    this.flush();
+  }
+
+  /** EndpointSlice v1, else v1beta1, else core Endpoints: whatever this cluster serves. */
+  private async discoverEndpointsApi(): Promise<EndpointsApi> {
+    const apis = this.kc.makeApiClient(k8s.ApisApi);
+    const groups = await apis.getAPIVersions();
+    const discovery = groups.groups.find((g) => g.name === 'discovery.k8s.io');
+    const versions = new Set((discovery?.versions ?? []).map((v) => v.version));
+    if (versions.has('v1')) return { kind: 'slices', version: 'v1' };
+    if (versions.has('v1beta1')) return { kind: 'slices', version: 'v1beta1' };
+    return { kind: 'endpoints' };
+  }
+
+  private add(kind: 'services' | 'pods' | 'endpoints', path: string, list: () => Promise<KubernetesListObject<KubernetesObject>>): void {
+    const informer = k8s.makeInformer(this.kc, path, list);
+    this.informers.push(informer);
+    (this.caches[kind] as k8s.ObjectCache<KubernetesObject>[]).push(informer);
+    const changed = () => this.schedule();
+    informer.on('add', changed);
+    informer.on('update', changed);
+    informer.on('delete', changed);
+    informer.on('error', (err) => this.fail(informer, err));
+    informer.on('connect', () => {
+      if (this.failing.delete(informer) && this.failing.size === 0 && this.synced) this.reportOk();
+    });
+  }
+
+  /** A failed list or watch: keep what we have (stale), retry that informer with backoff. */
+  private fail(informer: k8s.Informer<KubernetesObject> | null, err: unknown): void {
+    if (this.stopped) return;
+    const message = describeError(err);
+    this.failures++;
+    if (informer) this.failing.set(informer, message);
+    this.log?.warn({ err: message }, 'kubernetes watch failed; keeping last-known-good');
+    this.sink({ type: 'status', state: 'down', error: message, detail: describeEndpointsApi(this.api) });
+    const delay = backoffDelay(Math.min(this.failures, 6), DEFAULT_BACKOFF, Math.random);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.stopped) return;
+      if (!informer) {
+        void this.restartAll();
+        return;
+      }
+      informer.start().then(
+        () => {
+          this.failing.delete(informer);
+          if (this.failing.size === 0) {
+            this.failures = 0;
+            if (!this.synced) this.synced = true;
+            this.flush();
+          }
+        },
+        (e) => this.fail(informer, e),
+      );
+    }, delay);
+    this.restartTimers.add(timer);
+  }
+
+  private async restartAll(): Promise<void> {
+    await Promise.allSettled(this.informers.map((i) => i.stop()));
+    this.informers = [];
+    this.caches = { services: [], endpoints: [], pods: [] };
+    await this.begin().catch((err) => this.fail(null, err));
+  }
+
+  private schedule(): void {
+    if (!this.synced || this.flushTimer || this.stopped) return;
+    // Events arrive in bursts (a rollout touches slices and pods); recompute once per burst.
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, 50);
+  }
+
+  /** Recomputes every service from the caches and reports each namespace as a complete list. */
+  private flush(): void {
+    if (this.stopped) return;
+    const services = this.caches.services.flatMap((c) => c.list()) as KubeService[];
+    const pods = new Map<string, KubePod>();
+    for (const c of this.caches.pods) for (const p of c.list()) pods.set(`${p.metadata.namespace}/${p.metadata.name}`, p);
+    const endpointObjects = this.caches.endpoints.flatMap((c) => c.list());
+    const byNamespace = new Map<string, Service[]>();
+    for (const ns of this.namespaces ?? []) byNamespace.set(ns, []);
+    for (const svc of services) {
+      const ns = svc.metadata.namespace ?? 'default';
+      const endpoints =
+        this.api.kind === 'slices'
+          ? fromSlices((endpointObjects as KubeEndpointSlice[]).filter((s) => s.metadata.namespace === ns && s.metadata.labels?.[SERVICE_NAME_LABEL] === svc.metadata.name))
+          : fromEndpoints((endpointObjects as KubeEndpoints[]).find((e) => e.metadata.namespace === ns && e.metadata.name === svc.metadata.name));
+      const service = toService(this.id, svc, endpoints, (podNs, pod) => pods.get(`${podNs}/${pod}`)?.metadata.labels);
+      byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), service]);
+    }
+    for (const [scope, list] of byNamespace) this.sink({ type: 'scope.synced', scope, services: list });
+    this.sink({ type: 'scopes.changed', scopes: [...byNamespace.keys()].sort() });
+    if (this.failing.size === 0) this.reportOk();
+  }
+
+  private reportOk(): void {
+    this.sink({ type: 'status', state: 'ok', error: null, detail: describeEndpointsApi(this.api) });
+  }
+}
+
+/** client-node errors carry the apiserver's Status; say what it says (e.g. 403 forbidden). */
+export function describeError(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string; statusCode?: number };
+  let body = e?.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // not JSON
+    }
+  }
+  const status = body as { message?: string; code?: number } | undefined;
+  if (status?.message) return `HTTP ${status.code ?? e.code ?? ''}: ${status.message}`.replace('HTTP : ', '');
+  return e?.message ?? String(err);
+}
