@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm test`: installs what the suites need (Consul 1.8.7, Debian chromium and bind9), then runs every
+# `npm test`: installs what the suites need (Consul 1.8.7, Debian chromium and bind9, a kube-apiserver
+# built from Debian's source package), then runs every
 # suite — typecheck + lint, unit, integration against real Consul, the production build, and
 # Playwright end to end — and ends with one line "N passed, N failed" over all of them.
 set -uo pipefail
@@ -18,6 +19,8 @@ echo "── installing test dependencies"
 bash scripts/install-consul.sh > /dev/null || echo "fail install-consul" >> "$results/checks.txt"
 bash scripts/install-chromium.sh || echo "fail install-chromium" >> "$results/checks.txt"
 bash scripts/install-bind9.sh || echo "fail install-bind9" >> "$results/checks.txt"
+# A real kube-apiserver for the Kubernetes adapter: built once (~5 min on 2 cores), cached in .cache/kube.
+bash scripts/build-kube-apiserver.sh > /dev/null || echo "fail build-kube-apiserver" >> "$results/checks.txt"
 
 step typecheck npx tsc --noEmit -p .
 step lint npx eslint --max-warnings 0 .

@@ -19,6 +19,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { RealtimeHub } from './realtime/realtimeHub';
 import { ConsulSource } from './sources/consul/consulSource';
 import { DnsSource } from './sources/dns/dnsSource';
+import { KubernetesSource } from './sources/kubernetes/kubernetesSource';
 import type { Source } from './sources/source';
 import { TelemetryStore } from './telemetry/telemetryStore';
 import { TopologyStore } from './topology/topologyStore';
@@ -54,6 +55,7 @@ export function defaultSources(config: Config, deps: { logger: Logger; metrics: 
   return [
     ...config.consulSources.map((c) => consulSource(c, deps)),
     ...config.dnsSources.map((d) => new DnsSource(d, deps.logger.child({ source: d.name }))),
+    ...config.kubernetesSources.map((k) => new KubernetesSource(k, deps.logger.child({ source: k.name }))),
   ];
 }
 

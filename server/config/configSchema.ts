@@ -17,10 +17,19 @@ const ConsulSourceConfig = z.strictObject({
   datacenters: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
 });
 
-const KubernetesSourceConfig = z.object({
-  kind: z.literal('kubernetes'),
-  name: z.string(),
-}).loose();
+const KubernetesSourceConfig = z
+  .strictObject({
+    kind: z.literal('kubernetes'),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes'),
+    /** Path to a kubeconfig (`~` expands); ignored with inCluster. */
+    kubeconfig: z.string().min(1).default('~/.kube/config'),
+    /** Context in the kubeconfig; default: its current-context. */
+    context: z.string().min(1).optional(),
+    /** Use the pod's service account (running inside the cluster). */
+    inCluster: z.boolean().default(false),
+    /** Namespaces to watch, or "all"; default: the context's namespace. */
+    namespaces: z.union([z.literal('all'), z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')).min(1)]).optional(),
+  });
 
 const DnsSourceConfig = z
   .strictObject({

@@ -25,20 +25,19 @@ describe('loadConfig', () => {
     expect(cfg.file).toBe('/etc/sb.json');
   });
 
-  it('accepts the whole DESIGN.md contract except kinds not supported yet, naming them', () => {
-    const msg = errorOf(() =>
-      load({
-        listen: { host: '127.0.0.1', port: 3000 },
-        sources: [
-          { kind: 'consul', name: 'prod', address: 'http://127.0.0.1:8500', token: 'env:CONSUL_TOKEN', datacenters: 'all' },
-          { kind: 'kubernetes', name: 'k8s', kubeconfig: '~/.kube/config', context: 'prod', namespaces: ['default'] },
-          { kind: 'dns', name: 'legacy', servers: ['127.0.0.1:53'], names: ['_payment._tcp.example.internal'] },
-        ],
-      }, { CONSUL_TOKEN: 's3cret' }),
-    );
-    expect(msg).toContain('sources[1] ("k8s"): Kubernetes sources are not supported yet');
-    expect(msg).not.toContain('sources[0]');
-    expect(msg).not.toContain('sources[2]');
+  it('accepts the whole DESIGN.md contract', () => {
+    const cfg = load({
+      listen: { host: '127.0.0.1', port: 3000 },
+      sources: [
+        { kind: 'consul', name: 'prod', address: 'http://127.0.0.1:8500', token: 'env:CONSUL_TOKEN', datacenters: 'all' },
+        { kind: 'kubernetes', name: 'k8s', kubeconfig: '~/.kube/config', context: 'prod', namespaces: ['default'] },
+        { kind: 'dns', name: 'legacy', servers: ['127.0.0.1:53'], names: ['_payment._tcp.example.internal'] },
+      ],
+    }, { CONSUL_TOKEN: 's3cret', HOME: '/home/sre' });
+    expect(cfg.consulSources.map((s) => s.name)).toEqual(['prod']);
+    expect(cfg.kubernetesSources).toEqual([{ name: 'k8s', kubeconfig: '/home/sre/.kube/config', context: 'prod', inCluster: false, namespaces: ['default'] }]);
+    expect(cfg.dnsSources.map((s) => s.name)).toEqual(['legacy']);
+    expect(errorOf(() => load({ sources: [{ kind: 'kubernetes', name: 'k8s', namespaces: ['Bad_NS'] }] }))).toContain('sources[0].namespaces');
   });
 
   it('takes DNS sources: servers, names with an optional domain, TTL bounds; and names what is wrong', () => {

@@ -32,5 +32,5 @@ afterAll(async () => {
 });
 
 describe('Kubernetes adapter against the fake API server (EndpointSlice v1)', () => {
-  kubernetesAdapterSuite(() => cluster, () => dir);
+  kubernetesAdapterSuite(() => cluster, () => dir, { canCompact: true });
 });

@@ -47,6 +47,7 @@ export class KubernetesSource implements Source {
   private readonly restartTimers = new Set<ReturnType<typeof setTimeout>>();
   private readonly failing = new Map<k8s.Informer<KubernetesObject>, string>();
   private namespaces: string[] | null = null;
+  private configError: string | null = null;
 
   constructor(
     private readonly config: KubernetesSourceConfig,
@@ -54,14 +55,20 @@ export class KubernetesSource implements Source {
   ) {
     this.id = config.name;
     this.name = config.name;
-    if (config.inCluster) this.kc.loadFromCluster();
-    else this.kc.loadFromFile((config.kubeconfig ?? '~/.kube/config').replace(/^~(?=\/|$)/, homedir()));
-    if (config.context) this.kc.setCurrentContext(config.context);
-    this.address = this.kc.getCurrentCluster()?.server ?? null;
+    try {
+      if (config.inCluster) this.kc.loadFromCluster();
+      else this.kc.loadFromFile((config.kubeconfig ?? '~/.kube/config').replace(/^~(?=\/|$)/, homedir()));
+      if (config.context) this.kc.setCurrentContext(config.context);
+    } catch (err) {
+      // A missing or broken kubeconfig is this source's problem, not the whole control plane's.
+      this.configError = `kubeconfig ${config.inCluster ? '(in-cluster)' : config.kubeconfig}: ${(err as Error).message}`;
+    }
+    this.address = this.configError ? null : (this.kc.getCurrentCluster()?.server ?? null);
   }
 
   start(sink: SourceSink): void {
     this.sink = sink;
+    if (this.configError) return void sink({ type: 'status', state: 'down', error: this.configError });
     void this.begin().catch((err) => this.fail(null, err));
   }
 
