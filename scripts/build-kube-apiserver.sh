@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 T="$PWD/.cache/kube"
 BIN="$T/bin"
 if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ]; then echo "$BIN"; exit 0; fi
+# Build tools a bare machine may lack (no compiler needed: CGO is off).
+if ! command -v make >/dev/null || ! command -v dpkg-source >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends make dpkg-dev >&2
+fi
 rm -rf "$T/src"  # a half-finished earlier attempt
 mkdir -p "$T/apt/lists/partial" "$T/apt/cache/archives/partial" "$T/root" "$T/src" "$T/home" "$BIN"
 source scripts/debian-mirror.sh
