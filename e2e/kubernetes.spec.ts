@@ -1,0 +1,64 @@
+/**
+ * Kubernetes next to Consul in one dashboard: a real Consul agent and a Kubernetes API server
+ * (the fake that speaks EndpointSlice v1; the adapter suite also runs against a real
+ * kube-apiserver). An endpoint turning not-ready shows up live; the API server going away
+ * leaves the last-known-good view, marked stale.
+ */
+import { expect, test } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startConsulAgent, type ConsulAgent } from '../test/support/consulAgent';
+import { startFakeKubeApiServer, type FakeKubeApiServer, type KubeObject } from '../test/support/fakeKubeApiServer';
+import { pod, service, slice, writeKubeconfig } from '../test/support/kubernetesSuite';
+import { DashboardPage } from './pages/DashboardPage';
+import { startSwitchboard, type SwitchboardProcess } from './support/switchboardProcess';
+
+let agent: ConsulAgent;
+let kube: FakeKubeApiServer;
+let switchboard: SwitchboardProcess;
+const put = (resource: 'services' | 'pods' | 'endpointslices', o: Record<string, unknown>) => kube.put(resource, o as unknown as KubeObject);
+
+test.beforeAll(async () => {
+  agent = await startConsulAgent({ datacenter: 'dc1' });
+  await agent.registerService({ ID: 'web-1', Name: 'web', Port: 8080, Check: { CheckID: 'web-1-ttl', TTL: '10m', Status: 'passing' } });
+  kube = await startFakeKubeApiServer();
+  put('pods', pod('checkout-1', { app: 'checkout', color: 'blue' }));
+  put('pods', pod('checkout-2', { app: 'checkout', color: 'green' }));
+  put('services', service('checkout'));
+  put('endpointslices', slice('checkout-x', 'checkout', [{ ip: '192.0.2.1', ready: true, pod: 'checkout-1' }, { ip: '192.0.2.2', ready: true, pod: 'checkout-2' }], 'v1'));
+  const kubeconfig = writeKubeconfig(mkdtempSync(join(tmpdir(), 'sb-e2e-k8s-')), kube.url, kube.token, { insecure: true });
+  switchboard = await startSwitchboard({
+    sources: [
+      { kind: 'consul', name: 'consul', address: agent.httpAddr },
+      { kind: 'kubernetes', name: 'k8s', kubeconfig, namespaces: ['shop'] },
+    ],
+  });
+});
+
+test.afterAll(async () => {
+  await switchboard?.stop();
+  await kube?.stop();
+  await agent?.stop();
+});
+
+test('a Kubernetes service and a Consul service in one view; readiness live; API server down → stale, last-known-good kept', async ({ page }) => {
+  const dashboard = new DashboardPage(page);
+  await dashboard.open(switchboard.url);
+  await expect(dashboard.count('consul/dc1/web', 'passing')).toHaveText('1');
+  await expect(dashboard.count('k8s/shop/checkout', 'passing')).toHaveText('2');
+  await expect(dashboard.source('k8s')).toHaveAttribute('data-state', 'ok');
+  await expect(dashboard.source('k8s').getByTestId('source-detail')).toHaveText('· EndpointSlices discovery.k8s.io/v1');
+
+  put('endpointslices', slice('checkout-x', 'checkout', [{ ip: '192.0.2.1', ready: true, pod: 'checkout-1' }, { ip: '192.0.2.2', ready: false, pod: 'checkout-2' }], 'v1'));
+  await expect(dashboard.count('k8s/shop/checkout', 'critical')).toHaveText('1');
+
+  await dashboard.service('k8s/shop/checkout').getByRole('link').click();
+  const green = page.locator('[data-testid="instance-row"][data-instance-id="192.0.2.2:8080"]');
+  await expect(green).toHaveAttribute('data-health', 'critical');
+  await expect(green).toContainText('color=green');
+
+  await kube.stop();
+  await expect(page.getByTestId('stale-banner')).toBeVisible({ timeout: 30_000 });
+  await expect(page.locator('[data-testid="instance-row"]')).toHaveCount(2);
+});
