@@ -189,17 +189,29 @@ export class KubernetesSource implements Source {
     const services = this.caches.services.flatMap((c) => c.list()) as KubeService[];
     const pods = new Map<string, KubePod>();
     for (const c of this.caches.pods) for (const p of c.list()) pods.set(`${p.metadata.namespace}/${p.metadata.name}`, p);
-    const endpointObjects = this.caches.endpoints.flatMap((c) => c.list());
+    // Index endpoints by owning Service once per flush, so a flush is O(objects), not O(services × slices).
+    const slicesOf = new Map<string, KubeEndpointSlice[]>();
+    const endpointsOf = new Map<string, KubeEndpoints>();
+    for (const c of this.caches.endpoints) {
+      for (const o of c.list()) {
+        if (this.api.kind === 'slices') {
+          const owner = (o as KubeEndpointSlice).metadata.labels?.[SERVICE_NAME_LABEL];
+          if (!owner) continue;
+          const key = `${o.metadata?.namespace}/${owner}`;
+          slicesOf.set(key, [...(slicesOf.get(key) ?? []), o as KubeEndpointSlice]);
+        } else endpointsOf.set(`${o.metadata?.namespace}/${o.metadata?.name}`, o as KubeEndpoints);
+      }
+    }
     const byNamespace = new Map<string, Service[]>();
     for (const ns of this.namespaces ?? []) byNamespace.set(ns, []);
     for (const svc of services) {
       const ns = svc.metadata.namespace ?? 'default';
-      const endpoints =
-        this.api.kind === 'slices'
-          ? fromSlices((endpointObjects as KubeEndpointSlice[]).filter((s) => s.metadata.namespace === ns && s.metadata.labels?.[SERVICE_NAME_LABEL] === svc.metadata.name))
-          : fromEndpoints((endpointObjects as KubeEndpoints[]).find((e) => e.metadata.namespace === ns && e.metadata.name === svc.metadata.name));
+      const key = `${ns}/${svc.metadata.name}`;
+      const endpoints = this.api.kind === 'slices' ? fromSlices(slicesOf.get(key) ?? []) : fromEndpoints(endpointsOf.get(key));
       const service = toService(this.id, svc, endpoints, (podNs, pod) => pods.get(`${podNs}/${pod}`)?.metadata.labels);
-      byNamespace.set(ns, [...(byNamespace.get(ns) ?? []), service]);
+      const list = byNamespace.get(ns);
+      if (list) list.push(service);
+      else byNamespace.set(ns, [service]);
     }
     for (const [scope, list] of byNamespace) this.sink({ type: 'scope.synced', scope, services: list });
     this.sink({ type: 'scopes.changed', scopes: [...byNamespace.keys()].sort() });
