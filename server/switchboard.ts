@@ -19,11 +19,13 @@ import { createMetrics, type Metrics } from './metrics';
 import { RealtimeHub } from './realtime/realtimeHub';
 import { ConsulSource } from './sources/consul/consulSource';
 import { DnsSource } from './sources/dns/dnsSource';
-import { KubernetesSource } from './sources/kubernetes/kubernetesSource';
+import { KubernetesSource, loadKubeConfig } from './sources/kubernetes/kubernetesSource';
 import type { Source } from './sources/source';
 import { TelemetryStore } from './telemetry/telemetryStore';
 import { TopologyStore } from './topology/topologyStore';
 import { ConsulTrafficStore } from './traffic/consulTrafficStore';
+import { KubernetesTrafficStore } from './traffic/kubernetesTrafficStore';
+import type { TrafficStore } from './traffic/trafficStore';
 import { TrafficService } from './traffic/trafficService';
 
 export interface SwitchboardOptions {
@@ -78,9 +80,16 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole });
   const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs });
   // Every source here speaks Consul's KV API (the embedded registry included once it is up).
-  const trafficStores = new Map<string, ConsulTrafficStore>(
+  const trafficStores = new Map<string, TrafficStore>(
     config.consulSources.map((c) => [c.name, new ConsulTrafficStore({ address: c.address, token: c.token })]),
   );
+  for (const k of config.kubernetesSources) {
+    try {
+      trafficStores.set(k.name, new KubernetesTrafficStore(loadKubeConfig(k)));
+    } catch {
+      // The source reports the broken kubeconfig; without it there is nothing to write to.
+    }
+  }
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
   const telemetry = new TelemetryStore();
   const api = createApiRouter({ store, auth, metrics, traffic, telemetry });

@@ -229,10 +229,20 @@ function trafficRoutes(traffic: TrafficService | undefined): Route[] {
     if (!Number.isInteger(n) || n < 0) throw new HttpError(400, `If-Match: expected the policy's modifyIndex (an integer), got ${h}`);
     return n;
   };
-  const reply = <T>(res: ServerResponse, r: TrafficResult<T>) => (r.ok ? sendJson(res, 200, r.value) : sendTrafficError(res, r.error));
+  // A registry that refuses or fails (Consul ACL, Kubernetes RBAC, an outage) is reported, not a 500.
+  const reply = async <T>(res: ServerResponse, work: Promise<TrafficResult<T>>) => {
+    let r: TrafficResult<T>;
+    try {
+      r = await work;
+    } catch (err) {
+      r = { ok: false, error: { code: 'registry', message: (err as Error).message } };
+    }
+    if (r.ok) sendJson(res, 200, r.value);
+    else sendTrafficError(res, r.error);
+  };
   return [
-    { method: 'GET', pattern: new RegExp(`^${SERVICE}\\/traffic$`), role: 'viewer', handler: async (_q, res, p) => reply(res, await traffic.view(id(p))) },
-    { method: 'GET', pattern: new RegExp(`^${SERVICE}\\/traffic\\/history$`), role: 'viewer', handler: async (_q, res, p) => reply(res, await traffic.history(id(p))) },
+    { method: 'GET', pattern: new RegExp(`^${SERVICE}\\/traffic$`), role: 'viewer', handler: (_q, res, p) => reply(res, traffic.view(id(p))) },
+    { method: 'GET', pattern: new RegExp(`^${SERVICE}\\/traffic\\/history$`), role: 'viewer', handler: (_q, res, p) => reply(res, traffic.history(id(p))) },
     {
       method: 'PUT',
       pattern: new RegExp(`^${SERVICE}\\/traffic$`),
@@ -240,7 +250,7 @@ function trafficRoutes(traffic: TrafficService | undefined): Route[] {
       handler: async (req, res, p, who) => {
         const body = PolicyChange.safeParse(await readJson(req));
         if (!body.success) throw new HttpError(400, describe(body.error));
-        reply(res, await traffic.change(id(p), body.data, who.name, ifMatch(req)));
+        await reply(res, traffic.change(id(p), body.data, who.name, ifMatch(req)));
       },
     },
     {
@@ -250,14 +260,14 @@ function trafficRoutes(traffic: TrafficService | undefined): Route[] {
       handler: async (req, res, p, who) => {
         const body = FlipBody.safeParse(await readJson(req, true));
         if (!body.success) throw new HttpError(400, describe(body.error));
-        reply(res, await traffic.flip(id(p), who.name, { ...body.data, ifMatch: ifMatch(req) }));
+        await reply(res, traffic.flip(id(p), who.name, { ...body.data, ifMatch: ifMatch(req) }));
       },
     },
     {
       method: 'POST',
       pattern: new RegExp(`^${SERVICE}\\/traffic\\/enable$`),
       role: 'operator',
-      handler: async (_q, res, p, who) => reply(res, await traffic.enable(id(p), who.name)),
+      handler: (_q, res, p, who) => reply(res, traffic.enable(id(p), who.name)),
     },
     {
       method: 'POST',
@@ -266,7 +276,7 @@ function trafficRoutes(traffic: TrafficService | undefined): Route[] {
       handler: async (req, res, p, who) => {
         const body = RollbackBody.safeParse(await readJson(req));
         if (!body.success) throw new HttpError(400, describe(body.error));
-        reply(res, await traffic.rollback(id(p), body.data.id, who.name, body.data));
+        await reply(res, traffic.rollback(id(p), body.data.id, who.name, body.data));
       },
     },
   ];
@@ -319,6 +329,8 @@ function sendTrafficError(res: ServerResponse, e: TrafficError): void {
       return sendJson(res, 422, { error: e.message });
     case 'conflict':
       return sendJson(res, 409, { error: e.message, current: e.current });
+    case 'registry':
+      return sendJson(res, 502, { error: `the registry refused: ${e.message}` });
   }
 }
 

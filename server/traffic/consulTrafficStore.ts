@@ -6,31 +6,11 @@
  */
 import { z } from 'zod';
 import { auditPrefix, decodePolicy, KvEntries, policyKey } from '../../sdk/consul/trafficKv';
-import { TrafficPolicy } from './trafficPolicy';
+import { AuditEntry, type StoredPolicy, type TrafficStore, type WriteResult } from './trafficStore';
+import type { TrafficPolicy } from './trafficPolicy';
 
-export const AuditEntry = z.object({
-  id: z.string(),
-  at: z.string(),
-  by: z.string(),
-  reason: z.string(),
-  /** Rejected attempts are recorded too: who tried what, and why it was refused. */
-  outcome: z.enum(['applied', 'rejected']).default('applied'),
-  /** Set when the operator overrode the no-passing-instances guardrail. */
-  forced: z.boolean().default(false),
-  error: z.string().optional(),
-  before: TrafficPolicy.nullable(),
-  /** The policy written (applied) or attempted (rejected; null when it could not be built). */
-  after: TrafficPolicy.nullable(),
-});
-export type AuditEntry = z.infer<typeof AuditEntry>;
-
-export interface StoredPolicy {
-  policy: TrafficPolicy | null;
-  /** 0 when there is no policy yet: a CAS write with 0 only creates. */
-  modifyIndex: number;
-}
-
-export type WriteResult = { ok: true; modifyIndex: number } | { ok: false; current: StoredPolicy };
+export type { StoredPolicy, WriteResult } from './trafficStore';
+export { AuditEntry } from './trafficStore';
 
 export interface ConsulTrafficStoreOptions {
   address: string;
@@ -40,7 +20,7 @@ export interface ConsulTrafficStoreOptions {
   fetch?: typeof fetch;
 }
 
-export class ConsulTrafficStore {
+export class ConsulTrafficStore implements TrafficStore {
   private readonly fetchFn: typeof fetch;
   private readonly limit: number;
 

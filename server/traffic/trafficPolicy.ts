@@ -86,10 +86,17 @@ export function flipWeights(policy: TrafficPolicy): Record<string, number> | Pol
  */
 export function policyFromTags(instances: readonly Instance[], who: string, now: Date): TrafficPolicy | PolicyProblem {
   const tags = [...new Set(instances.flatMap((i) => i.tags))].sort();
-  const colours = tags.filter((t) => t === 'blue' || t === 'green');
-  const names = colours.length === 2 ? colours : tags;
+  // Colour tags as Consul spells them (`blue`) or as Kubernetes pod labels come (`color=blue`).
+  const colourOf = (t: string) => {
+    const v = t.includes('=') ? t.slice(t.indexOf('=') + 1) : t;
+    return v === 'blue' || v === 'green' ? v : null;
+  };
+  const colours = tags.filter((t) => colourOf(t) !== null);
+  const byColour = colours.length === 2 && new Set(colours.map(colourOf)).size === 2;
+  const names = byColour ? colours : tags;
   if (names.length < 2) return { code: 'invalid', message: 'traffic control needs instances in at least two tag-defined subsets (e.g. tags "blue" and "green")' };
-  const subsets = Object.fromEntries(names.map((t) => [t.toLowerCase().replace(/[^a-z0-9-]/g, '-'), { tags: [t] }]));
+  const subsetName = (t: string) => (byColour ? colourOf(t)! : t.toLowerCase().replace(/[^a-z0-9-]/g, '-'));
+  const subsets = Object.fromEntries(names.map((t) => [subsetName(t), { tags: [t] }]));
   const best = Object.entries(subsets).sort((x, y) => passingCount(instances, y[1]) - passingCount(instances, x[1]))[0]![0];
   const weights = Object.fromEntries(Object.keys(subsets).map((n) => [n, n === best ? 100 : 0]));
   return { version: 1, subsets, weights, drain: [], updatedAt: now.toISOString(), updatedBy: who, reason: 'traffic control enabled' };

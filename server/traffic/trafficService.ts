@@ -4,14 +4,16 @@
  * values with a closed code so the HTTP layer maps them to 400/404/409 without guessing.
  */
 import type { Service } from '../../protocol/model';
-import type { AuditEntry, ConsulTrafficStore, StoredPolicy } from './consulTrafficStore';
+import type { AuditEntry, StoredPolicy, TrafficStore } from './trafficStore';
 import { applyChange, checkChange, flipWeights, inSubset, isDrained, isProblem, policyFromTags, type PolicyChange, type TrafficPolicy } from './trafficPolicy';
 
 export type TrafficError =
   | { code: 'not_found'; message: string }
   | { code: 'invalid'; message: string }
   | { code: 'guardrail'; message: string }
-  | { code: 'conflict'; message: string; current: StoredPolicy };
+  | { code: 'conflict'; message: string; current: StoredPolicy }
+  /** The registry refused or failed the read/write (e.g. Kubernetes RBAC without `patch services`). */
+  | { code: 'registry'; message: string };
 
 export type TrafficResult<T> = { ok: true; value: T } | { ok: false; error: TrafficError };
 
@@ -22,7 +24,7 @@ export interface TrafficView extends StoredPolicy {
 
 export interface TrafficServiceDeps {
   /** The store for a source, or null if that source cannot hold traffic policies. */
-  storeFor(sourceId: string): ConsulTrafficStore | null;
+  storeFor(sourceId: string): TrafficStore | null;
   service(id: string): Service | undefined;
   now?: () => Date;
 }
@@ -100,7 +102,7 @@ export class TrafficService {
     if (stored.policy) return { ok: false, error: { code: 'conflict', message: 'this service already has a traffic policy', current: stored } };
     const fresh = policyFromTags(ctx.value.svc.instances, who, this.now());
     if (isProblem(fresh)) return { ok: false, error: fresh };
-    return this.change(serviceId, { weights: fresh.weights, subsets: fresh.subsets, reason: 'traffic control enabled', force: false }, who, 0);
+    return this.change(serviceId, { weights: fresh.weights, subsets: fresh.subsets, reason: 'traffic control enabled', force: false }, who, stored.modifyIndex);
   }
 
   async rollback(serviceId: string, entryId: string, who: string, opts: { force?: boolean }): Promise<TrafficResult<TrafficView>> {
@@ -114,13 +116,13 @@ export class TrafficService {
   }
 
   /** Refusals go into the audit trail too. A failing audit write must not hide the refusal itself. */
-  private async auditRejected(store: ConsulTrafficStore, svc: Service, who: string, change: PolicyChange, before: TrafficPolicy | null, attempted: TrafficPolicy | null, error: string): Promise<void> {
+  private async auditRejected(store: TrafficStore, svc: Service, who: string, change: PolicyChange, before: TrafficPolicy | null, attempted: TrafficPolicy | null, error: string): Promise<void> {
     await store
       .audit(svc.scope, svc.name, { at: this.now().toISOString(), by: who, reason: change.reason, outcome: 'rejected', forced: change.force, error, before, after: attempted })
       .catch(() => undefined);
   }
 
-  private context(serviceId: string): TrafficResult<{ svc: Service; store: ConsulTrafficStore }> {
+  private context(serviceId: string): TrafficResult<{ svc: Service; store: TrafficStore }> {
     const svc = this.deps.service(serviceId);
     if (!svc) return { ok: false, error: { code: 'not_found', message: `service "${serviceId}" not found` } };
     const store = this.deps.storeFor(svc.sourceId);

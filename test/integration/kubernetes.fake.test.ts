@@ -21,6 +21,10 @@ beforeAll(async () => {
     kubeconfig: (d, token = fake.token) => writeKubeconfig(d, fake.url, token, { insecure: true }),
     apply: async (resource, object) => void fake.put(resource, object as unknown as KubeObject),
     remove: async (resource, ns, name) => fake.remove(resource, ns, name),
+    read: async (_resource, ns, name) => {
+      const r = await fetch(`${fake.url}/api/v1/namespaces/${ns}/services/${name}`, { headers: { authorization: `Bearer ${fake.token}` } });
+      return r.json();
+    },
     stop: () => fake.stop(),
     start: () => fake.start(),
     compact: () => fake.compact(),

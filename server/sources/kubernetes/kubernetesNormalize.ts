@@ -48,6 +48,8 @@ export interface KubeEndpoints {
 }
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+/** The traffic policy's home on Kubernetes (DESIGN.md). */
+export const TRAFFIC_ANNOTATION = 'switchboard.dev/traffic';
 
 /** One endpoint address, whatever API it came from. */
 export interface EndpointInfo {

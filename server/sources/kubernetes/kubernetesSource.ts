@@ -9,8 +9,10 @@ import * as k8s from '@kubernetes/client-node';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { homedir } from 'node:os';
 import type { Service } from '../../../protocol/model';
+import { TrafficPolicy } from '../../../protocol/traffic';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../../sdk/consul/blockingQuery';
 import type { Logger } from '../../log';
+import { TRAFFIC_ANNOTATION } from './kubernetesNormalize';
 import type { Source, SourceSink } from '../source';
 import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, toService, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from './kubernetesNormalize';
 
@@ -30,12 +32,21 @@ export function describeEndpointsApi(api: EndpointsApi): string {
   return api.kind === 'slices' ? `EndpointSlices discovery.k8s.io/${api.version}` : 'core v1 Endpoints (no EndpointSlice API served)';
 }
 
+/** The KubeConfig a Kubernetes source (and its traffic store) talks through. Throws if it cannot be loaded. */
+export function loadKubeConfig(config: Pick<KubernetesSourceConfig, 'inCluster' | 'kubeconfig' | 'context'>): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (config.inCluster) kc.loadFromCluster();
+  else kc.loadFromFile((config.kubeconfig ?? '~/.kube/config').replace(/^~(?=\/|$)/, homedir()));
+  if (config.context) kc.setCurrentContext(config.context);
+  return kc;
+}
+
 export class KubernetesSource implements Source {
   readonly kind = 'kubernetes' as const;
   readonly id: string;
   readonly name: string;
   readonly address: string | null;
-  private readonly kc = new k8s.KubeConfig();
+  private kc = new k8s.KubeConfig();
   private informers: k8s.Informer<KubernetesObject>[] = [];
   private caches: { services: k8s.ObjectCache<KubeService>[]; endpoints: k8s.ObjectCache<KubernetesObject>[]; pods: k8s.ObjectCache<KubePod>[] } = { services: [], endpoints: [], pods: [] };
   private api: EndpointsApi = { kind: 'endpoints' };
@@ -56,9 +67,7 @@ export class KubernetesSource implements Source {
     this.id = config.name;
     this.name = config.name;
     try {
-      if (config.inCluster) this.kc.loadFromCluster();
-      else this.kc.loadFromFile((config.kubeconfig ?? '~/.kube/config').replace(/^~(?=\/|$)/, homedir()));
-      if (config.context) this.kc.setCurrentContext(config.context);
+      this.kc = loadKubeConfig(config);
     } catch (err) {
       // A missing or broken kubeconfig is this source's problem, not the whole control plane's.
       this.configError = `kubeconfig ${config.inCluster ? '(in-cluster)' : config.kubeconfig}: ${(err as Error).message}`;
@@ -214,6 +223,23 @@ export class KubernetesSource implements Source {
       else byNamespace.set(ns, [service]);
     }
     for (const [scope, list] of byNamespace) this.sink({ type: 'scope.synced', scope, services: list });
+    // Policies live in Service annotations; the store merges them into service headers as for Consul KV.
+    const policies = new Map<string, Record<string, TrafficPolicy>>();
+    for (const ns of byNamespace.keys()) policies.set(ns, {});
+    for (const svc of services) {
+      const raw = svc.metadata.annotations?.[TRAFFIC_ANNOTATION];
+      if (!raw) continue;
+      let json: unknown = null;
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        // not JSON: ignored like an invalid KV value
+      }
+      const parsed = TrafficPolicy.safeParse(json);
+      if (parsed.success) policies.get(svc.metadata.namespace ?? 'default')![svc.metadata.name] = parsed.data;
+      else this.log?.warn({ service: `${svc.metadata.namespace}/${svc.metadata.name}` }, 'ignoring invalid traffic annotation');
+    }
+    for (const [scope, p] of policies) this.sink({ type: 'traffic.synced', scope, policies: p });
     this.sink({ type: 'scopes.changed', scopes: [...byNamespace.keys()].sort() });
     if (this.failing.size === 0) this.reportOk();
   }

@@ -1,0 +1,40 @@
+/**
+ * Where a source keeps traffic policies and their audit trail: Consul KV (consulTrafficStore)
+ * or Kubernetes Service annotations (kubernetesTrafficStore). Writes are compare-and-set on a
+ * version the store hands out with every read.
+ */
+import { z } from 'zod';
+import { TrafficPolicy } from '../../protocol/traffic';
+
+export const AuditEntry = z.object({
+  id: z.string(),
+  at: z.string(),
+  by: z.string(),
+  reason: z.string(),
+  /** Rejected attempts are recorded too: who tried what, and why it was refused. */
+  outcome: z.enum(['applied', 'rejected']).default('applied'),
+  /** Set when the operator overrode the no-passing-instances guardrail. */
+  forced: z.boolean().default(false),
+  error: z.string().optional(),
+  before: TrafficPolicy.nullable(),
+  /** The policy written (applied) or attempted (rejected; null when it could not be built). */
+  after: TrafficPolicy.nullable(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export interface StoredPolicy {
+  policy: TrafficPolicy | null;
+  /** Consul: the key's ModifyIndex (0 when absent). Kubernetes: the Service's resourceVersion. */
+  modifyIndex: number;
+}
+
+export type WriteResult = { ok: true; modifyIndex: number } | { ok: false; current: StoredPolicy };
+
+export interface TrafficStore {
+  get(scope: string, service: string): Promise<StoredPolicy>;
+  /** Compare-and-set against `expected`; on a lost race returns the current policy. */
+  put(scope: string, service: string, policy: TrafficPolicy, expected: number): Promise<WriteResult>;
+  audit(scope: string, service: string, entry: Omit<z.input<typeof AuditEntry>, 'id'>): Promise<AuditEntry>;
+  /** Newest first. */
+  history(scope: string, service: string): Promise<AuditEntry[]>;
+}
