@@ -28,18 +28,43 @@ test.beforeAll(async () => {
   put('services', service('checkout'));
   put('endpointslices', slice('checkout-x', 'checkout', [{ ip: '192.0.2.1', ready: true, pod: 'checkout-1' }, { ip: '192.0.2.2', ready: true, pod: 'checkout-2' }], 'v1'));
   const kubeconfig = writeKubeconfig(mkdtempSync(join(tmpdir(), 'sb-e2e-k8s-')), kube.url, kube.token, { insecure: true });
-  switchboard = await startSwitchboard({
-    sources: [
-      { kind: 'consul', name: 'consul', address: agent.httpAddr },
-      { kind: 'kubernetes', name: 'k8s', kubeconfig, namespaces: ['shop'] },
-    ],
-  });
+  switchboard = await startSwitchboard(
+    {
+      sources: [
+        { kind: 'consul', name: 'consul', address: agent.httpAddr },
+        { kind: 'kubernetes', name: 'k8s', kubeconfig, namespaces: ['shop'] },
+      ],
+      auth: { anonymousRole: 'viewer', users: [{ name: 'ops', role: 'operator', token: 'env:OPS_TOKEN' }] },
+    },
+    { OPS_TOKEN: 'ops-token-123' },
+  );
 });
 
 test.afterAll(async () => {
   await switchboard?.stop();
   await kube?.stop();
   await agent?.stop();
+});
+
+test('the same traffic panel flips a Kubernetes service: annotation and selector patched', async ({ page }) => {
+  await page.goto(`${switchboard.url}/signin`);
+  await page.getByRole('button', { name: 'Access token' }).click();
+  await page.getByLabel('Token').fill('ops-token-123');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('user')).toHaveText(/ops \(operator\)/);
+  await page.goto(`${switchboard.url}/services/k8s/shop/checkout`);
+  await page.getByTestId('enable-traffic').click();
+  const split = page.getByTestId('traffic-split');
+  await expect(split).toHaveAttribute('data-weights', /blue:(100|0),green:(0|100)/);
+  const readService = async () => (await (await fetch(`${kube.url}/api/v1/namespaces/shop/services/checkout`, { headers: { authorization: `Bearer ${kube.token}` } })).json()) as { spec: { selector: Record<string, string> }; metadata: { annotations: Record<string, string> } };
+  const before = (await readService()).spec.selector.color;
+  const target = before === 'blue' ? 'green' : 'blue';
+  await page.getByTestId('flip').click();
+  await page.getByTestId('confirm-flip').click();
+  await expect(page.getByTestId('history-entry').first()).toContainText(`flip to ${target}`);
+  const after = await readService();
+  expect(after.spec.selector).toEqual({ app: 'checkout', color: target });
+  expect(JSON.parse(after.metadata.annotations['switchboard.dev/traffic']!).weights[target]).toBe(100);
 });
 
 test('a Kubernetes service and a Consul service in one view; readiness live; API server down → stale, last-known-good kept', async ({ page }) => {

@@ -4,7 +4,8 @@
  * concurrent change gets 409 Conflict instead of being overwritten. A blue/green flip (all
  * weight on one subset whose tags are pod labels, `color=green`) also patches the Service
  * selector, so plain kube-proxy traffic follows. The audit trail is a bounded list in the
- * annotation `switchboard.dev/traffic-history`.
+ * annotation `switchboard.dev/traffic-history`. Compare-and-set is on the policy's revision
+ * (see REVISION_ANNOTATION), each write guarded by the resourceVersion it read.
  */
 import * as k8s from '@kubernetes/client-node';
 import { TrafficPolicy } from '../../protocol/traffic';
@@ -15,6 +16,13 @@ export { TRAFFIC_ANNOTATION };
 import { AuditEntry, type StoredPolicy, type TrafficStore, type WriteResult } from './trafficStore';
 
 export const HISTORY_ANNOTATION = 'switchboard.dev/traffic-history';
+/**
+ * The policy's own version. The Service's resourceVersion moves with every write to it (the
+ * history annotation, other controllers), so it cannot be what an operator compares against;
+ * this counter moves only when the policy does, and each write still carries the
+ * resourceVersion it read, so the read-modify-write itself is atomic.
+ */
+export const REVISION_ANNOTATION = 'switchboard.dev/traffic-revision';
 
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
@@ -42,21 +50,26 @@ export class KubernetesTrafficStore implements TrafficStore {
       if (!parsed.success) throw new Error(`annotation ${TRAFFIC_ANNOTATION} on ${namespace}/${name} is not a valid traffic policy: ${parsed.error.issues[0]?.message}`);
       policy = parsed.data;
     }
-    return { policy, modifyIndex: Number(svc.metadata?.resourceVersion ?? 0) };
+    return { policy, modifyIndex: revisionOf(svc) };
   }
 
   async put(namespace: string, name: string, policy: TrafficPolicy, expected: number): Promise<WriteResult> {
     const selector = selectorFor(policy);
-    const body = {
-      metadata: { resourceVersion: String(expected), annotations: { [TRAFFIC_ANNOTATION]: JSON.stringify(policy) } },
-      ...(selector ? { spec: { selector } } : {}),
-    };
-    try {
-      const saved = await this.core.patchNamespacedService({ name, namespace, body }, mergePatch);
-      return { ok: true, modifyIndex: Number(saved.metadata?.resourceVersion ?? 0) };
-    } catch (err) {
-      if ((err as { code?: number }).code === 409) return { ok: false, current: await this.get(namespace, name) };
-      throw new Error(`PATCH service ${namespace}/${name}: ${describeError(err)}`, { cause: err });
+    for (let attempt = 0; ; attempt++) {
+      const svc = await this.read(namespace, name);
+      if (revisionOf(svc) !== expected) return { ok: false, current: await this.get(namespace, name) };
+      const revision = expected + 1;
+      const body = {
+        metadata: { resourceVersion: svc.metadata?.resourceVersion, annotations: { [TRAFFIC_ANNOTATION]: JSON.stringify(policy), [REVISION_ANNOTATION]: String(revision) } },
+        ...(selector ? { spec: { selector } } : {}),
+      };
+      try {
+        await this.core.patchNamespacedService({ name, namespace, body }, mergePatch);
+        return { ok: true, modifyIndex: revision };
+      } catch (err) {
+        // 409: the Service changed between our read and write; re-read and decide again.
+        if ((err as { code?: number }).code !== 409 || attempt >= 4) throw new Error(`PATCH service ${namespace}/${name}: ${describeError(err)}`, { cause: err });
+      }
     }
   }
 
@@ -91,6 +104,11 @@ export class KubernetesTrafficStore implements TrafficStore {
       throw new Error(`GET service ${namespace}/${name}: ${describeError(err)}`, { cause: err });
     }
   }
+}
+
+function revisionOf(svc: k8s.V1Service): number {
+  const n = Number(svc.metadata?.annotations?.[REVISION_ANNOTATION] ?? 0);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
 function safeJson(text: string): unknown {

@@ -142,7 +142,8 @@ export function kubernetesAdapterSuite(cluster: () => TestCluster, dir: () => st
       let svc = await c.read('services', NS, 'web');
       expect(svc.spec?.selector).toEqual({ app: 'web', color: 'blue' });
       expect(JSON.parse(svc.metadata.annotations!['switchboard.dev/traffic']!)).toMatchObject({ weights: { blue: 100, green: 0 } });
-      const staleVersion = Number(svc.metadata.resourceVersion);
+      const staleVersion = Number(svc.metadata.annotations!['switchboard.dev/traffic-revision']);
+      expect(staleVersion).toBe(1);
 
       const flipped = await fetch(`${api}/flip`, { method: 'POST', headers, body: '{}' });
       expect(flipped.status).toBe(200);
