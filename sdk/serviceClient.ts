@@ -12,7 +12,8 @@ import type { TelemetryReport } from '../protocol/telemetry';
 import type { TrafficPolicy } from '../protocol/traffic';
 import { BlockingQuery, type RateLimit } from './consul/blockingQuery';
 import { ConsulHttp, ServiceEntries, type ConsulError, type ServiceEntry } from './consul/consulHttp';
-import { decodePolicy, KvEntries, policyKey } from './consul/trafficKv';
+import { decodePolicy, decodePolicyJson, KvEntries, policyKey } from './consul/trafficKv';
+import { KubernetesServiceWatch, type KubernetesTarget } from './kubernetes/kubernetesServiceWatch';
 import { InstanceBreaker, type BreakerOptions, type BreakerState } from './instanceBreaker';
 import { InstanceGuard, type InstanceGuardOptions } from './instanceGuard';
 import { newHistogram, recordLatency } from './latencyHistogram';
@@ -21,8 +22,10 @@ import { TelemetryReporter } from './telemetryReporter';
 import { TrafficSplit, type Endpoint, type PickedEndpoint, type Strategy } from './trafficSplit';
 
 export interface ServiceClientOptions {
-  /** Consul HTTP address, e.g. http://127.0.0.1:8500 (or the embedded registry's). */
-  registry: string;
+  /** Consul HTTP address, e.g. http://127.0.0.1:8500 (or the embedded registry's). One of registry or kubernetes. */
+  registry?: string;
+  /** Kubernetes mode: the Service's ready endpoints, pod labels and traffic annotation in this namespace. */
+  kubernetes?: KubernetesTarget;
   service: string;
   /** ACL token, sent as X-Consul-Token. */
   token?: string | null;
@@ -84,8 +87,8 @@ const HEALTH_RATE_LIMIT: RateLimit = { burst: 4, intervalMs: 250 };
 const POLICY_RATE_LIMIT: RateLimit = { burst: 10, intervalMs: 100 };
 
 export class ServiceClient {
-  private readonly http: ConsulHttp;
-  private readonly loops: BlockingQuery<unknown, ConsulError>[];
+  private readonly loops: BlockingQuery<unknown, ConsulError>[] = [];
+  private readonly kube: KubernetesServiceWatch | null = null;
   private endpoints: Endpoint[] = [];
   private policy: TrafficPolicy | null = null;
   private split = new TrafficSplit([], null);
@@ -104,22 +107,32 @@ export class ServiceClient {
   readonly clientId: string;
 
   constructor(private readonly options: ServiceClientOptions) {
-    this.http = new ConsulHttp({ sourceName: `sdk:${options.service}`, address: options.registry, token: options.token ?? null });
+    if (!options.registry === !options.kubernetes) throw new Error('ServiceClient: give exactly one of registry (Consul) or kubernetes');
     this.budget = new RetryBudget(options.retryBudget);
     this.guard = options.guard === false ? null : new InstanceGuard(options.guard ?? {});
     const caller = options.report?.caller ?? options.caller ?? 'sdk';
     this.clientId = `${caller}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.reporter = options.report ? new TelemetryReporter({ ...options.report, report: () => this.telemetry() }) : null;
-    const dc = options.datacenter ?? null;
-    const waitMs = options.waitMs;
     const failed = (error: ConsulError) => {
       this.staleSince ??= Date.now();
       options.onError?.(error);
     };
+    if (options.kubernetes) {
+      const where = `kubernetes:${options.kubernetes.namespace}/${options.service}`;
+      this.kube = new KubernetesServiceWatch(options.kubernetes, options.service, {
+        endpoints: (list) => this.update('health', () => this.offerEndpoints(list)),
+        policy: (raw) => this.update('policy', () => this.takePolicy(raw === null ? { ok: true, policy: null } : decodePolicyJson(raw), where)),
+        error: (message) => failed({ code: 'network', message, source: `sdk:${options.service}`, dc: null, path: where }),
+      });
+      return;
+    }
+    const http = new ConsulHttp({ sourceName: `sdk:${options.service}`, address: options.registry!, token: options.token ?? null });
+    const dc = options.datacenter ?? null;
+    const waitMs = options.waitMs;
     const health = new BlockingQuery<ServiceEntry[], ConsulError>({
       waitMs,
       rateLimit: options.rateLimit ?? HEALTH_RATE_LIMIT,
-      fetch: (req) => this.http.getIndexed(`/v1/health/service/${encodeURIComponent(options.service)}`, ServiceEntries, { ...req, dc }),
+      fetch: (req) => http.getIndexed(`/v1/health/service/${encodeURIComponent(options.service)}`, ServiceEntries, { ...req, dc }),
       onChange: (entries) => this.update('health', () => this.offerEndpoints(entries.flatMap(toEndpoint))),
       onUnchanged: () => this.fresh(),
       onError: failed,
@@ -127,19 +140,15 @@ export class ServiceClient {
     const policy = new BlockingQuery<KvEntries, ConsulError>({
       waitMs,
       rateLimit: options.rateLimit ?? POLICY_RATE_LIMIT,
-      fetch: (req) => this.http.getIndexed(`/v1/kv/${policyKey(options.service)}`, KvEntries, { ...req, dc, allowNotFound: true }),
+      fetch: (req) => http.getIndexed(`/v1/kv/${policyKey(options.service)}`, KvEntries, { ...req, dc, allowNotFound: true }),
       onChange: (entries) =>
         this.update('policy', () => {
           const value = entries?.[0]?.Value;
-          if (!value) return void (this.policy = null);
-          const decoded = decodePolicy(value);
-          // A broken policy write must not stop traffic: keep following the last valid one.
-          if (decoded.ok) this.policy = decoded.policy;
-          else options.onError?.({ code: 'invalid_body', message: `${policyKey(options.service)}: ${decoded.why}; keeping the previous policy`, source: `sdk:${options.service}`, dc, path: `/v1/kv/${policyKey(options.service)}` });
+          this.takePolicy(value ? decodePolicy(value) : { ok: true, policy: null }, policyKey(options.service));
         }),
       onError: failed,
     });
-    this.loops = [health as BlockingQuery<unknown, ConsulError>, policy as BlockingQuery<unknown, ConsulError>];
+    this.loops.push(health as BlockingQuery<unknown, ConsulError>, policy as BlockingQuery<unknown, ConsulError>);
   }
 
   /** Starts watching; idempotent. */
@@ -147,6 +156,10 @@ export class ServiceClient {
     if (!this.started) {
       this.started = true;
       for (const l of this.loops) l.start();
+      this.kube?.start().catch((err: Error) => {
+        this.staleSince ??= Date.now();
+        this.options.onError?.({ code: 'network', message: `kubernetes: ${err.message}`, source: `sdk:${this.options.service}`, dc: null, path: this.options.kubernetes?.namespace ?? '' });
+      });
       this.reporter?.start();
     }
     return this;
@@ -274,6 +287,7 @@ export class ServiceClient {
     if (this.guardTimer) clearTimeout(this.guardTimer);
     await this.reporter?.stop();
     await Promise.all(this.loops.map((l) => l.stop()));
+    await this.kube?.stop();
   }
 
   private update(part: 'health' | 'policy', apply: () => void): void {
@@ -285,6 +299,12 @@ export class ServiceClient {
       for (const w of this.readyWaiters.splice(0)) w();
       this.options.onUpdate?.(this.view());
     }
+  }
+
+  /** A broken policy write must not stop traffic: keep following the last valid one. */
+  private takePolicy(decoded: { ok: true; policy: TrafficPolicy | null } | { ok: false; why: string }, where: string): void {
+    if (decoded.ok) return void (this.policy = decoded.policy);
+    this.options.onError?.({ code: 'invalid_body', message: `${where}: ${decoded.why}; keeping the previous policy`, source: `sdk:${this.options.service}`, dc: this.options.datacenter ?? null, path: where });
   }
 
   /** The registry's new list, through the sanity guard; a held drop is looked at again when its window ends. */

@@ -12,7 +12,7 @@ import { ensureAdminCredential } from './auth/adminCredential';
 import { Authenticator, sameOrigin } from './auth/authenticator';
 import { EMBEDDED_SOURCE, type Config } from './config/loadConfig';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from './registry/embeddedRegistry';
-import { Gateway } from './gateway/gateway';
+import { Gateway, type GatewayRegistry } from './gateway/gateway';
 import { createApiRouter } from './http/apiRouter';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
@@ -93,7 +93,10 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
   const telemetry = new TelemetryStore();
   const api = createApiRouter({ store, auth, metrics, traffic, telemetry });
-  const registries = new Map<string, { address: string; token: string | null }>(config.consulSources.map((c) => [c.name, { address: c.address, token: c.token }]));
+  const registries = new Map<string, GatewayRegistry>([
+    ...config.consulSources.map((c) => [c.name, { kind: 'consul', address: c.address, token: c.token }] as const),
+    ...config.kubernetesSources.map((k) => [k.name, { kind: 'kubernetes', kubeconfig: k.kubeconfig, context: k.context, inCluster: k.inCluster }] as const),
+  ]);
   const gateway = new Gateway({ store, auth, metrics, logger: logger.child({ component: 'gateway' }), registryFor: (id) => registries.get(id) ?? null });
   const sources = (options.createSources ?? defaultSources)(config, { logger, metrics });
 
@@ -181,7 +184,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         const embedded = consulSource({ kind: 'embedded', name: EMBEDDED_SOURCE, address: registry.httpAddr, token: null, datacenters: 'all' }, { logger, metrics });
         sources.push(embedded);
         trafficStores.set(EMBEDDED_SOURCE, new ConsulTrafficStore({ address: registry.httpAddr, token: null }));
-        registries.set(EMBEDDED_SOURCE, { address: registry.httpAddr, token: null });
+        registries.set(EMBEDDED_SOURCE, { kind: 'consul', address: registry.httpAddr, token: null });
         store.addSource({ id: embedded.id, kind: embedded.kind, name: embedded.name, address: embedded.address });
         logger.info({ address: registry.httpAddr, dns: registry.dnsAddr, dataDir: config.dataDir }, 'embedded registry listening');
       }

@@ -18,9 +18,14 @@ export type PolicyDecode = { ok: true; policy: TrafficPolicy } | { ok: false; wh
 
 /** One KV value (base64, as Consul returns it) → a policy, or why it is not one. */
 export function decodePolicy(base64: string): PolicyDecode {
+  return decodePolicyJson(Buffer.from(base64, 'base64').toString('utf8'));
+}
+
+/** Policy JSON text (a KV value, a Kubernetes annotation) → a policy, or why it is not one. */
+export function decodePolicyJson(text: string): PolicyDecode {
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(base64, 'base64').toString('utf8'));
+    json = JSON.parse(text);
   } catch {
     return { ok: false, why: 'not JSON' };
   }

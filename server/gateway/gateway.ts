@@ -27,9 +27,13 @@ export interface GatewayDeps {
   auth: Authenticator;
   metrics: Metrics;
   logger: Logger;
-  /** Registry address and token of a source, or null if the gateway cannot route through it. */
-  registryFor(sourceId: string): { address: string; token: string | null } | null;
+  /** How to discover a source's services (a Consul-compatible registry, or a Kubernetes cluster), or null if the gateway cannot route through it. */
+  registryFor(sourceId: string): GatewayRegistry | null;
 }
+
+export type GatewayRegistry =
+  | { kind: 'consul'; address: string; token: string | null }
+  | { kind: 'kubernetes'; kubeconfig: string | null; context: string | null; inCluster: boolean };
 
 export class Gateway {
   private readonly clients = new Map<string, ServiceClient>();
@@ -118,18 +122,20 @@ export class Gateway {
   }
 
   private async client(target: { id: string; sourceId: string; scope: string; name: string }): Promise<ServiceClient> {
-    let client = this.clients.get(target.name);
+    let client = this.clients.get(target.id);
     if (!client) {
       const registry = this.deps.registryFor(target.sourceId)!;
+      const where =
+        registry.kind === 'consul'
+          ? { registry: registry.address, token: registry.token, datacenter: target.scope }
+          : { kubernetes: { namespace: target.scope, kubeconfig: registry.kubeconfig ?? undefined, context: registry.context ?? undefined, inCluster: registry.inCluster } };
       client = new ServiceClient({
-        registry: registry.address,
-        token: registry.token,
+        ...where,
         service: target.name,
-        datacenter: target.scope,
         caller: 'switchboard-gateway',
         onError: (e) => this.deps.logger.debug({ service: target.id, err: e.message }, 'gateway watch trouble; serving last-known-good'),
       }).start();
-      this.clients.set(target.name, client);
+      this.clients.set(target.id, client);
     }
     return client;
   }

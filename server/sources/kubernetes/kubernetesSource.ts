@@ -14,6 +14,7 @@ import { backoffDelay, DEFAULT_BACKOFF } from '../../../sdk/consul/blockingQuery
 import type { Logger } from '../../log';
 import { TRAFFIC_ANNOTATION } from './kubernetesNormalize';
 import type { Source, SourceSink } from '../source';
+import { describeEndpointsApi, discoverEndpointsApi, endpointsResource, type EndpointsApi } from '../../../sdk/kubernetes/endpointsApi';
 import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, toService, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from './kubernetesNormalize';
 
 export interface KubernetesSourceConfig {
@@ -26,11 +27,6 @@ export interface KubernetesSourceConfig {
   namespaces: string[] | 'all';
 }
 
-type EndpointsApi = { kind: 'slices'; version: 'v1' | 'v1beta1' } | { kind: 'endpoints' };
-
-export function describeEndpointsApi(api: EndpointsApi): string {
-  return api.kind === 'slices' ? `EndpointSlices discovery.k8s.io/${api.version}` : 'core v1 Endpoints (no EndpointSlice API served)';
-}
 
 /** The KubeConfig a Kubernetes source (and its traffic store) talks through. Throws if it cannot be loaded. */
 export function loadKubeConfig(config: Pick<KubernetesSourceConfig, 'inCluster' | 'kubeconfig' | 'context'>): k8s.KubeConfig {
@@ -89,28 +85,18 @@ export class KubernetesSource implements Source {
   }
 
   private async begin(): Promise<void> {
-    this.api = await this.discoverEndpointsApi();
+    this.api = await discoverEndpointsApi(this.kc);
     if (this.stopped) return;
     const contextNs = this.kc.getContextObject(this.kc.getCurrentContext())?.namespace ?? 'default';
     this.namespaces = this.config.namespaces === 'all' ? null : this.config.namespaces.length ? this.config.namespaces : [contextNs];
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
-    const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
     const scopes: (string | null)[] = this.namespaces ?? [null];
     for (const ns of scopes) {
       const base = ns ? `/api/v1/namespaces/${ns}` : '/api/v1';
       this.add('services', `${base}/services`, () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()) as Promise<KubernetesListObject<KubernetesObject>>);
       this.add('pods', `${base}/pods`, () => (ns ? core.listNamespacedPod({ namespace: ns }) : core.listPodForAllNamespaces()) as Promise<KubernetesListObject<KubernetesObject>>);
-      if (this.api.kind === 'slices') {
-        const version = this.api.version;
-        const path = ns ? `/apis/discovery.k8s.io/${version}/namespaces/${ns}/endpointslices` : `/apis/discovery.k8s.io/${version}/endpointslices`;
-        this.add('endpoints', path, () =>
-          (ns
-            ? custom.listNamespacedCustomObject({ group: 'discovery.k8s.io', version, namespace: ns, plural: 'endpointslices' })
-            : custom.listClusterCustomObject({ group: 'discovery.k8s.io', version, plural: 'endpointslices' })) as Promise<KubernetesListObject<KubernetesObject>>,
-        );
-      } else {
-        this.add('endpoints', `${base}/endpoints`, () => (ns ? core.listNamespacedEndpoints({ namespace: ns }) : core.listEndpointsForAllNamespaces()) as Promise<KubernetesListObject<KubernetesObject>>);
-      }
+      const endpoints = endpointsResource(this.kc, this.api, ns);
+      this.add('endpoints', endpoints.path, endpoints.list);
     }
     const results = await Promise.allSettled(this.informers.map((i) => i.start()));
     if (this.stopped) return;
@@ -118,17 +104,6 @@ export class KubernetesSource implements Source {
     if (failed) return this.fail(null, (failed as PromiseRejectedResult).reason);
     this.synced = true;
     this.flush();
-  }
-
-  /** EndpointSlice v1, else v1beta1, else core Endpoints: whatever this cluster serves. */
-  private async discoverEndpointsApi(): Promise<EndpointsApi> {
-    const apis = this.kc.makeApiClient(k8s.ApisApi);
-    const groups = await apis.getAPIVersions();
-    const discovery = groups.groups.find((g) => g.name === 'discovery.k8s.io');
-    const versions = new Set((discovery?.versions ?? []).map((v) => v.version));
-    if (versions.has('v1')) return { kind: 'slices', version: 'v1' };
-    if (versions.has('v1beta1')) return { kind: 'slices', version: 'v1beta1' };
-    return { kind: 'endpoints' };
   }
 
   private add(kind: 'services' | 'pods' | 'endpoints', path: string, list: () => Promise<KubernetesListObject<KubernetesObject>>): void {
