@@ -5,7 +5,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { KubernetesSource } from '../../server/sources/kubernetes/kubernetesSource';
+import { TopologyStore } from '../../server/topology/topologyStore';
 import { startFakeKubeApiServer, type FakeKubeApiServer, type KubeObject } from '../support/fakeKubeApiServer';
 import { kubernetesAdapterSuite, writeKubeconfig, type TestCluster } from '../support/kubernetesSuite';
 
@@ -37,4 +39,24 @@ afterAll(async () => {
 
 describe('Kubernetes adapter against the fake API server (EndpointSlice v1)', () => {
   kubernetesAdapterSuite(() => cluster, () => dir, { canCompact: true });
+});
+
+describe('a cluster that serves no EndpointSlice API', () => {
+  it('falls back to core Endpoints, reads ready and not-ready addresses, and says which API it uses', async () => {
+    const old = await startFakeKubeApiServer({ sliceApi: 'none' });
+    try {
+      old.put('services', { metadata: { name: 'legacy', namespace: 'shop' }, spec: { selector: { app: 'legacy' } } });
+      old.put('endpoints', { metadata: { name: 'legacy', namespace: 'shop' }, subsets: [{ addresses: [{ ip: '192.0.2.7', nodeName: 'n1' }], notReadyAddresses: [{ ip: '192.0.2.8' }], ports: [{ name: 'http', port: 9000 }] }] });
+      const source = new KubernetesSource({ name: 'old', kubeconfig: writeKubeconfig(dir, old.url, old.token, { insecure: true }), context: null, inCluster: false, namespaces: ['shop'] });
+      const store = new TopologyStore();
+      store.addSource({ id: 'old', kind: 'kubernetes', name: 'old', address: source.address });
+      source.start((e) => store.apply('old', e));
+      await vi.waitFor(() => expect(store.service('old/shop/legacy')?.instances).toHaveLength(2), { timeout: 10_000 });
+      expect(store.service('old/shop/legacy')?.instances.map((i) => [i.id, i.health])).toEqual([['192.0.2.7:9000', 'passing'], ['192.0.2.8:9000', 'critical']]);
+      expect(store.source('old')?.detail).toBe('core v1 Endpoints (no EndpointSlice API served)');
+      await source.stop();
+    } finally {
+      await old.stop();
+    }
+  });
 });

@@ -17,7 +17,7 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
-type Resource = 'services' | 'pods' | 'endpointslices';
+type Resource = 'services' | 'pods' | 'endpointslices' | 'endpoints';
 
 interface Event {
   rv: number;
@@ -30,6 +30,7 @@ const KINDS: Record<Resource, { kind: string; apiVersion: string }> = {
   services: { kind: 'Service', apiVersion: 'v1' },
   pods: { kind: 'Pod', apiVersion: 'v1' },
   endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
+  endpoints: { kind: 'Endpoints', apiVersion: 'v1' },
 };
 
 export interface FakeKubeApiServer {
@@ -47,7 +48,7 @@ export interface FakeKubeApiServer {
   requests: string[];
 }
 
-export async function startFakeKubeApiServer(options: { token?: string; forbid?: { token: string; verbs: string[] }[]; port?: number } = {}): Promise<FakeKubeApiServer> {
+export async function startFakeKubeApiServer(options: { token?: string; forbid?: { token: string; verbs: string[] }[]; port?: number; /** 'none': a cluster without the EndpointSlice API (core Endpoints only). @default 'v1' */ sliceApi?: 'v1' | 'none' } = {}): Promise<FakeKubeApiServer> {
   const token = options.token ?? 'fake-token';
   const store = new Map<string, KubeObject>(); // `${resource}/${ns}/${name}`
   const events: Event[] = [];
@@ -81,7 +82,7 @@ export async function startFakeKubeApiServer(options: { token?: string; forbid?:
 
   const route = (path: string): { resource: Resource; namespace: string | null; name: string | null } | null => {
     const m =
-      /^\/api\/v1(?:\/namespaces\/([^/]+))?\/(services|pods)(?:\/([^/]+))?$/.exec(path) ??
+      /^\/api\/v1(?:\/namespaces\/([^/]+))?\/(services|pods|endpoints)(?:\/([^/]+))?$/.exec(path) ??
       /^\/apis\/discovery\.k8s\.io\/v1(?:\/namespaces\/([^/]+))?\/(endpointslices)(?:\/([^/]+))?$/.exec(path);
     return m ? { namespace: m[1] ?? null, resource: m[2] as Resource, name: m[3] ?? null } : null;
   };
@@ -95,7 +96,8 @@ export async function startFakeKubeApiServer(options: { token?: string; forbid?:
     const forbidden = options.forbid?.find((f) => req.headers.authorization === `Bearer ${f.token}`);
     if (url.pathname === '/apis') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'discovery.k8s.io', versions: [{ groupVersion: 'discovery.k8s.io/v1', version: 'v1' }], preferredVersion: { groupVersion: 'discovery.k8s.io/v1', version: 'v1' } }] }));
+      const groups = options.sliceApi === 'none' ? [] : [{ name: 'discovery.k8s.io', versions: [{ groupVersion: 'discovery.k8s.io/v1', version: 'v1' }], preferredVersion: { groupVersion: 'discovery.k8s.io/v1', version: 'v1' } }];
+      return res.end(JSON.stringify({ kind: 'APIGroupList', apiVersion: 'v1', groups }));
     }
     if (url.pathname === '/apis/discovery.k8s.io') {
       res.writeHead(200, { 'content-type': 'application/json' });
