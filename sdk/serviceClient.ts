@@ -13,7 +13,8 @@ import type { TrafficPolicy } from '../protocol/traffic';
 import { BlockingQuery, type RateLimit } from './consul/blockingQuery';
 import { ConsulHttp, ServiceEntries, type ConsulError, type ServiceEntry } from './consul/consulHttp';
 import { decodePolicy, decodePolicyJson, KvEntries, policyKey } from './consul/trafficKv';
-import { KubernetesServiceWatch, type KubernetesTarget } from './kubernetes/kubernetesServiceWatch';
+// Type-only: @kubernetes/client-node is loaded only by clients in Kubernetes mode.
+import type { KubernetesServiceWatch, KubernetesTarget } from './kubernetes/kubernetesServiceWatch';
 import { InstanceBreaker, type BreakerOptions, type BreakerState } from './instanceBreaker';
 import { InstanceGuard, type InstanceGuardOptions } from './instanceGuard';
 import { newHistogram, recordLatency } from './latencyHistogram';
@@ -88,7 +89,8 @@ const POLICY_RATE_LIMIT: RateLimit = { burst: 10, intervalMs: 100 };
 
 export class ServiceClient {
   private readonly loops: BlockingQuery<unknown, ConsulError>[] = [];
-  private readonly kube: KubernetesServiceWatch | null = null;
+  private kube: KubernetesServiceWatch | null = null;
+  private closed = false;
   private endpoints: Endpoint[] = [];
   private policy: TrafficPolicy | null = null;
   private split = new TrafficSplit([], null);
@@ -117,15 +119,7 @@ export class ServiceClient {
       this.staleSince ??= Date.now();
       options.onError?.(error);
     };
-    if (options.kubernetes) {
-      const where = `kubernetes:${options.kubernetes.namespace}/${options.service}`;
-      this.kube = new KubernetesServiceWatch(options.kubernetes, options.service, {
-        endpoints: (list) => this.update('health', () => this.offerEndpoints(list)),
-        policy: (raw) => this.update('policy', () => this.takePolicy(raw === null ? { ok: true, policy: null } : decodePolicyJson(raw), where)),
-        error: (message) => failed({ code: 'network', message, source: `sdk:${options.service}`, dc: null, path: where }),
-      });
-      return;
-    }
+    if (options.kubernetes) return;
     const http = new ConsulHttp({ sourceName: `sdk:${options.service}`, address: options.registry!, token: options.token ?? null });
     const dc = options.datacenter ?? null;
     const waitMs = options.waitMs;
@@ -156,10 +150,7 @@ export class ServiceClient {
     if (!this.started) {
       this.started = true;
       for (const l of this.loops) l.start();
-      this.kube?.start().catch((err: Error) => {
-        this.staleSince ??= Date.now();
-        this.options.onError?.({ code: 'network', message: `kubernetes: ${err.message}`, source: `sdk:${this.options.service}`, dc: null, path: this.options.kubernetes?.namespace ?? '' });
-      });
+      if (this.options.kubernetes) void this.startKubernetes(this.options.kubernetes);
       this.reporter?.start();
     }
     return this;
@@ -284,6 +275,7 @@ export class ServiceClient {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.guardTimer) clearTimeout(this.guardTimer);
     await this.reporter?.stop();
     await Promise.all(this.loops.map((l) => l.stop()));
@@ -298,6 +290,26 @@ export class ServiceClient {
     if (this.loaded.health && this.loaded.policy) {
       for (const w of this.readyWaiters.splice(0)) w();
       this.options.onUpdate?.(this.view());
+    }
+  }
+
+  private async startKubernetes(target: KubernetesTarget): Promise<void> {
+    const where = `kubernetes:${target.namespace}/${this.options.service}`;
+    const failed = (message: string) => {
+      this.staleSince ??= Date.now();
+      this.options.onError?.({ code: 'network', message, source: `sdk:${this.options.service}`, dc: null, path: where });
+    };
+    try {
+      const { KubernetesServiceWatch } = await import('./kubernetes/kubernetesServiceWatch');
+      if (this.closed) return;
+      this.kube = new KubernetesServiceWatch(target, this.options.service, {
+        endpoints: (list) => this.update('health', () => this.offerEndpoints(list)),
+        policy: (raw) => this.update('policy', () => this.takePolicy(raw === null ? { ok: true, policy: null } : decodePolicyJson(raw), where)),
+        error: failed,
+      });
+      await this.kube.start();
+    } catch (err) {
+      failed(`kubernetes: ${(err as Error).message}`);
     }
   }
 
