@@ -7,11 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fromRaw } from '../../server/config/loadConfig';
-import { createLogger } from '../../server/log';
 import { KubernetesSource } from '../../server/sources/kubernetes/kubernetesSource';
-import { createSwitchboard } from '../../server/switchboard';
 import { TopologyStore } from '../../server/topology/topologyStore';
+import { startFromConfig } from '../support/controlPlane';
 import { startKubeApiServer, type KubeApiServer } from '../support/kubeApiServer';
 import { kubernetesAdapterSuite, writeKubeconfig, type TestCluster } from '../support/kubernetesSuite';
 
@@ -80,12 +78,7 @@ describe('Kubernetes adapter against a real kube-apiserver 1.20 (EndpointSlice v
   }, 90_000);
 
   it('a token that may read but not patch services gets a clear refusal from the traffic API, not a crash', async () => {
-    const config = fromRaw(
-      { listen: { host: '127.0.0.1', port: 0 }, dataDir: dir, sources: [{ kind: 'kubernetes', name: 'k8s', kubeconfig: writeKubeconfig(dir, api.url, api.limitedToken, { ca: api.ca }), namespaces: ['shop'] }], auth: { anonymousRole: null, users: [{ name: 'op', role: 'operator', token: 'op-token' }] } },
-      { file: null, env: {}, cwd: process.cwd() },
-    );
-    const sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
-    const base = `http://127.0.0.1:${await sb.listen()}`;
+    const { sb, base } = await startFromConfig({ sources: [{ kind: 'kubernetes', name: 'k8s', kubeconfig: writeKubeconfig(dir, api.url, api.limitedToken, { ca: api.ca }), namespaces: ['shop'] }], auth: { anonymousRole: null, users: [{ name: 'op', role: 'operator', token: 'op-token' }] } });
     try {
       await vi.waitFor(() => expect(sb.store.service('k8s/shop/web')).toBeDefined(), { timeout: 20_000 });
       const r = await fetch(`${base}/api/services/k8s/shop/web/traffic/flip`, { method: 'POST', headers: { authorization: 'Bearer op-token', 'content-type': 'application/json' }, body: '{}' });

@@ -11,9 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ServiceClient } from '../../sdk/serviceClient';
-import { fromRaw } from '../../server/config/loadConfig';
-import { createLogger } from '../../server/log';
-import { createSwitchboard } from '../../server/switchboard';
+import { startFromConfig } from '../support/controlPlane';
 import { startFakeKubeApiServer, type FakeKubeApiServer, type KubeObject } from '../support/fakeKubeApiServer';
 import { pod, service, writeKubeconfig } from '../support/kubernetesSuite';
 
@@ -96,12 +94,7 @@ describe('ServiceClient in Kubernetes mode', () => {
   });
 
   it('lets the control plane’s gateway route to a Kubernetes service the same way', async () => {
-    const config = fromRaw(
-      { listen: { host: '127.0.0.1', port: 0 }, dataDir: mkdtempSync(join(tmpdir(), 'sb-gw-k8s-')), sources: [{ kind: 'kubernetes', name: 'k8s', kubeconfig, namespaces: ['shop'] }], auth: { anonymousRole: null, users: [{ name: 'svc', role: 'client', token: 'client-token' }] } },
-      { file: null, env: {}, cwd: process.cwd() },
-    );
-    const sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
-    const base = `http://127.0.0.1:${await sb.listen()}`;
+    const { sb, base } = await startFromConfig({ sources: [{ kind: 'kubernetes', name: 'k8s', kubeconfig, namespaces: ['shop'] }], auth: { anonymousRole: null, users: [{ name: 'svc', role: 'client', token: 'client-token' }] } });
     try {
       await vi.waitFor(() => expect(sb.store.service('k8s/shop/web')).toBeDefined(), { timeout: 10_000 });
       const r = await fetch(`${base}/gw/web/`, { headers: { authorization: 'Bearer client-token' } });

@@ -32,3 +32,10 @@ export async function startControlPlane(options: { users: { name: string; role: 
   const base = `http://127.0.0.1:${await sb.listen()}`;
   return { sb, base, registry: sb.store.source('embedded')!.address! };
 }
+
+/** A control plane from a raw config object (listen is forced to 127.0.0.1:0). */
+export async function startFromConfig(raw: Record<string, unknown>): Promise<{ sb: Switchboard; base: string }> {
+  const config = fromRaw({ dataDir: mkdtempSync(join(tmpdir(), 'sb-test-')), ...raw, listen: { host: '127.0.0.1', port: 0 } }, { file: null, env: {}, cwd: process.cwd() });
+  const sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
+  return { sb, base: `http://127.0.0.1:${await sb.listen()}` };
+}

@@ -6,11 +6,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it, vi } from 'vitest';
-import { fromRaw } from '../../server/config/loadConfig';
-import { createLogger } from '../../server/log';
 import { KubernetesSource } from '../../server/sources/kubernetes/kubernetesSource';
-import { createSwitchboard } from '../../server/switchboard';
 import { TopologyStore } from '../../server/topology/topologyStore';
+import { startFromConfig } from './controlPlane';
 
 export interface TestCluster {
   /** Writes a kubeconfig for `token` into `dir` and returns its path. */
@@ -126,12 +124,7 @@ export function kubernetesAdapterSuite(cluster: () => TestCluster, dir: () => st
   it('flips traffic on Kubernetes: annotation and selector patched with a resourceVersion precondition; a stale write gets 409', async () => {
     const c = cluster();
     await c.apply('endpointslices', slice('web-abc', 'web', [{ ip: '192.0.2.1', ready: true, pod: 'web-1' }, { ip: '192.0.2.2', ready: true, pod: 'web-2' }], c.sliceVersion));
-    const config = fromRaw(
-      { listen: { host: '127.0.0.1', port: 0 }, dataDir: dir(), sources: [{ kind: 'kubernetes', name: 'k8s', kubeconfig: c.kubeconfig(dir()), namespaces: [NS] }], auth: { anonymousRole: null, users: [{ name: 'op', role: 'operator', token: 'op-token' }] } },
-      { file: null, env: {}, cwd: process.cwd() },
-    );
-    const sb = createSwitchboard({ config, logger: createLogger({ level: 'silent' }) });
-    const base = `http://127.0.0.1:${await sb.listen()}`;
+    const { sb, base } = await startFromConfig({ sources: [{ kind: 'kubernetes', name: 'k8s', kubeconfig: c.kubeconfig(dir()), namespaces: [NS] }], auth: { anonymousRole: null, users: [{ name: 'op', role: 'operator', token: 'op-token' }] } });
     try {
       await vi.waitFor(() => expect(sb.store.service(SVC)?.instances.filter((i) => i.health === 'passing')).toHaveLength(2), { timeout: 20_000 });
       const api = `${base}/api/services/k8s/${NS}/web/traffic`;
