@@ -73,7 +73,10 @@ export async function registerService(options: RegisterOptions): Promise<Registr
     Port: options.port,
     Tags: options.tags ?? [],
     Meta: options.meta ?? {},
-    Checks: [check('readiness', options.readiness), ...(options.liveness ? [check('liveness', options.liveness)] : [])],
+    // A process registering itself is alive: liveness starts passing (Consul would otherwise hold it
+    // critical until the first run, up to one interval, and clients would skip a ready instance).
+    // Readiness starts critical until the service proves it.
+    Checks: [check('readiness', options.readiness), ...(options.liveness ? [{ ...check('liveness', options.liveness), Status: 'passing' }] : [])],
   });
   const base = options.registry.replace(/\/+$/, '');
   const attempts = options.attempts ?? 30;

@@ -23,10 +23,10 @@ describe('server/index.ts with an invalid config', () => {
     expect(r.stderr).toContain('sources[0].address');
   });
 
-  it('exits 2 on a kind that is not supported yet, naming the source', () => {
-    const r = start(JSON.stringify({ sources: [{ kind: 'kubernetes', name: 'k8s', kubeconfig: '~/.kube/config' }] }));
+  it('exits 2 on a bad Kubernetes source, naming the field', () => {
+    const r = start(JSON.stringify({ sources: [{ kind: 'kubernetes', name: 'k8s', namespaces: ['Not_A_Namespace'] }] }));
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('sources[0] ("k8s"): Kubernetes sources are not supported yet');
+    expect(r.stderr).toContain('sources[0].namespaces');
   });
 
   it('exits 2 on malformed JSON', () => {
