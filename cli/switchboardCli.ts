@@ -4,31 +4,39 @@
  * exit codes a CI script can branch on (see USAGE).
  */
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unauthorized: 3, conflict: 4, guardrail: 5, notFound: 6 } as const;
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:3000';
+const DEFAULT_TIMEOUT_S = 30;
 
 export const USAGE = `Usage: switchboard traffic <command> <service> [options]
 
 Commands:
   get <service>                          show the split, subset health and last change
-  set <service> <subset>=<weight> …      set weights (integers summing to 100)
+  set <service> <subset>=<weight> …      set weights (integers 0-100 summing to 100)
   flip <service>                         all weight to the subset without the majority
   history <service>                      the audit trail, newest first
   rollback <service> <entry-id>          restore the policy of an earlier history entry
 
 <service> is a name (payment) or a full id (source/datacenter/name, e.g. prod/dc1/payment).
+A name must match exactly one service; otherwise the candidates are listed.
 
 Options:
-  --server <url>     control plane URL (env SWITCHBOARD_URL, default http://127.0.0.1:3000)
+  --server <url>     control plane URL (env SWITCHBOARD_URL, default ${DEFAULT_SERVER})
   --token <token>    API token (env SWITCHBOARD_TOKEN); changes need the operator role
   --reason <text>    why, for the audit trail (set, flip)
-  --force            move weight onto a subset with no passing instance anyway
-  --if-match <n>     only if the policy's modifyIndex is still n (set)
-  --json             print the API's JSON answer
+  --force            move weight onto a subset with no passing instance anyway (set, flip, rollback)
+  --if-match <n>     only if the policy's modifyIndex is still n (set, flip)
+  --json             print the API's JSON answer (on a conflict: the error and current policy)
+  --timeout <s>      give up on the control plane after s seconds (default ${DEFAULT_TIMEOUT_S})
+  -h, --help         this text
 
 Exit codes: 0 ok · 1 control plane unreachable or unexpected answer · 2 usage error or
 invalid change (400) · 3 not signed in or not allowed (401/403) · 4 conflict, someone
-else changed it first (409) · 5 refused by the guardrail (422) · 6 service or entry not found (404)
+else changed it first (409; the current policy is printed) · 5 refused by the guardrail (422)
+· 6 service or entry not found (404)
 `;
 
 export interface CliIo {
@@ -38,34 +46,55 @@ export interface CliIo {
   fetch?: typeof fetch;
 }
 
-interface Policy {
-  subsets: Record<string, { tags: string[] }>;
-  weights: Record<string, number>;
-  drain: string[];
-  updatedAt: string;
-  updatedBy: string;
-  reason: string;
-}
-interface TrafficView {
-  policy: Policy | null;
-  modifyIndex: number;
-  subsets: Record<string, { instances: number; passing: number }>;
-}
-interface AuditEntry {
-  id: string;
-  at: string;
-  by: string;
-  reason: string;
-  outcome?: string;
-  error?: string;
-  before: Policy | null;
-  after: Policy | null;
-}
+// Response shapes, checked loosely: unknown fields are tolerated so a newer server still works.
+const Policy = z.object({
+  subsets: z.record(z.string(), z.object({ tags: z.array(z.string()) })),
+  weights: z.record(z.string(), z.number()),
+  drain: z.array(z.string()).default([]),
+  updatedAt: z.string(),
+  updatedBy: z.string(),
+  reason: z.string().default(''),
+});
+type Policy = z.infer<typeof Policy>;
+const TrafficView = z.object({
+  policy: Policy.nullable(),
+  modifyIndex: z.number(),
+  subsets: z.record(z.string(), z.object({ instances: z.number(), passing: z.number() })),
+});
+type TrafficView = z.infer<typeof TrafficView>;
+const AuditEntry = z.object({
+  id: z.string(),
+  at: z.string(),
+  by: z.string(),
+  reason: z.string().default(''),
+  outcome: z.string().default('applied'),
+  forced: z.boolean().default(false),
+  error: z.string().optional(),
+  before: Policy.nullable(),
+  after: Policy.nullable(),
+});
+const History = z.array(AuditEntry);
+const TopologyServices = z.object({ services: z.array(z.object({ id: z.string(), name: z.string() })) });
+const ErrorBody = z.object({ error: z.string() });
+const ConflictBody = z.object({ error: z.string(), current: z.object({ policy: Policy.nullable(), modifyIndex: z.number() }).optional() });
+
+type Command = 'get' | 'set' | 'flip' | 'history' | 'rollback';
+const COMMANDS: Record<Command, { args: number | 'many'; options: string[] }> = {
+  get: { args: 0, options: [] },
+  set: { args: 'many', options: ['reason', 'force', 'if-match'] },
+  flip: { args: 0, options: ['reason', 'force', 'if-match'] },
+  history: { args: 0, options: [] },
+  rollback: { args: 1, options: ['force'] },
+};
+const COMMAND_OPTIONS = ['reason', 'force', 'if-match'] as const;
+const SUBSET_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
 class CliError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** The API's answer, printed to stdout with --json (a conflict's current policy). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -81,9 +110,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         server: { type: 'string' },
         token: { type: 'string' },
         reason: { type: 'string' },
-        force: { type: 'boolean', default: false },
+        force: { type: 'boolean' },
         'if-match': { type: 'string' },
         json: { type: 'boolean', default: false },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -92,69 +122,119 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   }
   const { values, positionals } = parsed;
-  if (values.help || positionals.length === 0) {
-    (values.help ? io.stdout : io.stderr)(USAGE);
-    return values.help ? EXIT.ok : EXIT.usage;
+  if (values.help) {
+    io.stdout(USAGE);
+    return EXIT.ok;
+  }
+  if (positionals.length === 0) {
+    io.stderr(USAGE);
+    return EXIT.usage;
   }
   try {
     const [group, command, service, ...rest] = positionals;
-    if (group !== 'traffic') throw new CliError(EXIT.usage, `unknown command "${group}" (try: switchboard traffic get <service>)`);
-    if (!command || !['get', 'set', 'flip', 'history', 'rollback'].includes(command)) throw new CliError(EXIT.usage, `unknown traffic command "${command ?? ''}": use get, set, flip, history or rollback`);
+    if (group !== 'traffic') throw new CliError(EXIT.usage, `unknown command "${group}" (try: switchboard traffic get <service>, or --help)`);
+    if (!command) throw new CliError(EXIT.usage, 'traffic: which command? use get, set, flip, history or rollback');
+    if (!isCommand(command)) throw new CliError(EXIT.usage, `unknown traffic command "${command}": use get, set, flip, history or rollback`);
     if (!service) throw new CliError(EXIT.usage, `traffic ${command}: which service? e.g. switchboard traffic ${command} payment`);
-    const api = new Api((values.server ?? io.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, ''), values.token ?? io.env.SWITCHBOARD_TOKEN ?? null, io.fetch ?? fetch);
+    const spec = COMMANDS[command];
+    if (typeof spec.args === 'number' && rest.length > spec.args) throw new CliError(EXIT.usage, `traffic ${command}: unexpected argument "${rest[spec.args]}"`);
+    for (const option of COMMAND_OPTIONS) {
+      if (values[option] !== undefined && !spec.options.includes(option)) throw new CliError(EXIT.usage, `--${option} does not apply to traffic ${command}`);
+    }
+    // Everything the command needs is checked before the first request.
+    const weights = command === 'set' ? parseWeights(rest) : undefined;
+    const entry = command === 'rollback' ? rest[0] : undefined;
+    if (command === 'rollback' && !entry) throw new CliError(EXIT.usage, 'traffic rollback: which history entry? (ids from `switchboard traffic history`)');
+    const ifMatch = parseIfMatch(values['if-match']);
+    const timeoutS = parseTimeout(values.timeout);
+    const server = parseServer(values.server ?? io.env.SWITCHBOARD_URL ?? DEFAULT_SERVER);
+    const token = values.token ?? io.env.SWITCHBOARD_TOKEN ?? '';
+
+    const api = new Api(server, token || null, io.fetch ?? fetch, timeoutS);
     const id = await api.resolve(service);
     const base = `/api/services/${id.split('/').map(encodeURIComponent).join('/')}/traffic`;
-    const print = (value: unknown, human: () => string) => io.stdout(values.json ? `${JSON.stringify(value, null, 2)}\n` : human());
+    const print = (raw: unknown, human: () => string) => io.stdout(values.json ? `${JSON.stringify(raw, null, 2)}\n` : human());
+    const force = values.force ?? false;
 
     switch (command) {
       case 'get': {
-        const view = await api.call<TrafficView>('GET', base);
-        print(view, () => describeView(id, view));
+        const { raw, value } = await api.call('GET', base, TrafficView);
+        print(raw, () => describeView(id, value));
         return EXIT.ok;
       }
       case 'set': {
-        if (rest.length === 0) throw new CliError(EXIT.usage, 'traffic set: give weights as <subset>=<weight>, e.g. blue=80 green=20');
-        const weights: Record<string, number> = {};
-        for (const w of rest) {
-          const m = /^([a-z0-9][a-z0-9-]*)=(\d{1,3})$/.exec(w);
-          if (!m) throw new CliError(EXIT.usage, `weights: "${w}" is not <subset>=<integer 0-100>`);
-          weights[m[1]!] = Number(m[2]);
-        }
-        let ifMatch: number | undefined;
-        if (values['if-match'] !== undefined) {
-          ifMatch = Number(values['if-match']);
-          if (!Number.isInteger(ifMatch) || ifMatch < 0) throw new CliError(EXIT.usage, `--if-match: "${values['if-match']}" is not a modifyIndex (a non-negative integer)`);
-        }
-        const view = await api.call<TrafficView>('PUT', base, { weights, reason: values.reason ?? '', force: values.force }, ifMatch);
-        print(view, () => `${id}: ${describeWeights(view.policy)}\n`);
+        const { raw, value } = await api.call('PUT', base, TrafficView, { weights, reason: values.reason ?? '', force }, ifMatch);
+        print(raw, () => `${id}: ${describeWeights(value.policy)}\n`);
         return EXIT.ok;
       }
       case 'flip': {
-        const view = await api.call<TrafficView>('POST', `${base}/flip`, { ...(values.reason ? { reason: values.reason } : {}), force: values.force });
-        print(view, () => `${id}: flipped — ${describeWeights(view.policy)}\n`);
+        const { raw, value } = await api.call('POST', `${base}/flip`, TrafficView, { ...(values.reason ? { reason: values.reason } : {}), force }, ifMatch);
+        print(raw, () => `${id}: flipped — ${describeWeights(value.policy)}\n`);
         return EXIT.ok;
       }
       case 'history': {
-        const entries = await api.call<AuditEntry[]>('GET', `${base}/history`);
-        print(entries, () => entries.map((e) => `${e.id}  ${e.at}  ${e.by.padEnd(12)} ${e.outcome === 'rejected' ? 'REFUSED ' : ''}${describeWeights(e.before)} → ${describeWeights(e.after)}  ${e.outcome === 'rejected' ? (e.error ?? '') : e.reason}\n`).join('') || 'no changes recorded\n');
+        const { raw, value } = await api.call('GET', `${base}/history`, History);
+        print(raw, () => value.map((e) => `${e.id}  ${e.at}  ${e.by.padEnd(12)} ${e.outcome === 'rejected' ? 'REFUSED ' : e.forced ? 'FORCED ' : ''}${describeWeights(e.before)} → ${describeWeights(e.after)}  ${e.outcome === 'rejected' ? (e.error ?? '') : e.reason}\n`).join('') || 'no changes recorded\n');
         return EXIT.ok;
       }
       case 'rollback': {
-        const entry = rest[0];
-        if (!entry) throw new CliError(EXIT.usage, 'traffic rollback: which history entry? (ids from `switchboard traffic history`)');
-        const view = await api.call<TrafficView>('POST', `${base}/rollback`, { id: entry, force: values.force });
-        print(view, () => `${id}: rolled back — ${describeWeights(view.policy)}\n`);
+        const { raw, value } = await api.call('POST', `${base}/rollback`, TrafficView, { id: entry, force });
+        print(raw, () => `${id}: rolled back — ${describeWeights(value.policy)}\n`);
         return EXIT.ok;
       }
     }
-    return EXIT.usage;
   } catch (err) {
     if (err instanceof CliError) {
+      if (values.json && err.body !== undefined) io.stdout(`${JSON.stringify(err.body, null, 2)}\n`);
       io.stderr(`switchboard: ${err.message}\n`);
       return err.code;
     }
-    throw err;
+    io.stderr(`switchboard: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT.failed;
   }
+}
+
+function isCommand(s: string): s is Command {
+  return Object.hasOwn(COMMANDS, s);
+}
+
+function parseWeights(args: string[]): Record<string, number> {
+  if (args.length === 0) throw new CliError(EXIT.usage, 'traffic set: give weights as <subset>=<weight>, e.g. blue=80 green=20');
+  const weights: Record<string, number> = {};
+  for (const w of args) {
+    const m = /^([^=]+)=(\d{1,3})$/.exec(w);
+    if (!m || Number(m[2]) > 100) throw new CliError(EXIT.usage, `weights: "${w}" is not <subset>=<integer 0-100>`);
+    const name = m[1]!;
+    if (!SUBSET_NAME.test(name)) throw new CliError(EXIT.usage, `weights: "${name}" in "${w}" is not a subset name (lowercase letters, digits and dashes)`);
+    if (Object.hasOwn(weights, name)) throw new CliError(EXIT.usage, `weights: subset "${name}" is given twice`);
+    weights[name] = Number(m[2]);
+  }
+  return weights;
+}
+
+function parseIfMatch(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n)) throw new CliError(EXIT.usage, `--if-match: "${raw}" is not a modifyIndex (a non-negative integer; see traffic get)`);
+  return n;
+}
+
+function parseTimeout(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_TIMEOUT_S;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new CliError(EXIT.usage, `--timeout: "${raw}" is not a positive number of seconds`);
+  return n;
+}
+
+function parseServer(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new CliError(EXIT.usage, `server: "${raw}" is not a URL (e.g. ${DEFAULT_SERVER}; --server or SWITCHBOARD_URL)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(EXIT.usage, `server: "${raw}" must be an http:// or https:// URL`);
+  return raw.replace(/\/+$/, '');
 }
 
 class Api {
@@ -162,40 +242,52 @@ class Api {
     private readonly server: string,
     private readonly token: string | null,
     private readonly fetchFn: typeof fetch,
+    private readonly timeoutS: number,
   ) {}
 
   /** A bare name is looked up in the topology; a full id is used as it is. */
   async resolve(service: string): Promise<string> {
-    if (service.split('/').length === 3) return service;
-    const topology = await this.call<{ services: { id: string; name: string }[] }>('GET', '/api/topology');
+    const parts = service.split('/');
+    if (parts.length === 3 && parts.every((p) => p !== '')) return service;
+    if (parts.length > 1) throw new CliError(EXIT.usage, `service: "${service}" is neither a name (payment) nor a full id (source/datacenter/name)`);
+    const { value: topology } = await this.call('GET', '/api/topology', TopologyServices);
     const matches = topology.services.filter((s) => s.name === service).map((s) => s.id);
-    if (matches.length === 0) throw new CliError(EXIT.notFound, `no service named "${service}"`);
-    if (matches.length > 1) throw new CliError(EXIT.usage, `"${service}" is ambiguous; use one of: ${matches.join(', ')}`);
-    return matches[0]!;
+    if (matches.length > 1) throw new CliError(EXIT.usage, `service: "${service}" is ambiguous; use one of: ${matches.sort().join(', ')}`);
+    if (matches[0]) return matches[0];
+    const lower = service.toLowerCase();
+    const near = [...new Set(topology.services.map((s) => s.name).filter((n) => n.toLowerCase().includes(lower) || lower.includes(n.toLowerCase())))].sort();
+    throw new CliError(EXIT.notFound, `service: no service named "${service}"${near.length ? ` (did you mean: ${near.join(', ')}?)` : ''}`);
   }
 
-  async call<T>(method: string, path: string, body?: unknown, ifMatch?: number): Promise<T> {
+  async call<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown, ifMatch?: number): Promise<{ raw: unknown; value: z.infer<S> }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (ifMatch !== undefined) headers['if-match'] = String(ifMatch);
-    let res: Response;
+    let status: number;
+    let text: string;
     try {
-      res = await this.fetchFn(`${this.server}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await this.fetchFn(`${this.server}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutS * 1000) });
+      status = res.status;
+      text = await res.text();
     } catch (err) {
+      if ((err as Error).name === 'TimeoutError') throw new CliError(EXIT.failed, `no answer from ${this.server} within ${this.timeoutS}s (${method} ${path})`);
       const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
       throw new CliError(EXIT.failed, `cannot reach ${this.server}: ${cause}`);
     }
-    const text = await res.text();
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw new CliError(EXIT.failed, `${method} ${path}: HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`);
+      throw new CliError(EXIT.failed, `${method} ${path}: HTTP ${status}, not JSON: ${text.slice(0, 200)}`);
     }
-    if (res.ok) return json as T;
-    const error = (json as { error?: string }).error ?? `HTTP ${res.status}`;
-    switch (res.status) {
+    if (status >= 200 && status < 300) {
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) throw new CliError(EXIT.failed, `${method} ${path}: unexpected answer: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+      return { raw: json, value: parsed.data };
+    }
+    const error = ErrorBody.safeParse(json).data?.error ?? `HTTP ${status}`;
+    switch (status) {
       case 400:
         throw new CliError(EXIT.usage, error);
       case 401:
@@ -205,13 +297,14 @@ class Api {
       case 404:
         throw new CliError(EXIT.notFound, error);
       case 409: {
-        const current = (json as { current?: { policy: Policy | null; modifyIndex: number } }).current;
-        throw new CliError(EXIT.conflict, `${error}; current policy: ${describeWeights(current?.policy ?? null)}${current?.policy ? ` (by ${current.policy.updatedBy}, modifyIndex ${current.modifyIndex})` : ''}`);
+        const current = ConflictBody.safeParse(json).data?.current;
+        const by = current?.policy ? ` (by ${current.policy.updatedBy}, modifyIndex ${current.modifyIndex})` : current ? ` (modifyIndex ${current.modifyIndex})` : '';
+        throw new CliError(EXIT.conflict, `${error}; current policy: ${current ? describeWeights(current.policy) : 'not sent'}${by}`, json);
       }
       case 422:
-        throw new CliError(EXIT.guardrail, `${error}`);
+        throw new CliError(EXIT.guardrail, error);
       default:
-        throw new CliError(EXIT.failed, `${method} ${path}: HTTP ${res.status}: ${error}`);
+        throw new CliError(EXIT.failed, `${method} ${path}: HTTP ${status}: ${error}`);
     }
   }
 }
@@ -219,7 +312,7 @@ class Api {
 function describeWeights(policy: Pick<Policy, 'weights' | 'drain'> | null): string {
   if (!policy) return 'no policy';
   const split = Object.entries(policy.weights).map(([n, w]) => `${n} ${w}%`).join(' / ');
-  return policy.drain?.length ? `${split}, draining ${policy.drain.join(', ')}` : split;
+  return policy.drain.length ? `${split}, draining ${policy.drain.join(', ')}` : split;
 }
 
 function describeView(id: string, view: TrafficView): string {
