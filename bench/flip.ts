@@ -9,11 +9,10 @@
  * from the new policy, synchronously, so every pick after it lands on the new subset — the
  * bench also counts picks that land on the old subset after that moment, which must be 0).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceClient } from '../sdk/serviceClient';
 import { startConsulAgent } from '../test/support/consulAgent';
+import { LocalServers } from '../test/support/localServers';
 import { spawnRegistryProcess } from '../test/support/registryProcessHandle';
 import { percentile, report } from './benchReport';
 
@@ -36,14 +35,11 @@ async function consul(): Promise<Target> {
   return { name: 'Consul 1.8.7', httpAddr: agent.httpAddr, stop: () => agent.stop() };
 }
 
-async function instances(): Promise<{ servers: Server[]; specs: { id: string; tag: string; port: number }[] }> {
-  const servers: Server[] = [];
+async function instances(): Promise<{ servers: LocalServers; specs: { id: string; tag: string; port: number }[] }> {
+  const servers = new LocalServers();
   const specs: { id: string; tag: string; port: number }[] = [];
   for (const [id, tag] of [['b1', 'blue'], ['b2', 'blue'], ['g1', 'green'], ['g2', 'green']] as const) {
-    const server = createServer((_req, res) => res.end(id));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    servers.push(server);
-    specs.push({ id, tag, port: (server.address() as AddressInfo).port });
+    specs.push({ id, tag, port: (await servers.start((_req, res) => res.end(id))).port });
   }
   return { servers, specs };
 }
@@ -123,10 +119,7 @@ async function run(target: Target, pacing: { label: string; gapMs: number }): Pr
   calling = false;
   await Promise.all(callers);
   await client.close();
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
+  servers.closeAll();
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const f = (n: number) => n.toFixed(1);

@@ -9,14 +9,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WebSocket } from 'ws';
-import { ServerMessage } from '../protocol/realtime';
 import { fromRaw } from '../server/config/loadConfig';
 import { createLogger } from '../server/log';
 import { createSwitchboard } from '../server/switchboard';
 import { startFakeKubeApiServer, type KubeObject } from '../test/support/fakeKubeApiServer';
 import { service, slice, writeKubeconfig } from '../test/support/kubernetesSuite';
 import { percentile, report } from './benchReport';
+import { watchDeltas } from './deltaWatcher';
 
 const SERVICES = 2_000;
 const PER_SERVICE = 10;
@@ -40,20 +39,7 @@ const instances = switchboard.store.snapshot().services.reduce((n, s) => n + s.i
 global.gc?.();
 const rssMiB = process.memoryUsage().rss / 2 ** 20;
 
-const waiters: { match: (json: string) => boolean; resolve: (t: number) => void }[] = [];
-const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws`);
-let snapshot = false;
-ws.on('message', (data) => {
-  const t = performance.now();
-  const text = data.toString();
-  const msg = ServerMessage.parse(JSON.parse(text));
-  if (msg.type === 'snapshot') snapshot = true;
-  if (msg.type !== 'delta') return;
-  for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.match(text)) waiters.splice(i, 1)[0]!.resolve(t);
-});
-await new Promise((r) => ws.once('open', r));
-ws.send(JSON.stringify({ type: 'subscribe' }));
-while (!snapshot) await sleep(10);
+const deltas = await watchDeltas(port);
 
 const latencies: number[] = [];
 for (let i = 0; i < CHANGES; i++) {
@@ -62,16 +48,13 @@ for (let i = 0; i < CHANGES; i++) {
   const e = (i >> 1) % PER_SERVICE;
   const target = ip(s, e);
   const health = i % 2 === 0 ? 'critical' : 'passing';
-  const seen = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`change ${i} not seen within 10 s`)), 10_000);
-    waiters.push({ match: (json) => json.includes(`"id":"${target}:8080"`) && json.includes(`"health":"${health}"`), resolve: (t) => (clearTimeout(timer), resolve(t)) });
-  });
+  const seen = deltas.waitFor((json) => json.includes(`"id":"${target}:8080"`) && json.includes(`"health":"${health}"`));
   const t0 = performance.now();
   fake.put('endpointslices', slice(`svc-${s}-a`, `svc-${s}`, endpointsOf(s, health === 'critical' ? e : -1), 'v1') as unknown as KubeObject);
   latencies.push((await seen) - t0);
   await sleep(50);
 }
-ws.close();
+deltas.close();
 await switchboard.close();
 await fake.stop();
 

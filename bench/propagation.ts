@@ -5,13 +5,12 @@
  * rate limit (burst 2, then one re-fetch per 500 ms per watch) coalesces changes on purpose.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WebSocket } from 'ws';
-import { ServerMessage } from '../protocol/realtime';
 import { fromRaw } from '../server/config/loadConfig';
 import { createLogger } from '../server/log';
 import { createSwitchboard } from '../server/switchboard';
 import { startConsulAgent } from '../test/support/consulAgent';
 import { percentile, report } from './benchReport';
+import { watchDeltas } from './deltaWatcher';
 
 const CHANGES = 200;
 
@@ -25,33 +24,9 @@ const port = await switchboard.listen();
 
 const put = (path: string, body?: unknown) => agent.put(path, body);
 
-// Waiters resolved by the WebSocket client when a delta carries the expected instance state.
-const waiters: { match: (json: string) => boolean; resolve: (t: number) => void }[] = [];
-const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws`);
-let snapshotSeen = false;
-ws.on('message', (data) => {
-  const t = performance.now();
-  const text = data.toString();
-  const msg = ServerMessage.parse(JSON.parse(text));
-  if (msg.type === 'snapshot') snapshotSeen = true;
-  if (msg.type !== 'delta') return;
-  for (let i = waiters.length - 1; i >= 0; i--) {
-    if (waiters[i]!.match(text)) {
-      waiters[i]!.resolve(t);
-      waiters.splice(i, 1);
-    }
-  }
-});
-await new Promise((r) => ws.once('open', r));
-ws.send(JSON.stringify({ type: 'subscribe' }));
-while (!snapshotSeen || switchboard.store.source('bench')?.state !== 'ok') await sleep(50);
-
-function waitFor(match: (json: string) => boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no delta within 10 s')), 10_000);
-    waiters.push({ match, resolve: (t) => (clearTimeout(timer), resolve(t)) });
-  });
-}
+const deltas = await watchDeltas(port);
+while (switchboard.store.source('bench')?.state !== 'ok') await sleep(50);
+const waitFor = (match: (json: string) => boolean) => deltas.waitFor(match);
 
 const registerMs: number[] = [];
 const flipMs: number[] = [];
@@ -89,7 +64,7 @@ report(
   ].join('\n'),
 );
 
-ws.close();
+deltas.close();
 await switchboard.close();
 await agent.stop();
 process.exit(0);

@@ -17,6 +17,20 @@ export const TrafficPolicy = z.strictObject({
 });
 export type TrafficPolicy = z.infer<typeof TrafficPolicy>;
 
+export type PolicyDecode = { ok: true; policy: TrafficPolicy } | { ok: false; why: string };
+
+/** Policy JSON text (a Consul KV value, a Kubernetes annotation) → a policy, or why it is not one. */
+export function decodePolicyJson(text: string): PolicyDecode {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, why: 'not JSON' };
+  }
+  const parsed = TrafficPolicy.safeParse(json);
+  return parsed.success ? { ok: true, policy: parsed.data } : { ok: false, why: parsed.error.issues[0]?.message ?? 'invalid' };
+}
+
 /** An instance belongs to a subset when it carries all of the subset's tags (labels on K8s). */
 export function inSubset(instance: { tags: readonly string[] }, subset: { tags: readonly string[] }): boolean {
   return subset.tags.every((t) => instance.tags.includes(t));

@@ -9,10 +9,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TelemetryReport } from '../protocol/telemetry';
-import type { TrafficPolicy } from '../protocol/traffic';
+import { decodePolicyJson, type TrafficPolicy } from '../protocol/traffic';
 import { BlockingQuery, type RateLimit } from './consul/blockingQuery';
 import { ConsulHttp, ServiceEntries, type ConsulError, type ServiceEntry } from './consul/consulHttp';
-import { decodePolicy, decodePolicyJson, KvEntries, policyKey } from './consul/trafficKv';
+import { decodePolicy, KvEntries, policyKey } from './consul/trafficKv';
 // Type-only: @kubernetes/client-node is loaded only by clients in Kubernetes mode.
 import type { KubernetesServiceWatch, KubernetesTarget } from './kubernetes/kubernetesServiceWatch';
 import { InstanceBreaker, type BreakerOptions, type BreakerState } from './instanceBreaker';

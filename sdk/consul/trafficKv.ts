@@ -4,7 +4,7 @@
  * topology watch and the traffic store, so every reader decodes the same way.
  */
 import { z } from 'zod';
-import { TrafficPolicy } from '../../protocol/traffic';
+import { decodePolicyJson, type PolicyDecode, type TrafficPolicy } from '../../protocol/traffic';
 
 export const TRAFFIC_KEY_PREFIX = 'switchboard/traffic/';
 export const policyKey = (service: string) => `${TRAFFIC_KEY_PREFIX}${service}`;
@@ -14,23 +14,9 @@ export const auditPrefix = (service: string) => `switchboard/audit/${service}/`;
 export const KvEntries = z.array(z.object({ Key: z.string(), Value: z.string().nullable(), ModifyIndex: z.number().default(0) })).nullable();
 export type KvEntries = z.infer<typeof KvEntries>;
 
-export type PolicyDecode = { ok: true; policy: TrafficPolicy } | { ok: false; why: string };
-
 /** One KV value (base64, as Consul returns it) → a policy, or why it is not one. */
 export function decodePolicy(base64: string): PolicyDecode {
   return decodePolicyJson(Buffer.from(base64, 'base64').toString('utf8'));
-}
-
-/** Policy JSON text (a KV value, a Kubernetes annotation) → a policy, or why it is not one. */
-export function decodePolicyJson(text: string): PolicyDecode {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { ok: false, why: 'not JSON' };
-  }
-  const parsed = TrafficPolicy.safeParse(json);
-  return parsed.success ? { ok: true, policy: parsed.data } : { ok: false, why: parsed.error.issues[0]?.message ?? 'invalid' };
 }
 
 /** KV entries under the prefix → policies by service name; invalid entries are reported and skipped. */

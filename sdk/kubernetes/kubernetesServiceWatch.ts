@@ -6,17 +6,13 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { homedir } from 'node:os';
 import type { Endpoint } from '../trafficSplit';
 import { discoverEndpointsApi, endpointsResource } from './endpointsApi';
+import { loadKubeConfig, type KubeConfigTarget } from './kubeConfig';
 import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from './kubernetesObjects';
 
-export interface KubernetesTarget {
+export interface KubernetesTarget extends KubeConfigTarget {
   namespace: string;
-  /** @default ~/.kube/config (ignored with inCluster) */
-  kubeconfig?: string;
-  context?: string;
-  inCluster?: boolean;
 }
 
 export interface KubernetesWatchHandlers {
@@ -27,19 +23,17 @@ export interface KubernetesWatchHandlers {
 }
 
 export class KubernetesServiceWatch {
-  private readonly kc = new k8s.KubeConfig();
+  private readonly kc: k8s.KubeConfig;
   private informers: k8s.Informer<KubernetesObject>[] = [];
   private stopped = false;
-  private retry: ReturnType<typeof setTimeout> | null = null;
+  private readonly retries = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
     private readonly target: KubernetesTarget,
     private readonly service: string,
     private readonly handlers: KubernetesWatchHandlers,
   ) {
-    if (target.inCluster) this.kc.loadFromCluster();
-    else this.kc.loadFromFile((target.kubeconfig ?? '~/.kube/config').replace(/^~(?=\/|$)/, homedir()));
-    if (target.context) this.kc.setCurrentContext(target.context);
+    this.kc = loadKubeConfig(target);
   }
 
   async start(): Promise<void> {
@@ -84,7 +78,12 @@ export class KubernetesServiceWatch {
       inf.on('error', (err) => {
         this.handlers.error(`kubernetes watch failed: ${(err as Error)?.message ?? String(err)}`);
         // Keep the cache (last-known-good) and try again shortly; the informer resumes or relists.
-        if (!this.stopped) this.retry = setTimeout(() => void inf.start().catch(() => undefined), 1000);
+        if (this.stopped) return;
+        const timer = setTimeout(() => {
+          this.retries.delete(timer);
+          if (!this.stopped) void inf.start().catch(() => undefined);
+        }, 1000);
+        this.retries.add(timer);
       });
     }
     await Promise.all(this.informers.map((i) => i.start()));
@@ -94,7 +93,7 @@ export class KubernetesServiceWatch {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
+    for (const t of this.retries) clearTimeout(t);
     await Promise.allSettled(this.informers.map((i) => i.stop()));
   }
 }

@@ -35,8 +35,16 @@ export type GatewayRegistry =
   | { kind: 'consul'; address: string; token: string | null }
   | { kind: 'kubernetes'; kubeconfig: string | null; context: string | null; inCluster: boolean };
 
+interface Target {
+  id: string;
+  sourceId: string;
+  scope: string;
+  name: string;
+}
+
 export class Gateway {
-  private readonly clients = new Map<string, ServiceClient>();
+  /** By service name: where it was found and the client routing to it (one watch per service, reused by every request). */
+  private readonly routes = new Map<string, { target: Target; client: ServiceClient }>();
 
   constructor(private readonly deps: GatewayDeps) {}
 
@@ -56,8 +64,8 @@ export class Gateway {
       sendJson(res, 401, { error: 'the gateway needs Authorization: Bearer <token> (role client or above)' });
       return true;
     }
-    const target = this.resolve(name);
-    if (!target) {
+    const route = this.route(name);
+    if (!route) {
       count('refused');
       sendJson(res, 404, { error: `no registered service named "${name}"` });
       return true;
@@ -70,7 +78,7 @@ export class Gateway {
       sendJson(res, 413, { error: `request body larger than ${MAX_BODY} bytes` });
       return true;
     }
-    const client = await this.client(target);
+    const { target, client } = route;
     try {
       await client.ready(READY_TIMEOUT_MS);
       const { response, endpoint, attempts } = await client.request(path, { method: req.method, headers: forwardHeaders(req), body: body?.length ? new Uint8Array(body) : undefined });
@@ -106,38 +114,39 @@ export class Gateway {
 
   /** What the gateway's own clients would report, for the control plane to take in-process. */
   telemetry(): TelemetryReport[] {
-    return [...this.clients.values()].map((c) => c.telemetry());
+    return [...this.routes.values()].map((r) => r.client.telemetry());
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((c) => c.close()));
-    this.clients.clear();
+    await Promise.all([...this.routes.values()].map((r) => r.client.close()));
+    this.routes.clear();
   }
 
-  /** The service by name; with the same name in several sources or datacenters, the first in config order. */
-  private resolve(name: string): { id: string; sourceId: string; scope: string; name: string } | null {
-    if (!name) return null;
+  /**
+   * The route for a service name, looked up in the topology on its first request only (later
+   * requests skip the scan); with the same name in several sources or datacenters, the first in
+   * config order.
+   */
+  private route(name: string): { target: Target; client: ServiceClient } | null {
+    const cached = this.routes.get(name);
+    if (cached || !name) return cached ?? null;
     const found = this.deps.store.snapshot().services.find((s) => s.name === name && this.deps.registryFor(s.sourceId) !== null);
-    return found ? { id: found.id, sourceId: found.sourceId, scope: found.scope, name: found.name } : null;
-  }
-
-  private async client(target: { id: string; sourceId: string; scope: string; name: string }): Promise<ServiceClient> {
-    let client = this.clients.get(target.id);
-    if (!client) {
-      const registry = this.deps.registryFor(target.sourceId)!;
-      const where =
-        registry.kind === 'consul'
-          ? { registry: registry.address, token: registry.token, datacenter: target.scope }
-          : { kubernetes: { namespace: target.scope, kubeconfig: registry.kubeconfig ?? undefined, context: registry.context ?? undefined, inCluster: registry.inCluster } };
-      client = new ServiceClient({
-        ...where,
-        service: target.name,
-        caller: 'switchboard-gateway',
-        onError: (e) => this.deps.logger.debug({ service: target.id, err: e.message }, 'gateway watch trouble; serving last-known-good'),
-      }).start();
-      this.clients.set(target.id, client);
-    }
-    return client;
+    if (!found) return null;
+    const target: Target = { id: found.id, sourceId: found.sourceId, scope: found.scope, name: found.name };
+    const registry = this.deps.registryFor(target.sourceId)!;
+    const where =
+      registry.kind === 'consul'
+        ? { registry: registry.address, token: registry.token, datacenter: target.scope }
+        : { kubernetes: { namespace: target.scope, kubeconfig: registry.kubeconfig ?? undefined, context: registry.context ?? undefined, inCluster: registry.inCluster } };
+    const client = new ServiceClient({
+      ...where,
+      service: target.name,
+      caller: 'switchboard-gateway',
+      onError: (e) => this.deps.logger.debug({ service: target.id, err: e.message }, 'gateway watch trouble; serving last-known-good'),
+    }).start();
+    const route = { target, client };
+    this.routes.set(name, route);
+    return route;
   }
 }
 

@@ -8,8 +8,8 @@
  * (see REVISION_ANNOTATION), each write guarded by the resourceVersion it read.
  */
 import * as k8s from '@kubernetes/client-node';
-import { TrafficPolicy } from '../../protocol/traffic';
-import { TRAFFIC_ANNOTATION } from '../sources/kubernetes/kubernetesNormalize';
+import { decodePolicyJson, type TrafficPolicy } from '../../protocol/traffic';
+import { TRAFFIC_ANNOTATION } from '../../sdk/kubernetes/kubernetesObjects';
 import { describeError } from '../sources/kubernetes/kubernetesSource';
 
 export { TRAFFIC_ANNOTATION };
@@ -44,13 +44,9 @@ export class KubernetesTrafficStore implements TrafficStore {
   async get(namespace: string, name: string): Promise<StoredPolicy> {
     const svc = await this.read(namespace, name);
     const raw = svc.metadata?.annotations?.[TRAFFIC_ANNOTATION];
-    let policy: TrafficPolicy | null = null;
-    if (raw) {
-      const parsed = TrafficPolicy.safeParse(safeJson(raw));
-      if (!parsed.success) throw new Error(`annotation ${TRAFFIC_ANNOTATION} on ${namespace}/${name} is not a valid traffic policy: ${parsed.error.issues[0]?.message}`);
-      policy = parsed.data;
-    }
-    return { policy, modifyIndex: revisionOf(svc) };
+    const decoded = raw ? decodePolicyJson(raw) : { ok: true as const, policy: null };
+    if (!decoded.ok) throw new Error(`annotation ${TRAFFIC_ANNOTATION} on ${namespace}/${name} is not a valid traffic policy: ${decoded.why}`);
+    return { policy: decoded.policy, modifyIndex: revisionOf(svc) };
   }
 
   async put(namespace: string, name: string, policy: TrafficPolicy, expected: number): Promise<WriteResult> {

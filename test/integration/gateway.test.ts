@@ -2,31 +2,28 @@
  * The control plane's gateway, `/gw/<service>/<path>`, end to end: a real control plane with
  * the embedded registry, real HTTP instances, and the traffic policy set through the REST API.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Switchboard } from '../../server/switchboard';
 import { startControlPlane } from '../support/controlPlane';
+import { LocalServers } from '../support/localServers';
 
 let sb: Switchboard;
 let base: string;
 let registry: string;
-const servers: Server[] = [];
+const servers = new LocalServers();
 const operator = { authorization: 'Bearer op-token', 'content-type': 'application/json' };
 const client = { authorization: 'Bearer client-token' };
 const subsets = { blue: { tags: ['blue'] }, green: { tags: ['green'] } };
 
 /** An instance that echoes what it received, so the test sees what the gateway forwarded. */
 async function echo(id: string): Promise<number> {
-  const server = createServer(async (req, res) => {
+  const { port } = await servers.start(async (req, res) => {
     let body = '';
     for await (const chunk of req) body += chunk;
     res.writeHead(200, { 'content-type': 'application/json', 'x-instance': id });
     res.end(JSON.stringify({ id, method: req.method, url: req.url, headers: req.headers, body }));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  servers.push(server);
-  return (server.address() as AddressInfo).port;
+  return port;
 }
 
 const gw = (path: string, init: RequestInit = {}) => fetch(`${base}/gw/${path}`, { ...init, headers: { ...client, ...(init.headers as object) } });
@@ -49,10 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sb?.close();
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
+  servers.closeAll();
 });
 
 describe('gateway /gw/<service>/<path>', () => {

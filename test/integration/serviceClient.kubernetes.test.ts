@@ -5,8 +5,6 @@
  * every call, and an endpoint turning not-ready gets no new requests.
  */
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -14,11 +12,12 @@ import { ServiceClient } from '../../sdk/serviceClient';
 import { startFromConfig } from '../support/controlPlane';
 import { startFakeKubeApiServer, type FakeKubeApiServer, type KubeObject } from '../support/fakeKubeApiServer';
 import { pod, service, writeKubeconfig } from '../support/kubernetesSuite';
+import { LocalServers } from '../support/localServers';
 
 let fake: FakeKubeApiServer;
 let kubeconfig: string;
 let client: ServiceClient;
-const servers: Server[] = [];
+const servers = new LocalServers();
 const ports: Record<string, number> = {};
 
 const sliceFor = (name: string, port: number, ready: boolean) =>
@@ -50,10 +49,7 @@ async function calls(n: number): Promise<Record<string, number>> {
 beforeAll(async () => {
   fake = await startFakeKubeApiServer();
   for (const [name, color] of [['b1', 'blue'], ['g1', 'green']] as const) {
-    const server = createServer((_req, res) => res.end(name));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    servers.push(server);
-    ports[name] = (server.address() as AddressInfo).port;
+    ports[name] = (await servers.start((_req, res) => res.end(name))).port;
     fake.put('pods', pod(name, { app: 'web', color }) as unknown as KubeObject);
     fake.put('endpointslices', sliceFor(name, ports[name]!, true));
   }
@@ -66,10 +62,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await fake?.stop();
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
+  servers.closeAll();
 });
 
 describe('ServiceClient in Kubernetes mode', () => {

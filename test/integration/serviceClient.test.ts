@@ -3,27 +3,27 @@
  * health list and the traffic-policy key with blocking queries, splits by weight, honours the
  * drain list, retries a dead instance elsewhere, and keeps serving through a registry outage.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TrafficPolicy } from '../../protocol/traffic';
 import { ServiceClient } from '../../sdk/serviceClient';
 import { startConsulAgent, type ConsulAgent } from '../support/consulAgent';
+import { LocalServers } from '../support/localServers';
 
 let consul: ConsulAgent;
 let client: ServiceClient;
 const errors: string[] = [];
-const servers = new Map<string, Server>();
+const servers = new LocalServers();
+const serverOf = new Map<string, Server>();
 
 async function instance(id: string): Promise<number> {
-  const server = createServer((_req, res) => {
+  const { server, port } = await servers.start((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ id }));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  servers.set(id, server);
-  return (server.address() as AddressInfo).port;
+  serverOf.set(id, server);
+  return port;
 }
 
 const policy = (weights: Record<string, number>, drain: string[] = []): TrafficPolicy => ({
@@ -60,10 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  for (const s of servers.values()) {
-    s.closeAllConnections();
-    s.close();
-  }
+  servers.closeAll();
   await consul?.stop();
 });
 
@@ -115,7 +112,7 @@ describe('ServiceClient against real Consul', () => {
   it('retries a GET on another instance when the picked one refuses connections', async () => {
     await writePolicy(policy({ blue: 100, green: 0 }));
     await policyIs({ blue: 100, green: 0 });
-    const b1 = servers.get('b1')!;
+    const b1 = serverOf.get('b1')!;
     b1.closeAllConnections();
     await new Promise<void>((r) => b1.close(() => r()));
     const results = await Promise.all(Array.from({ length: 4 }, () => client.request('/work')));

@@ -4,28 +4,25 @@
  * view arrives in the topology (and GET /api/services/…), the request series fill, bad reports
  * are refused naming the field, and a client that stops reporting ages out.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Switchboard } from '../../server/switchboard';
 import { startControlPlane } from '../support/controlPlane';
 import { ServiceClient } from '../../sdk/serviceClient';
+import { LocalServers } from '../support/localServers';
 
 let sb: Switchboard;
 let base: string;
 let registry: string;
 let client: ServiceClient;
-const servers: Server[] = [];
+const servers = new LocalServers();
 const viewer = { authorization: 'Bearer vic-token' };
 
 async function instance(status: number): Promise<number> {
-  const server = createServer((_req, res) => {
+  const { port } = await servers.start((_req, res) => {
     res.writeHead(status);
     res.end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  servers.push(server);
-  return (server.address() as AddressInfo).port;
+  return port;
 }
 
 beforeAll(async () => {
@@ -41,10 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await sb?.close();
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
+  servers.closeAll();
 });
 
 describe('SDK telemetry in the control plane', () => {

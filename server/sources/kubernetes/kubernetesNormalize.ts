@@ -7,8 +7,6 @@ import type { Check, Health, Instance, Service } from '../../../protocol/model';
 import { serviceId } from '../../../protocol/model';
 import type { EndpointInfo, KubeService } from '../../../sdk/kubernetes/kubernetesObjects';
 
-export * from '../../../sdk/kubernetes/kubernetesObjects';
-
 export function toService(sourceId: string, svc: KubeService, endpoints: readonly EndpointInfo[], podLabels: (namespace: string, pod: string) => Record<string, string> | undefined): Service {
   const namespace = svc.metadata.namespace ?? 'default';
   // Slices may briefly repeat an address during updates: one instance per address:port.

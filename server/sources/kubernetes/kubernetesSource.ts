@@ -7,15 +7,15 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { homedir } from 'node:os';
 import type { Service } from '../../../protocol/model';
-import { TrafficPolicy } from '../../../protocol/traffic';
+import { decodePolicyJson, type TrafficPolicy } from '../../../protocol/traffic';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../../sdk/consul/blockingQuery';
 import type { Logger } from '../../log';
-import { TRAFFIC_ANNOTATION } from './kubernetesNormalize';
 import type { Source, SourceSink } from '../source';
+import { loadKubeConfig } from '../../../sdk/kubernetes/kubeConfig';
 import { describeEndpointsApi, discoverEndpointsApi, endpointsResource, type EndpointsApi } from '../../../sdk/kubernetes/endpointsApi';
-import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, toService, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from './kubernetesNormalize';
+import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from '../../../sdk/kubernetes/kubernetesObjects';
+import { toService } from './kubernetesNormalize';
 
 export interface KubernetesSourceConfig {
   name: string;
@@ -27,15 +27,6 @@ export interface KubernetesSourceConfig {
   namespaces: string[] | 'all';
 }
 
-
-/** The KubeConfig a Kubernetes source (and its traffic store) talks through. Throws if it cannot be loaded. */
-export function loadKubeConfig(config: Pick<KubernetesSourceConfig, 'inCluster' | 'kubeconfig' | 'context'>): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (config.inCluster) kc.loadFromCluster();
-  else kc.loadFromFile((config.kubeconfig ?? '~/.kube/config').replace(/^~(?=\/|$)/, homedir()));
-  if (config.context) kc.setCurrentContext(config.context);
-  return kc;
-}
 
 export class KubernetesSource implements Source {
   readonly kind = 'kubernetes' as const;
@@ -55,6 +46,8 @@ export class KubernetesSource implements Source {
   private readonly failing = new Map<k8s.Informer<KubernetesObject>, string>();
   private namespaces: string[] | null = null;
   private configError: string | null = null;
+  /** Policies last reported per namespace (JSON), so unchanged ones are not re-sent. */
+  private readonly lastPolicies = new Map<string, string>();
 
   constructor(
     private readonly config: KubernetesSourceConfig,
@@ -182,39 +175,41 @@ export class KubernetesSource implements Source {
           const owner = (o as KubeEndpointSlice).metadata.labels?.[SERVICE_NAME_LABEL];
           if (!owner) continue;
           const key = `${o.metadata?.namespace}/${owner}`;
-          slicesOf.set(key, [...(slicesOf.get(key) ?? []), o as KubeEndpointSlice]);
+          const list = slicesOf.get(key);
+          if (list) list.push(o as KubeEndpointSlice);
+          else slicesOf.set(key, [o as KubeEndpointSlice]);
         } else endpointsOf.set(`${o.metadata?.namespace}/${o.metadata?.name}`, o as KubeEndpoints);
       }
     }
-    const byNamespace = new Map<string, Service[]>();
-    for (const ns of this.namespaces ?? []) byNamespace.set(ns, []);
+    const byNamespace = new Map<string, { services: Service[]; policies: Record<string, TrafficPolicy> }>();
+    const scope = (ns: string) => {
+      let entry = byNamespace.get(ns);
+      if (!entry) byNamespace.set(ns, (entry = { services: [], policies: {} }));
+      return entry;
+    };
+    for (const ns of this.namespaces ?? []) scope(ns);
     for (const svc of services) {
       const ns = svc.metadata.namespace ?? 'default';
       const key = `${ns}/${svc.metadata.name}`;
       const endpoints = this.api.kind === 'slices' ? fromSlices(slicesOf.get(key) ?? []) : fromEndpoints(endpointsOf.get(key));
-      const service = toService(this.id, svc, endpoints, (podNs, pod) => pods.get(`${podNs}/${pod}`)?.metadata.labels);
-      const list = byNamespace.get(ns);
-      if (list) list.push(service);
-      else byNamespace.set(ns, [service]);
-    }
-    for (const [scope, list] of byNamespace) this.sink({ type: 'scope.synced', scope, services: list });
-    // Policies live in Service annotations; the store merges them into service headers as for Consul KV.
-    const policies = new Map<string, Record<string, TrafficPolicy>>();
-    for (const ns of byNamespace.keys()) policies.set(ns, {});
-    for (const svc of services) {
+      const entry = scope(ns);
+      entry.services.push(toService(this.id, svc, endpoints, (podNs, pod) => pods.get(`${podNs}/${pod}`)?.metadata.labels));
+      // Policies live in Service annotations; the store merges them into service headers as for Consul KV.
       const raw = svc.metadata.annotations?.[TRAFFIC_ANNOTATION];
       if (!raw) continue;
-      let json: unknown = null;
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        // not JSON: ignored like an invalid KV value
-      }
-      const parsed = TrafficPolicy.safeParse(json);
-      if (parsed.success) policies.get(svc.metadata.namespace ?? 'default')![svc.metadata.name] = parsed.data;
-      else this.log?.warn({ service: `${svc.metadata.namespace}/${svc.metadata.name}` }, 'ignoring invalid traffic annotation');
+      const decoded = decodePolicyJson(raw);
+      if (decoded.ok) entry.policies[svc.metadata.name] = decoded.policy;
+      else this.log?.warn({ service: key, why: decoded.why }, 'ignoring invalid traffic annotation');
     }
-    for (const [scope, p] of policies) this.sink({ type: 'traffic.synced', scope, policies: p });
+    for (const [ns, { services: list, policies }] of byNamespace) {
+      // Only changed policies are sent: each traffic.synced makes the store re-diff the whole namespace.
+      const text = JSON.stringify(policies);
+      if (this.lastPolicies.get(ns) !== text) {
+        this.lastPolicies.set(ns, text);
+        this.sink({ type: 'traffic.synced', scope: ns, policies });
+      }
+      this.sink({ type: 'scope.synced', scope: ns, services: list });
+    }
     this.sink({ type: 'scopes.changed', scopes: [...byNamespace.keys()].sort() });
     if (this.failing.size === 0) this.reportOk();
   }
