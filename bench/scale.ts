@@ -5,7 +5,7 @@
  * size of the delta one check flip produces next to the full snapshot.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_WAIT_MS } from '../sdk/consul/blockingQuery';
+import { DEFAULT_WAIT_MS } from '../clients/consul/blockingQuery';
 import { ConsulSource } from '../server/sources/consul/consulSource';
 import { TopologyStore, type Delta } from '../server/topology/topologyStore';
 import { startConsulAgent } from '../test/support/consulAgent';

@@ -7,7 +7,7 @@
  */
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay, DEFAULT_BACKOFF } from './consul/blockingQuery';
+import { backoffDelay, DEFAULT_BACKOFF } from '../clients/backoff';
 
 export interface HttpCheck {
   /** URL the registry polls; 2xx passes, 429 warns, anything else fails. */

@@ -10,9 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import type { TelemetryReport } from '../protocol/telemetry';
 import { decodePolicyJson, type TrafficPolicy } from '../protocol/traffic';
-import { BlockingQuery, type RateLimit } from './consul/blockingQuery';
-import { ConsulHttp, ServiceEntries, type ConsulError, type ServiceEntry } from './consul/consulHttp';
-import { decodePolicy, KvEntries, policyKey } from './consul/trafficKv';
+import { BlockingQuery, type RateLimit } from '../clients/consul/blockingQuery';
+import { ConsulHttp, ServiceEntries, type ConsulError, type ServiceEntry } from '../clients/consul/consulHttp';
+import { decodePolicy, KvEntries, policyKey } from '../clients/consul/trafficKv';
 // Type-only: @kubernetes/client-node is loaded only by clients in Kubernetes mode.
 import type { KubernetesServiceWatch, KubernetesTarget } from './kubernetes/kubernetesServiceWatch';
 import { InstanceBreaker, type BreakerOptions, type BreakerState } from './instanceBreaker';

@@ -19,7 +19,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { RealtimeHub } from './realtime/realtimeHub';
 import { ConsulSource } from './sources/consul/consulSource';
 import { DnsSource } from './sources/dns/dnsSource';
-import { loadKubeConfig } from '../sdk/kubernetes/kubeConfig';
+import { loadKubeConfig } from '../clients/kubernetes/kubeConfig';
 import { KubernetesSource } from './sources/kubernetes/kubernetesSource';
 import type { Source } from './sources/source';
 import { TelemetryStore } from './telemetry/telemetryStore';

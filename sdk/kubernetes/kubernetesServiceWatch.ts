@@ -7,9 +7,9 @@
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Endpoint } from '../trafficSplit';
-import { discoverEndpointsApi, endpointsResource } from './endpointsApi';
-import { loadKubeConfig, type KubeConfigTarget } from './kubeConfig';
-import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from './kubernetesObjects';
+import { discoverEndpointsApi, endpointsResource } from '../../clients/kubernetes/endpointsApi';
+import { loadKubeConfig, type KubeConfigTarget } from '../../clients/kubernetes/kubeConfig';
+import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from '../../clients/kubernetes/kubernetesObjects';
 
 export interface KubernetesTarget extends KubeConfigTarget {
   namespace: string;

@@ -5,7 +5,7 @@
  * Works against real Consul and the embedded registry alike (same KV API).
  */
 import { z } from 'zod';
-import { auditPrefix, decodePolicy, KvEntries, policyKey } from '../../sdk/consul/trafficKv';
+import { auditPrefix, decodePolicy, KvEntries, policyKey } from '../../clients/consul/trafficKv';
 import { AuditEntry, type StoredPolicy, type TrafficStore, type WriteResult } from './trafficStore';
 import type { TrafficPolicy } from './trafficPolicy';
 

@@ -9,7 +9,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { decodePolicyJson, type TrafficPolicy } from '../../protocol/traffic';
-import { TRAFFIC_ANNOTATION } from '../../sdk/kubernetes/kubernetesObjects';
+import { TRAFFIC_ANNOTATION } from '../../clients/kubernetes/kubernetesObjects';
 import { describeError } from '../sources/kubernetes/kubernetesSource';
 
 export { TRAFFIC_ANNOTATION };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ServiceEntries } from '../../../sdk/consul/consulHttp';
+import { ServiceEntries } from '../../../clients/consul/consulHttp';
 import { toService } from './consulSource';
 
 describe('toService (normalization)', () => {

@@ -3,7 +3,7 @@
  * the topology store diffs by JSON.
  */
 import { aggregateHealth, serviceId, type Check, type Health, type Instance, type Service } from '../../../protocol/model';
-import type { HealthCheck, ServiceEntry } from '../../../sdk/consul/consulHttp';
+import type { HealthCheck, ServiceEntry } from '../../../clients/consul/consulHttp';
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 

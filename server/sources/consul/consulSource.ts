@@ -20,8 +20,8 @@
  * so such changes can take that long to appear (covered by a real-Consul integration test).
  */
 import type { Source, SourceEvent, SourceSink } from '../source';
-import { backoffDelay, DEFAULT_BACKOFF, systemClock, type Clock } from '../../../sdk/consul/blockingQuery';
-import { ConsulHttp, Datacenters, type ConsulError } from '../../../sdk/consul/consulHttp';
+import { backoffDelay, DEFAULT_BACKOFF, systemClock, type Clock } from '../../../clients/consul/blockingQuery';
+import { ConsulHttp, Datacenters, type ConsulError } from '../../../clients/consul/consulHttp';
 import { CONSUL_SOURCE_DEFAULTS, type ConsulSourceConfig, type ConsulSourceOptions, type SourceLogger } from './consulSourceOptions';
 import { DatacenterWatch } from './datacenterWatch';
 

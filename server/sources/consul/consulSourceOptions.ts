@@ -1,6 +1,6 @@
 /** Configuration, options and defaults of the Consul adapter (shared by the source and its per-datacenter watches). */
-import type { Backoff, Clock, RateLimit } from '../../../sdk/consul/blockingQuery';
-import { DEFAULT_WAIT_MS } from '../../../sdk/consul/blockingQuery';
+import type { Backoff, Clock, RateLimit } from '../../../clients/consul/blockingQuery';
+import { DEFAULT_WAIT_MS } from '../../../clients/consul/blockingQuery';
 
 /** A `Config.consulSources` entry. */
 export interface ConsulSourceConfig {

@@ -5,7 +5,7 @@
  * design and its known limitation.
  */
 import { z } from 'zod';
-import { KvEntries, parsePolicies, TRAFFIC_KEY_PREFIX } from '../../../sdk/consul/trafficKv';
+import { KvEntries, parsePolicies, TRAFFIC_KEY_PREFIX } from '../../../clients/consul/trafficKv';
 import type { Service } from '../../../protocol/model';
 import type { SourceEvent } from '../source';
 import {
@@ -16,8 +16,8 @@ import {
   type Clock,
   type FetchResult,
   type RoundResult,
-} from '../../../sdk/consul/blockingQuery';
-import { CatalogServices, ConsulHttp, HealthChecks, ServiceEntries, type ConsulError, type HealthCheck } from '../../../sdk/consul/consulHttp';
+} from '../../../clients/consul/blockingQuery';
+import { CatalogServices, ConsulHttp, HealthChecks, ServiceEntries, type ConsulError, type HealthCheck } from '../../../clients/consul/consulHttp';
 import { toService } from './consulNormalize';
 import type { ConsulSource } from './consulSource';
 import { CONSUL_SOURCE_DEFAULTS, type ConsulSourceOptions } from './consulSourceOptions';

@@ -5,7 +5,7 @@
  */
 import type { Check, Health, Instance, Service } from '../../../protocol/model';
 import { serviceId } from '../../../protocol/model';
-import type { EndpointInfo, KubeService } from '../../../sdk/kubernetes/kubernetesObjects';
+import type { EndpointInfo, KubeService } from '../../../clients/kubernetes/kubernetesObjects';
 
 export function toService(sourceId: string, svc: KubeService, endpoints: readonly EndpointInfo[], podLabels: (namespace: string, pod: string) => Record<string, string> | undefined): Service {
   const namespace = svc.metadata.namespace ?? 'default';

@@ -9,12 +9,12 @@ import * as k8s from '@kubernetes/client-node';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Service } from '../../../protocol/model';
 import { decodePolicyJson, type TrafficPolicy } from '../../../protocol/traffic';
-import { backoffDelay, DEFAULT_BACKOFF } from '../../../sdk/consul/blockingQuery';
+import { backoffDelay, DEFAULT_BACKOFF } from '../../../clients/backoff';
 import type { Logger } from '../../log';
 import type { Source, SourceSink } from '../source';
-import { loadKubeConfig } from '../../../sdk/kubernetes/kubeConfig';
-import { describeEndpointsApi, discoverEndpointsApi, endpointsResource, type EndpointsApi } from '../../../sdk/kubernetes/endpointsApi';
-import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from '../../../sdk/kubernetes/kubernetesObjects';
+import { loadKubeConfig } from '../../../clients/kubernetes/kubeConfig';
+import { describeEndpointsApi, discoverEndpointsApi, endpointsResource, type EndpointsApi } from '../../../clients/kubernetes/endpointsApi';
+import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from '../../../clients/kubernetes/kubernetesObjects';
 import { toService } from './kubernetesNormalize';
 
 export interface KubernetesSourceConfig {

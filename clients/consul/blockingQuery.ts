@@ -10,27 +10,9 @@
  * back by a wait on an index from before the outage.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { backoffDelay, DEFAULT_BACKOFF, systemClock, type Backoff, type Clock } from '../backoff';
 
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms`, or early (never rejects) when `signal` aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    }),
-};
+export { backoffDelay, DEFAULT_BACKOFF, systemClock, type Backoff, type Clock } from '../backoff';
 
 export type FetchResult<T, E> = { ok: true; value: T; index: number } | { ok: false; error: E };
 /** What a change handler reports: nothing for success, or an error that counts as a failed round. */
@@ -43,22 +25,12 @@ export interface RateLimit {
   intervalMs: number;
 }
 
-export interface Backoff {
-  /** Cap of the first retry's jitter window; doubles per consecutive failure. */
-  initialMs: number;
-  maxMs: number;
-  /** Floor so full jitter never retries in a hot loop. */
-  minMs: number;
-}
-
 /**
  * Burst 2, then one request per 500 ms. The reference suggests one per 15 s for generic
  * watchers; a dashboard wants check flips on screen within about a second, and two requests
  * a second per watch is negligible load for an agent.
  */
 export const DEFAULT_RATE_LIMIT: RateLimit = { burst: 2, intervalMs: 500 };
-/** Retries after ~0.1–0.5 s, 1 s, 2 s, … capped at 15 s: a restarted agent is seen within seconds. */
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 15_000, minMs: 100 };
 /** Consul's own default wait; longer is clamped to 10 min by the server anyway. */
 // 60 s rather than Consul's 5 min default: every answer, even an unchanged one, confirms the
 // view is current, so an idle but healthy registry never shows "synced 4m ago". Idle cost:
@@ -86,12 +58,6 @@ export interface BlockingQueryOptions<T, E> {
   random?: () => number;
   /** Payload equality for de-dup. @default node:util isDeepStrictEqual */
   equals?: (a: T, b: T) => boolean;
-}
-
-/** Full jitter: uniform in [minMs, min(maxMs, initialMs·2^(attempt-1))). `attempt` starts at 1. */
-export function backoffDelay(attempt: number, backoff: Backoff, random: () => number): number {
-  const cap = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt - 1, 30));
-  return Math.max(backoff.minMs, Math.floor(random() * cap));
 }
 
 export class TokenBucket {
