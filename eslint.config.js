@@ -20,7 +20,7 @@ export default tseslint.config(
   },
   { files: ['components/**', 'app/**', 'lib/**'], rules: restrict([{ group: ['**/server/**', 'ws', 'pino', 'prom-client'], message: 'UI code may not import server code; share types through protocol/.' }]) },
   { files: ['protocol/**'], rules: restrict([{ group: ['**/server/**', '**/components/**', '**/app/**', '**/lib/**', 'react', 'next', 'next/*'], message: 'protocol/ is shared by server and UI and imports neither.' }]) },
-  { files: ['server/topology/**'], rules: restrict([{ group: ['**/sources/*/**', '**/realtime/**', '**/http/**', 'node:*', 'ws', 'next', 'next/*'], message: 'The topology store is pure: no adapters, no I/O.' }]) },
+  { files: ['server/topology/**'], rules: restrict([{ group: ['**/sources/**', '**/realtime/**', '**/http/**', 'node:*', 'ws', 'next', 'next/*'], message: 'The topology store is pure: no adapters, no I/O.' }]) },
   { files: ['clients/**'], rules: restrict([{ group: ['**/server/**', '**/sdk/**', '**/app/**', '**/components/**', '**/lib/**', 'next', 'next/*', 'react'], message: 'clients/ is shared by sdk/ and server/ and imports neither.' }]) },
   { files: ['sdk/**'], rules: restrict([{ group: ['**/server/**', '**/app/**', '**/components/**', 'next', 'next/*', 'react'], message: 'The SDK is usable from any Node service: no server, Next or React imports.' }]) },
   // Tests, scripts and benchmarks talk to the terminal.

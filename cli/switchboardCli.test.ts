@@ -187,17 +187,17 @@ describe('switchboard CLI: commands', () => {
 
   it('resolves a bare name through GET /api/topology', async () => {
     const api = await fakeApi({
-      'GET /api/topology': { status: 200, body: topology('embedded/dc1/cart', 'embedded/dc1/payment') },
+      'GET /api/topology?view=summary': { status: 200, body: topology('embedded/dc1/cart', 'embedded/dc1/payment') },
       [`GET ${TRAFFIC}`]: { status: 200, body: view },
     });
     const r = await run(['traffic', 'get', 'payment'], { SWITCHBOARD_URL: api.url, SWITCHBOARD_TOKEN: 't' });
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe('embedded/dc1/payment: blue 90% / green 10%');
-    expect(api.requests.map((q) => `${q.method} ${q.path} ${q.headers.authorization}`)).toEqual(['GET /api/topology Bearer t', `GET ${TRAFFIC} Bearer t`]);
+    expect(api.requests.map((q) => `${q.method} ${q.path} ${q.headers.authorization}`)).toEqual(['GET /api/topology?view=summary Bearer t', `GET ${TRAFFIC} Bearer t`]);
   });
 
   it('an ambiguous name is a usage error listing the candidates; an unknown one is not found (6) with near names', async () => {
-    const api = await fakeApi({ 'GET /api/topology': { status: 200, body: topology('prod/dc2/payment', 'embedded/dc1/payment', 'embedded/dc1/payment-v2', 'embedded/dc1/cart') } });
+    const api = await fakeApi({ 'GET /api/topology?view=summary': { status: 200, body: topology('prod/dc2/payment', 'embedded/dc1/payment', 'embedded/dc1/payment-v2', 'embedded/dc1/cart') } });
     const env = { SWITCHBOARD_URL: api.url, SWITCHBOARD_TOKEN: 't' };
     const ambiguous = await run(['traffic', 'flip', 'payment'], env);
     expect(ambiguous).toEqual({ code: EXIT.usage, stdout: '', stderr: 'switchboard: service: "payment" is ambiguous; use one of: embedded/dc1/payment, prod/dc2/payment\n' });
@@ -205,7 +205,7 @@ describe('switchboard CLI: commands', () => {
     expect(unknown).toEqual({ code: EXIT.notFound, stdout: '', stderr: 'switchboard: service: no service named "paymen" (did you mean: payment, payment-v2?)\n' });
     expect((await run(['traffic', 'get', 'zzz'], env)).stderr).toBe('switchboard: service: no service named "zzz"\n');
     // Only the topology was read: nothing was changed on an ambiguous name.
-    expect(api.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /api/topology', 'GET /api/topology', 'GET /api/topology']);
+    expect(api.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /api/topology?view=summary', 'GET /api/topology?view=summary', 'GET /api/topology?view=summary']);
   });
 
   it('set: PUT with JSON weights, reason, force and If-Match', async () => {
@@ -304,7 +304,7 @@ describe('switchboard CLI: exit codes for API answers', () => {
   });
 
   it('401 while resolving a bare name is still 3', async () => {
-    const api = await fakeApi({ 'GET /api/topology': { status: 401, body: { error: 'invalid token' } } });
+    const api = await fakeApi({ 'GET /api/topology?view=summary': { status: 401, body: { error: 'invalid token' } } });
     expect(await run(['traffic', 'get', 'payment'], { SWITCHBOARD_URL: api.url, SWITCHBOARD_TOKEN: 'bad' })).toMatchObject({ code: EXIT.unauthorized, stderr: 'switchboard: invalid token\n' });
   });
 

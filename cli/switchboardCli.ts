@@ -250,7 +250,7 @@ class Api {
     const parts = service.split('/');
     if (parts.length === 3 && parts.every((p) => p !== '')) return service;
     if (parts.length > 1) throw new CliError(EXIT.usage, `service: "${service}" is neither a name (payment) nor a full id (source/datacenter/name)`);
-    const { value: topology } = await this.call('GET', '/api/topology', TopologyServices);
+    const { value: topology } = await this.call('GET', '/api/topology?view=summary', TopologyServices);
     const matches = topology.services.filter((s) => s.name === service).map((s) => s.id);
     if (matches.length > 1) throw new CliError(EXIT.usage, `service: "${service}" is ambiguous; use one of: ${matches.sort().join(', ')}`);
     if (matches[0]) return matches[0];

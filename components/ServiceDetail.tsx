@@ -1,9 +1,11 @@
 'use client';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import Link from 'next/link';
-import { useLayoutEffect, useMemo, useRef, useState } from 'react';
-import { healthCounts } from '@/protocol/model';
-import { useTopology } from '@/lib/useTopology';
+import { useQuery } from '@tanstack/react-query';
+import { useLayoutEffect, useRef, useState } from 'react';
+import { healthCounts, servicePath, type Instance } from '@/protocol/model';
+import { getJson } from '@/lib/api';
+import { useServiceDetail, useTopology } from '@/lib/useTopology';
 import { drainId, isDrained } from '@/protocol/traffic';
 import { canOperate, useSession } from '@/lib/useSession';
 import { useTrafficMutation, useTrafficView } from '@/lib/useTraffic';
@@ -15,29 +17,19 @@ import { TrafficPanel } from './traffic/TrafficPanel';
 
 /** One service: header, then every instance with its checks (virtualized; cards vary in height). */
 export function ServiceDetail({ id }: { id: string }) {
-  const { data, error, isPending } = useTopology();
-  const service = useMemo(() => data?.services.find((s) => s.id === id), [data, id]);
+  const { data: summary } = useTopology();
+  const { data, isPending } = useServiceDetail(id);
+  const service = data?.service ?? undefined;
+  const source = summary?.sources.find((s) => s.id === id.split('/')[0]);
   const listRef = useRef<HTMLDivElement>(null);
   const [offset, setOffset] = useState(0);
   useLayoutEffect(() => setOffset(listRef.current?.offsetTop ?? 0), [service !== undefined]);
   const instances = service?.instances ?? [];
   const virtualizer = useWindowVirtualizer({ count: instances.length, estimateSize: () => 150, overscan: 6, scrollMargin: offset });
   const drainFor = useDrainControl(id);
-  // address:port → where else it is registered, so a DNS-only instance can borrow a health view.
-  const linksFor = useMemo(() => {
-    const index = new Map<string, LinkedInstance[]>();
-    for (const s of data?.services ?? []) {
-      if (s.id === id) continue;
-      for (const i of s.instances) {
-        const key = `${i.address}:${i.port}`;
-        index.set(key, [...(index.get(key) ?? []), { serviceId: s.id, health: i.health }]);
-      }
-    }
-    return (i: { address: string; port: number }) => index.get(`${i.address}:${i.port}`) ?? [];
-  }, [data, id]);
+  const linksFor = useDnsLinks(id, source?.kind === 'dns');
 
   if (isPending && !data) return <div className="skeleton" aria-busy="true" />;
-  if (error && !data) return <div className="error-box" role="alert">Could not load the service: {error.message}</div>;
   const [sourceId, scope, ...rest] = id.split('/');
   if (!service) {
     return (
@@ -50,7 +42,6 @@ export function ServiceDetail({ id }: { id: string }) {
     );
   }
   const counts = healthCounts(service.instances);
-  const source = data?.sources.find((s) => s.id === service.sourceId);
 
   return (
     <article aria-labelledby="svc-title">
@@ -102,4 +93,19 @@ function useDrainControl(serviceId: string): (instanceId: string) => DrainContro
     };
     return { drained, toggle };
   };
+}
+
+/**
+ * A DNS answer has no health: for each instance, where else the same address:port is
+ * registered, with that registry's health. The server looks it up (the browser holds only
+ * the services it shows), refreshed every few seconds.
+ */
+function useDnsLinks(id: string, enabled: boolean): (i: Instance) => LinkedInstance[] {
+  const { data } = useQuery({
+    queryKey: ['links', id],
+    queryFn: () => getJson<{ links: Record<string, LinkedInstance[]> }>(`/api/services/${servicePath(id)}`),
+    enabled,
+    refetchInterval: 5_000,
+  });
+  return (i) => data?.links[i.id] ?? [];
 }

@@ -2,7 +2,8 @@
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import Link from 'next/link';
 import { useLayoutEffect, useRef, useState } from 'react';
-import type { ServiceFilter, ServiceRow, SortKey } from '@/lib/serviceFilters';
+import { isSplit, type ServiceFilter, type ServiceRow, type SortKey } from '@/lib/serviceFilters';
+import type { ServiceSummary } from '@/protocol/model';
 import { HealthCountPills } from './HealthCountPills';
 
 const ROW_HEIGHT = 44;
@@ -42,7 +43,7 @@ export function ServiceTable({ rows, filter, onSort }: { rows: ServiceRow[]; fil
       </div>
       <div ref={listRef} style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
         {virtualizer.getVirtualItems().map((item) => {
-          const { service, counts } = rows[item.index]!;
+          const { service, counts, instances } = rows[item.index]!;
           return (
             <div
               key={service.id}
@@ -54,6 +55,7 @@ export function ServiceTable({ rows, filter, onSort }: { rows: ServiceRow[]; fil
             >
               <span role="cell" className="name">
                 <Link href={serviceHref(service.id)}>{service.name}</Link>
+                <Badges service={service} />
               </span>
               <span role="cell" className="where">{service.sourceId} / {service.scope}</span>
               <span role="cell" className="tags">
@@ -62,12 +64,30 @@ export function ServiceTable({ rows, filter, onSort }: { rows: ServiceRow[]; fil
                 ))}
                 {service.tags.length > 6 && <span className="tag">+{service.tags.length - 6}</span>}
               </span>
-              <span role="cell" className="mono">{service.instances.length}</span>
+              <span role="cell" className="mono">{instances}</span>
               <span role="cell"><HealthCountPills counts={counts} /></span>
             </div>
           );
         })}
       </div>
     </div>
+  );
+}
+
+/** What an SRE scans the list for: a split or canary in progress, drained instances, open breakers. */
+function Badges({ service: s }: { service: ServiceSummary }) {
+  const split = isSplit(s);
+  return (
+    <>
+      {split && s.weights && (
+        <span className="badge split" data-testid="badge-split" title="Traffic is split across subsets">
+          {Object.entries(s.weights).filter(([, w]) => w > 0).map(([k, w]) => `${k} ${w}%`).join(' / ')}
+        </span>
+      )}
+      {s.drained > 0 && <span className="badge warning" data-testid="badge-drained">{s.drained} drained</span>}
+      {s.breakersOpen > 0 && (
+        <span className="badge breaker-open" data-testid="badge-breakers">{s.breakersOpen} breaker{s.breakersOpen === 1 ? '' : 's'} open</span>
+      )}
+    </>
   );
 }

@@ -1,9 +1,11 @@
 'use client';
 import { usePathname, useSearchParams } from 'next/navigation';
 import { useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
-import { filterRows, filterToQuery, parseFilter, toRows, type ServiceFilter, type SortKey } from '@/lib/serviceFilters';
+import { filterRows, filterToQuery, parseFilter, type ServiceFilter, type SortKey } from '@/lib/serviceFilters';
 import { useTopology } from '@/lib/useTopology';
 import { ServiceTable } from './ServiceTable';
+
+const EMPTY: never[] = [];
 
 export function ServicesView() {
   const { data, error, isPending } = useTopology();
@@ -33,10 +35,11 @@ export function ServicesView() {
   const update = (patch: Partial<ServiceFilter>) => window.history.replaceState(null, '', `${pathname}${filterToQuery({ ...filter, ...patch })}`);
   const onSort = (key: SortKey) => update(filter.sort === key ? { desc: !filter.desc } : { sort: key, desc: key === 'health' || key === 'instances' });
 
-  const allRows = useMemo(() => toRows(data?.services ?? []), [data]);
-  const rows = useMemo(() => filterRows(allRows, deferred), [allRows, deferred]);
-  const allTags = useMemo(() => [...new Set(allRows.flatMap((r) => r.service.tags))].sort(), [allRows]);
-  const instanceCount = useMemo(() => rows.reduce((n, r) => n + r.service.instances.length, 0), [rows]);
+  const all = data?.sorted ?? EMPTY;
+  // `all` is updated in place by the live cache; `data` is the object that changes with it.
+  const rows = useMemo(() => filterRows(data?.sorted ?? EMPTY, deferred), [data, deferred]);
+  const allTags = useMemo(() => [...new Set((data?.sorted ?? EMPTY).flatMap((s) => s.tags))].sort(), [data]);
+  const instanceCount = useMemo(() => rows.reduce((n, r) => n + r.instances, 0), [rows]);
 
   return (
     <section aria-labelledby="services-title">
@@ -54,6 +57,13 @@ export function ServicesView() {
             <option key={t} value={t}>{t}</option>
           ))}
         </select>
+        <label className="sr-only" htmlFor="badge">Badge</label>
+        <select id="badge" value={filter.badge} onChange={(e) => update({ badge: e.target.value as ServiceFilter['badge'] })}>
+          <option value="">Any traffic state</option>
+          <option value="split">Traffic split / canary</option>
+          <option value="breakers">Open breakers</option>
+          <option value="drained">Drained instances</option>
+        </select>
         <label className="sr-only" htmlFor="health">Health</label>
         <select id="health" value={filter.health} onChange={(e) => update({ health: e.target.value as ServiceFilter['health'] })}>
           <option value="any">Any health</option>
@@ -63,7 +73,7 @@ export function ServicesView() {
         </select>
         {data && (
           <span className="summary" aria-live="polite">
-            {rows.length} of {allRows.length} services · {instanceCount} instances
+            {rows.length} of {all.length} services · {instanceCount} instances
           </span>
         )}
       </div>
@@ -73,7 +83,7 @@ export function ServicesView() {
         </div>
       ) : error && !data ? (
         <div className="table error-box" role="alert">Could not load services: {error.message}</div>
-      ) : allRows.length === 0 ? (
+      ) : all.length === 0 ? (
         <div className="table empty">
           No services registered in {data?.sources.map((s) => s.name).join(', ') || 'any configured registry'} yet.
         </div>

@@ -1,23 +1,30 @@
 /**
- * The browser's WebSocket to /api/ws. Frames are validated, then applied to the react-query
- * cache entry ['topology'] through `stepTopology`. Renders are batched (~250 ms) and frames
- * are only buffered while the tab is hidden; reconnects back off with jitter and resume from
- * the last applied revision, so the server sends only what was missed.
+ * The browser's WebSocket to /api/ws. It subscribes to the summary (react-query key
+ * ['topology']) and watches the services the page shows (['service', id]); frames are
+ * validated, then applied through the pure steps in topologyCache.ts.
+ *
+ * Renders happen on animation frames: every frame that arrived since the last paint is applied
+ * in one go and the cache is written once per key. While the tab is hidden nothing paints, so
+ * frames wait (bounded: past a limit they are dropped and the connection resyncs when the tab
+ * shows again). Reconnects back off with jitter and resume every stream from its revision.
  */
 import type { QueryClient } from '@tanstack/react-query';
-import type { Topology } from '@/protocol/model';
 import { HEARTBEAT_MS, ServerMessage } from '@/protocol/realtime';
-import { stepTopology } from './topologyCache';
+import { stepService, stepSummary, type ServiceCache, type Step, type SummaryCache } from './topologyCache';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'unauthorized';
 
 export const TOPOLOGY_KEY = ['topology'] as const;
+export const serviceKey = (id: string) => ['service', id] as const;
+
+/** Frames kept while the tab is hidden; beyond this, resync from scratch on return. */
+const MAX_PENDING = 5_000;
 
 export interface LiveTopologyOptions {
-  /** @default 250 */
-  batchMs?: number;
   /** @default WebSocket */
   WebSocketImpl?: typeof WebSocket;
+  /** Schedules a flush before the next paint. @default requestAnimationFrame */
+  onNextFrame?: (cb: () => void) => void;
 }
 
 export class LiveTopology {
@@ -25,20 +32,23 @@ export class LiveTopology {
   private state: ConnectionState = 'connecting';
   private readonly listeners = new Set<() => void>();
   private pending: ServerMessage[] = [];
-  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private overflowed = false;
+  private flushScheduled = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private attempt = 0;
   private stopped = false;
-  private readonly batchMs: number;
+  /** Watched services and how many components show each. */
+  private readonly watched = new Map<string, number>();
   private readonly WS: typeof WebSocket;
+  private readonly onNextFrame: (cb: () => void) => void;
 
   constructor(
     private readonly queryClient: QueryClient,
     options: LiveTopologyOptions = {},
   ) {
-    this.batchMs = options.batchMs ?? 250;
     this.WS = options.WebSocketImpl ?? WebSocket;
+    this.onNextFrame = options.onNextFrame ?? ((cb) => requestAnimationFrame(cb));
   }
 
   start(): void {
@@ -50,7 +60,7 @@ export class LiveTopology {
   stop(): void {
     this.stopped = true;
     document.removeEventListener('visibilitychange', this.onVisibility);
-    for (const t of [this.flushTimer, this.retryTimer, this.watchdog]) if (t) clearTimeout(t);
+    for (const t of [this.retryTimer, this.watchdog]) if (t) clearTimeout(t);
     this.ws?.close();
     this.ws = null;
   }
@@ -62,14 +72,33 @@ export class LiveTopology {
     return () => this.listeners.delete(listener);
   };
 
+  /** Follow one service's instances while something shows it; returns the release. */
+  watch(id: string): () => void {
+    const n = this.watched.get(id) ?? 0;
+    this.watched.set(id, n + 1);
+    if (n === 0) this.send({ type: 'watch', serviceId: id, sinceRev: this.serviceCache(id)?.rev });
+    return () => {
+      const left = (this.watched.get(id) ?? 1) - 1;
+      if (left > 0) return void this.watched.set(id, left);
+      this.watched.delete(id);
+      this.send({ type: 'unwatch', serviceId: id });
+      // What it held is stale from now on: the next watch starts with a fresh copy.
+      this.queryClient.removeQueries({ queryKey: serviceKey(id), exact: true });
+    };
+  }
+
   private setState(state: ConnectionState): void {
     if (state === this.state) return;
     this.state = state;
     for (const l of this.listeners) l();
   }
 
-  private current(): Topology | undefined {
-    return this.queryClient.getQueryData<Topology>(TOPOLOGY_KEY);
+  private summaryCache(): SummaryCache | undefined {
+    return this.queryClient.getQueryData<SummaryCache>(TOPOLOGY_KEY);
+  }
+
+  private serviceCache(id: string): ServiceCache | undefined {
+    return this.queryClient.getQueryData<ServiceCache>(serviceKey(id));
   }
 
   private connect(): void {
@@ -78,7 +107,8 @@ export class LiveTopology {
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
-      this.send({ type: 'subscribe', sinceRev: this.current()?.rev });
+      this.send({ type: 'subscribe', sinceRev: this.summaryCache()?.rev });
+      for (const id of this.watched.keys()) this.send({ type: 'watch', serviceId: id, sinceRev: this.serviceCache(id)?.rev });
       this.setState('live');
       this.armWatchdog();
     };
@@ -91,7 +121,11 @@ export class LiveTopology {
         return;
       }
       if (!parsed.success) return;
-      this.pending.push(parsed.data);
+      if (this.pending.length >= MAX_PENDING) {
+        this.pending = [];
+        this.overflowed = true;
+      }
+      if (!this.overflowed) this.pending.push(parsed.data);
       if (!document.hidden) this.scheduleFlush();
     };
     ws.onclose = () => {
@@ -107,7 +141,7 @@ export class LiveTopology {
     // A refused upgrade looks like a plain close; ask the API whether we are signed in.
     try {
       const r = await fetch('/api/sources', { headers: { accept: 'application/json' } });
-      if (r.status === 401) {
+      if (r.status === 401 || r.status === 403) {
         this.setState('unauthorized');
         return;
       }
@@ -130,34 +164,76 @@ export class LiveTopology {
   }
 
   private scheduleFlush(): void {
-    if (this.flushTimer) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = null;
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.onNextFrame(() => {
+      this.flushScheduled = false;
       this.flush();
-    }, this.batchMs);
+    });
   }
 
   private onVisibility = (): void => {
-    if (!document.hidden) this.flush();
+    if (document.hidden) return;
+    if (this.overflowed) {
+      // Too much happened while hidden: start every stream over rather than replay it.
+      this.overflowed = false;
+      this.pending = [];
+      this.send({ type: 'subscribe' });
+      for (const id of this.watched.keys()) this.send({ type: 'watch', serviceId: id });
+      return;
+    }
+    this.flush();
   };
 
-  /** Applies every buffered frame in order, then writes the cache once (one render). */
+  /** Applies every buffered frame in order, then writes each touched cache entry once (one render). */
   private flush(): void {
     if (this.pending.length === 0) return;
     const frames = this.pending;
     this.pending = [];
-    let topology = this.current();
-    let changed = false;
+    let summary = this.summaryCache();
+    let summaryChanged = false;
+    let summaryResync = false;
+    const services = new Map<string, ServiceCache | undefined>();
+    const resyncing = new Set<string>();
     for (const msg of frames) {
-      const step = stepTopology(topology, msg);
-      if (step.kind === 'apply') {
-        topology = step.topology;
-        changed = true;
-      } else if (step.kind === 'resync') {
-        this.send({ type: 'subscribe', sinceRev: step.sinceRev });
-        break;
+      switch (msg.type) {
+        case 'snapshot':
+        case 'delta':
+        case 'heartbeat': {
+          if (summaryResync && msg.type !== 'snapshot') break;
+          const step: Step<SummaryCache> = stepSummary(summary, msg);
+          if (step.kind === 'apply') {
+            summary = step.value;
+            summaryChanged = true;
+            summaryResync = false;
+          } else if (step.kind === 'resync' && !summaryResync) {
+            summaryResync = true;
+            this.send({ type: 'subscribe', sinceRev: step.sinceRev });
+          }
+          break;
+        }
+        case 'service':
+        case 'service.delta': {
+          const id = msg.serviceId;
+          if (!this.watched.has(id)) break;
+          if (resyncing.has(id) && msg.type !== 'service') break;
+          const current = services.has(id) ? services.get(id) : this.serviceCache(id);
+          const step = stepService(current, msg);
+          if (step.kind === 'apply') {
+            services.set(id, step.value);
+            resyncing.delete(id);
+          } else if (step.kind === 'resync' && !resyncing.has(id)) {
+            resyncing.add(id);
+            this.send({ type: 'watch', serviceId: id, sinceRev: step.sinceRev });
+          }
+          break;
+        }
+        case 'pong':
+        case 'error':
+          break;
       }
     }
-    if (changed && topology) this.queryClient.setQueryData(TOPOLOGY_KEY, topology);
+    if (summaryChanged && summary) this.queryClient.setQueryData(TOPOLOGY_KEY, summary);
+    for (const [id, value] of services) if (value) this.queryClient.setQueryData(serviceKey(id), value);
   }
 }

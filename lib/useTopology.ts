@@ -1,20 +1,23 @@
 'use client';
-import { useQuery } from '@tanstack/react-query';
-import { useContext, useSyncExternalStore } from 'react';
-import { Topology } from '@/protocol/model';
-import { getJson } from './api';
+import { skipToken, useQuery } from '@tanstack/react-query';
+import { useContext, useEffect, useSyncExternalStore } from 'react';
 import { LiveTopologyContext } from './liveTopologyContext';
-import { TOPOLOGY_KEY, type ConnectionState } from './liveTopology';
+import { serviceKey, TOPOLOGY_KEY, type ConnectionState } from './liveTopology';
+import type { ServiceCache, SummaryCache } from './topologyCache';
 
-/** The whole topology: loaded once over REST, then kept current by the WebSocket. */
+/**
+ * Every source and every service's summary (no instances), filled and kept current by the
+ * WebSocket — nothing is fetched over REST, so the list is downloaded once.
+ */
 export function useTopology() {
-  return useQuery({
-    queryKey: TOPOLOGY_KEY,
-    queryFn: async () => Topology.parse(await getJson('/api/topology')),
-    // The WebSocket keeps this fresh; refetching would only race it.
-    staleTime: Infinity,
-    retry: (count, err) => (err as { status?: number }).status !== 401 && count < 3,
-  });
+  return useQuery<SummaryCache>({ queryKey: TOPOLOGY_KEY, queryFn: skipToken, staleTime: Infinity });
+}
+
+/** One service with its instances, followed live while the calling component is mounted. */
+export function useServiceDetail(id: string) {
+  const live = useContext(LiveTopologyContext);
+  useEffect(() => live?.watch(id), [live, id]);
+  return useQuery<ServiceCache>({ queryKey: serviceKey(id), queryFn: skipToken, staleTime: Infinity });
 }
 
 export function useConnectionState(): ConnectionState {

@@ -13,6 +13,8 @@ import { useSession } from './useSession';
 export interface TrafficView {
   policy: TrafficPolicy | null;
   modifyIndex: number;
+  /** Set when the registry holds something that is not a valid policy: why. Saving a new policy overwrites it. */
+  invalid?: string;
   subsets: Record<string, { instances: number; passing: number }>;
 }
 

@@ -32,14 +32,10 @@ describe('applyOps', () => {
     expect(after.services[0]?.instances).toEqual([]);
   });
 
-  it('ignores instance ops for unknown services and removes a source with its services', () => {
+  it('ignores instance ops for unknown services and removes a deleted service', () => {
     const t1 = applyOps(empty, [{ op: 'instance.put', serviceId: 'nope', instance: instance('x') }], 1);
     expect(t1.services).toEqual([]);
-    const t2 = applyOps(
-      { rev: 1, sources: [{ id: 'p', kind: 'consul', name: 'p', address: null, state: 'ok', lastSyncAt: null, lastError: null, scopes: [] }], services: [service('p', 'dc1', 'web', [])] },
-      [{ op: 'source.delete', sourceId: 'p' }],
-      2,
-    );
+    const t2 = applyOps({ rev: 1, sources: [], services: [service('p', 'dc1', 'web', [])] }, [{ op: 'service.delete', serviceId: 'p/dc1/web' }], 2);
     expect(t2).toEqual({ rev: 2, sources: [], services: [] });
   });
 

@@ -1,13 +1,24 @@
 /**
- * Topology deltas and the one pure reducer that applies them. The server's store and the
- * browser's query cache both change only through `applyOps`, so they cannot disagree.
+ * Topology deltas and the pure reducers that apply them. Two streams, one revision counter:
+ *
+ * - summary ops (`source.*`, `summary.*`) go to every client: what the service list shows;
+ * - service ops (`service.*`, `instance.*`) go only to clients that opened that service.
+ *
+ * Every op carries a whole record (put) or an id (delete), so applying an op twice is
+ * harmless and a client can always be brought forward by what it missed.
  */
 import { z } from 'zod';
-import { Instance, ServiceHeader, SourceStatus, type Service, type Topology } from './model';
+import { Instance, ServiceHeader, ServiceSummary, SourceStatus, type Service, type Topology } from './model';
 
-export const DeltaOp = z.discriminatedUnion('op', [
+export const SummaryOp = z.discriminatedUnion('op', [
   z.object({ op: z.literal('source.put'), source: SourceStatus }),
   z.object({ op: z.literal('source.delete'), sourceId: z.string() }),
+  z.object({ op: z.literal('summary.put'), service: ServiceSummary }),
+  z.object({ op: z.literal('summary.delete'), serviceId: z.string() }),
+]);
+export type SummaryOp = z.infer<typeof SummaryOp>;
+
+export const DeltaOp = z.discriminatedUnion('op', [
   z.object({ op: z.literal('service.put'), service: ServiceHeader }),
   z.object({ op: z.literal('service.delete'), serviceId: z.string() }),
   z.object({ op: z.literal('instance.put'), serviceId: z.string(), instance: Instance }),
@@ -16,60 +27,54 @@ export const DeltaOp = z.discriminatedUnion('op', [
 export type DeltaOp = z.infer<typeof DeltaOp>;
 
 /**
- * Returns a new Topology with `ops` applied (inputs are not mutated; untouched services keep
- * their identity so React can skip them). `service.put` for an unknown id creates it empty;
- * `instance.put` for an unknown service is ignored (a `service.put` always precedes it).
+ * One service's detail after `ops` (all for that service), or null once it is deleted.
+ * Inputs are not mutated; instances stay sorted by id. O(ops × instances of the service).
+ */
+export function applyServiceOps(service: Service | null, ops: readonly DeltaOp[]): Service | null {
+  let svc = service;
+  for (const op of ops) {
+    switch (op.op) {
+      case 'service.put':
+        svc = { ...op.service, instances: svc?.instances ?? [] };
+        break;
+      case 'service.delete':
+        svc = null;
+        break;
+      case 'instance.put':
+        if (svc) svc = { ...svc, instances: upsertInstance(svc.instances, op.instance) };
+        break;
+      case 'instance.delete':
+        if (svc) svc = { ...svc, instances: svc.instances.filter((i) => i.id !== op.instanceId) };
+        break;
+    }
+  }
+  return svc;
+}
+
+/**
+ * The whole topology after `ops` (tests and tools that hold a full copy; the live paths use
+ * the per-service and summary reducers). Untouched services keep their identity.
  */
 export function applyOps(topology: Topology, ops: readonly DeltaOp[], rev: number): Topology {
   if (ops.length === 0) return { ...topology, rev };
   const services = new Map(topology.services.map((s) => [s.id, s]));
-  const sources = new Map(topology.sources.map((s) => [s.id, s]));
   for (const op of ops) {
-    switch (op.op) {
-      case 'source.put':
-        sources.set(op.source.id, op.source);
-        break;
-      case 'source.delete':
-        sources.delete(op.sourceId);
-        for (const [id, s] of services) if (s.sourceId === op.sourceId) services.delete(id);
-        break;
-      case 'service.put': {
-        const prev = services.get(op.service.id);
-        services.set(op.service.id, { ...op.service, instances: prev?.instances ?? [] });
-        break;
-      }
-      case 'service.delete':
-        services.delete(op.serviceId);
-        break;
-      case 'instance.put': {
-        const svc = services.get(op.serviceId);
-        if (!svc) break;
-        services.set(op.serviceId, upsertInstance(svc, op.instance));
-        break;
-      }
-      case 'instance.delete': {
-        const svc = services.get(op.serviceId);
-        if (!svc) break;
-        services.set(op.serviceId, { ...svc, instances: svc.instances.filter((i) => i.id !== op.instanceId) });
-        break;
-      }
-    }
+    const id = op.op === 'service.put' ? op.service.id : op.serviceId;
+    const next = applyServiceOps(services.get(id) ?? null, [op]);
+    if (next) services.set(id, next);
+    else services.delete(id);
   }
-  return {
-    rev,
-    sources: [...sources.values()].sort((a, b) => a.id.localeCompare(b.id)),
-    services: [...services.values()].sort(compareServices),
-  };
+  return { rev, sources: topology.sources, services: [...services.values()].sort(compareServices) };
 }
 
-function upsertInstance(svc: Service, instance: Service['instances'][number]): Service {
-  const idx = svc.instances.findIndex((i) => i.id === instance.id);
-  const instances = svc.instances.slice();
+function upsertInstance(instances: readonly Instance[], instance: Instance): Instance[] {
+  const idx = instances.findIndex((i) => i.id === instance.id);
+  const next = instances.slice();
   if (idx === -1) {
-    instances.push(instance);
-    instances.sort((a, b) => a.id.localeCompare(b.id));
-  } else instances[idx] = instance;
-  return { ...svc, instances };
+    next.push(instance);
+    next.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  } else next[idx] = instance;
+  return next;
 }
 
 export function compareServices(a: { id: string }, b: { id: string }): number {

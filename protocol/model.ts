@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { BreakerView } from './telemetry';
-import { TrafficPolicy } from './traffic';
+import { isDrained, TrafficPolicy } from './traffic';
 
 export const SourceKind = z.enum(['consul', 'kubernetes', 'dns', 'embedded']);
 export type SourceKind = z.infer<typeof SourceKind>;
@@ -102,12 +102,48 @@ export const HealthCounts = z.object({
 });
 export type HealthCounts = z.infer<typeof HealthCounts>;
 
+/**
+ * What the service list needs of one service, and all that every browser receives for it
+ * (DESIGN.md "The model": the summary view). Instance detail travels only to clients that
+ * opened the service, so the list costs O(services), never O(instances).
+ */
+export const ServiceSummary = z.object({
+  /** `sourceId/scope/name` */
+  id: z.string(),
+  sourceId: z.string(),
+  scope: z.string(),
+  name: z.string(),
+  tags: z.array(z.string()),
+  /** Instances by health. */
+  counts: HealthCounts,
+  /** The split in force, when the service has a traffic policy: subset → weight. */
+  weights: z.record(z.string(), z.number()).nullable(),
+  /** Instances on the policy's drain list. */
+  drained: z.number().int(),
+  /** Instances some client sees with an open or half-open breaker. */
+  breakersOpen: z.number().int(),
+});
+export type ServiceSummary = z.infer<typeof ServiceSummary>;
+
+/** The list view: every source and every service's summary, at one revision. */
+export const TopologySummary = z.object({
+  rev: z.number().int(),
+  sources: z.array(SourceStatus),
+  services: z.array(ServiceSummary),
+});
+export type TopologySummary = z.infer<typeof TopologySummary>;
+
 export const Topology = z.object({
   rev: z.number().int(),
   sources: z.array(SourceStatus),
   services: z.array(Service),
 });
 export type Topology = z.infer<typeof Topology>;
+
+/** `source/scope/name` with each part URL-encoded, for `/services/…` pages and `/api/services/…` routes. */
+export function servicePath(id: string): string {
+  return id.split('/').map(encodeURIComponent).join('/');
+}
 
 export function serviceId(sourceId: string, scope: string, name: string): string {
   return `${sourceId}/${scope}/${name}`;
@@ -128,4 +164,28 @@ export function healthCounts(instances: readonly Pick<Instance, 'health'>[]): He
   const counts: HealthCounts = { passing: 0, warning: 0, critical: 0, unknown: 0 };
   for (const i of instances) counts[i.health] += 1;
   return counts;
+}
+
+/** The list's view of one service (see ServiceSummary). O(instances of that service). */
+export function summarize(header: ServiceHeader, instances: Iterable<Instance>): ServiceSummary {
+  const counts: HealthCounts = { passing: 0, warning: 0, critical: 0, unknown: 0 };
+  const drain = header.traffic?.drain ?? [];
+  let drained = 0;
+  let breakersOpen = 0;
+  for (const i of instances) {
+    counts[i.health] += 1;
+    if (drain.length > 0 && isDrained(drain, i.id)) drained += 1;
+    if (i.breaker && i.breaker.state !== 'closed') breakersOpen += 1;
+  }
+  return {
+    id: header.id,
+    sourceId: header.sourceId,
+    scope: header.scope,
+    name: header.name,
+    tags: header.tags,
+    counts,
+    weights: header.traffic ? header.traffic.weights : null,
+    drained,
+    breakersOpen,
+  };
 }

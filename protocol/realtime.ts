@@ -1,27 +1,41 @@
 /**
  * The WebSocket protocol at /api/ws, typed once for server and browser. Client→server and
  * server→client are separate unions; every frame is safeParse'd on arrival.
+ *
+ * A client subscribes to the summary (every source and service header with health counts
+ * and badges) and watches the detail of the services it shows. Both streams share one
+ * revision counter; `fromRev`/`rev` let a client see a gap and resume from what it has.
  */
 import { z } from 'zod';
-import { Topology } from './model';
-import { DeltaOp } from './delta';
+import { Service, SourceStatus, ServiceSummary } from './model';
+import { DeltaOp, SummaryOp } from './delta';
+
+/** How many services one connection may watch at once (a page shows one; tabs share nothing). */
+export const MAX_WATCHED_SERVICES = 64;
 
 export const ClientMessage = z.discriminatedUnion('type', [
-  /** First frame after connecting. `sinceRev`: the last revision this client applied. */
+  /** First frame after connecting. `sinceRev`: the last summary revision this client applied. */
   z.object({ type: z.literal('subscribe'), sinceRev: z.number().int().nonnegative().optional() }),
+  /** Follow one service's instances; `sinceRev`: the revision of the copy the client holds. */
+  z.object({ type: z.literal('watch'), serviceId: z.string().min(1).max(1024), sinceRev: z.number().int().nonnegative().optional() }),
+  z.object({ type: z.literal('unwatch'), serviceId: z.string().min(1).max(1024) }),
   z.object({ type: z.literal('ping'), t: z.number() }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 export const ServerMessage = z.discriminatedUnion('type', [
-  /** Full state; the client replaces what it has. */
-  z.object({ type: z.literal('snapshot'), topology: Topology }),
-  /** Changes from `fromRev` (exclusive) to `rev` (inclusive); applies only if the client is at `fromRev`. */
-  z.object({ type: z.literal('delta'), fromRev: z.number().int(), rev: z.number().int(), ops: z.array(DeltaOp) }),
-  /** Sent every `HEARTBEAT_MS`; carries the current revision so a client can detect a gap. */
+  /** The whole summary; the client replaces what it has. */
+  z.object({ type: z.literal('snapshot'), rev: z.number().int(), sources: z.array(SourceStatus), services: z.array(ServiceSummary) }),
+  /** Summary changes from `fromRev` (exclusive) to `rev` (inclusive). */
+  z.object({ type: z.literal('delta'), fromRev: z.number().int(), rev: z.number().int(), ops: z.array(SummaryOp) }),
+  /** One watched service in full (null: no such service now) as of `rev`. */
+  z.object({ type: z.literal('service'), serviceId: z.string(), rev: z.number().int(), service: Service.nullable() }),
+  /** One watched service's changes from `fromRev` (exclusive) to `rev` (inclusive). */
+  z.object({ type: z.literal('service.delta'), serviceId: z.string(), fromRev: z.number().int(), rev: z.number().int(), ops: z.array(DeltaOp) }),
+  /** Sent every `HEARTBEAT_MS`: the revision this client has been brought to, so it can detect a gap. */
   z.object({ type: z.literal('heartbeat'), rev: z.number().int(), serverTime: z.string() }),
   z.object({ type: z.literal('pong'), t: z.number() }),
-  z.object({ type: z.literal('error'), code: z.enum(['bad_request', 'unauthorized']), message: z.string() }),
+  z.object({ type: z.literal('error'), code: z.enum(['bad_request', 'unauthorized', 'too_many']), message: z.string() }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 

@@ -13,6 +13,7 @@ export interface Metrics {
   wsSnapshotsSent: Counter;
   wsBytesSent: Counter;
   wsLaggingClients: Counter;
+  wsFloodCloses: Counter;
   gatewayRequests: Counter<'service' | 'outcome'>;
 }
 
@@ -39,7 +40,7 @@ export function createMetrics(store: TopologyStore, now: () => number = Date.now
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of store.snapshot().sources) {
+      for (const s of store.sources()) {
         const age = s.lastSyncAt ? (now() - Date.parse(s.lastSyncAt)) / 1000 : -1;
         this.set({ source: s.id, kind: s.kind }, age);
       }
@@ -52,7 +53,7 @@ export function createMetrics(store: TopologyStore, now: () => number = Date.now
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of store.snapshot().sources) {
+      for (const s of store.sources()) {
         for (const state of ['syncing', 'ok', 'stale', 'down'] as const) this.set({ source: s.id, state }, s.state === state ? 1 : 0);
       }
     },
@@ -73,7 +74,10 @@ export function createMetrics(store: TopologyStore, now: () => number = Date.now
     collect() {
       this.reset();
       const counts = new Map<string, number>();
-      for (const s of store.snapshot().services) counts.set(s.sourceId, (counts.get(s.sourceId) ?? 0) + s.instances.length);
+      for (const s of store.summarySnapshot().services) {
+        const c = s.counts;
+        counts.set(s.sourceId, (counts.get(s.sourceId) ?? 0) + c.passing + c.warning + c.critical + c.unknown);
+      }
       for (const [source, n] of counts) this.set({ source }, n);
     },
   });
@@ -85,6 +89,7 @@ export function createMetrics(store: TopologyStore, now: () => number = Date.now
     wsDeltasSent: new Counter({ name: 'switchboard_ws_deltas_sent_total', help: 'Delta frames sent to WebSocket clients', registers: [registry] }),
     wsSnapshotsSent: new Counter({ name: 'switchboard_ws_snapshots_sent_total', help: 'Snapshot frames sent to WebSocket clients', registers: [registry] }),
     wsBytesSent: new Counter({ name: 'switchboard_ws_bytes_sent_total', help: 'Bytes sent to WebSocket clients', registers: [registry] }),
+    wsFloodCloses: new Counter({ name: 'switchboard_ws_flood_closes_total', help: 'WebSocket connections closed for sending frames faster than the limit', registers: [registry] }),
     wsLaggingClients: new Counter({
       name: 'switchboard_ws_backpressure_skips_total',
       help: 'Times a slow WebSocket client was skipped because its send buffer was over the high-water mark',

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { startDemoFleet, type DemoFleet } from '../demo/demoFleet';
 import { startLoadGenerator, type LoadGenerator } from '../demo/loadGenerator';
 import { ensureAdminCredential } from './auth/adminCredential';
-import { Authenticator, sameOrigin } from './auth/authenticator';
+import { Authenticator, hasRole, sameOrigin } from './auth/authenticator';
 import { EMBEDDED_SOURCE, type Config } from './config/loadConfig';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from './registry/embeddedRegistry';
 import { Gateway, type GatewayRegistry } from './gateway/gateway';
@@ -52,6 +52,12 @@ export interface Switchboard {
   /** Resolves with the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
+}
+
+function refuseUpgrade(socket: Duplex, status: 400 | 401 | 403, error: string): void {
+  const text = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden' }[status];
+  const body = JSON.stringify({ error });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 export function defaultSources(config: Config, deps: { logger: Logger; metrics: Metrics }): Source[] {
@@ -120,20 +126,27 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   });
 
   server.on('upgrade', (req, socket, head) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path !== '/api/ws') {
-      if (options.fallbackUpgrade) options.fallbackUpgrade(req, socket, head);
-      else socket.destroy();
-      return;
+    // Nothing thrown here may escape (it would take the process down) or leave the socket hanging.
+    try {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path !== '/api/ws') {
+        if (options.fallbackUpgrade) options.fallbackUpgrade(req, socket, head);
+        else socket.destroy();
+        return;
+      }
+      const principal = auth.authenticate(req);
+      // Any page in a browser sends Origin: only our own pages may open the socket, whatever the
+      // credential (cookie, or anonymous access on a loopback listener). Non-browser clients send none.
+      if (req.headers.origin !== undefined && !sameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
+      if (principal === 'invalid' || principal === null) return refuseUpgrade(socket, 401, 'sign in required');
+      if (principal.via === 'session' && !sameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
+      // The WebSocket carries the topology: the same permission as GET /api/topology.
+      if (!hasRole(principal, 'viewer')) return refuseUpgrade(socket, 403, `role ${principal.role} may not read the topology`);
+      hub.handleUpgrade(req, socket, head, principal);
+    } catch (err) {
+      logger.warn({ err, url: req.url }, 'websocket upgrade failed');
+      refuseUpgrade(socket, 400, 'bad upgrade request');
     }
-    const principal = auth.authenticate(req);
-    // A browser's cookie must not be usable from another site's page (cross-site WebSocket hijacking).
-    const refused = principal === 'invalid' || principal === null || (principal.via === 'session' && !sameOrigin(req));
-    if (refused) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"sign in required"}');
-      return;
-    }
-    hub.handleUpgrade(req, socket, head, principal);
   });
 
   // Once a second: the gateway reports like any SDK client (in-process), and clients that went

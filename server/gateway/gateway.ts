@@ -130,7 +130,7 @@ export class Gateway {
   private route(name: string): { target: Target; client: ServiceClient } | null {
     const cached = this.routes.get(name);
     if (cached || !name) return cached ?? null;
-    const found = this.deps.store.snapshot().services.find((s) => s.name === name && this.deps.registryFor(s.sourceId) !== null);
+    const found = this.deps.store.servicesNamed(name).find((s) => this.deps.registryFor(s.sourceId) !== null);
     if (!found) return null;
     const target: Target = { id: found.id, sourceId: found.sourceId, scope: found.scope, name: found.name };
     const registry = this.deps.registryFor(target.sourceId)!;

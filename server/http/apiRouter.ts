@@ -69,7 +69,7 @@ export function createApiRouter(deps: ApiRouterDeps) {
       pattern: /^\/readyz$/,
       role: null,
       handler: (_q, res) => {
-        const pending = store.snapshot().sources.filter((s) => s.state === 'syncing').map((s) => s.id);
+        const pending = store.sources().filter((s) => s.state === 'syncing').map((s) => s.id);
         const ready = pending.length === 0 && (deps.extraReady?.() ?? true);
         sendJson(res, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'not ready', waitingFor: pending });
       },
@@ -83,8 +83,14 @@ export function createApiRouter(deps: ApiRouterDeps) {
         res.end(await metrics.registry.metrics());
       },
     },
-    { method: 'GET', pattern: /^\/api\/topology$/, role: 'viewer', handler: (_q, res) => sendJson(res, 200, store.snapshot()) },
-    { method: 'GET', pattern: /^\/api\/sources$/, role: 'viewer', handler: (_q, res) => sendJson(res, 200, { sources: store.snapshot().sources }) },
+    {
+      method: 'GET',
+      pattern: /^\/api\/topology$/,
+      role: 'viewer',
+      // `?view=summary`: every service's header and counts without instances (what the list shows).
+      handler: (req, res) => sendJson(res, 200, new URL(req.url ?? '/', 'http://x').searchParams.get('view') === 'summary' ? store.summarySnapshot() : store.snapshot()),
+    },
+    { method: 'GET', pattern: /^\/api\/sources$/, role: 'viewer', handler: (_q, res) => sendJson(res, 200, { sources: store.sources() }) },
     {
       method: 'GET',
       pattern: /^\/api\/services\/([^/]+)\/([^/]+)\/([^/]+)$/,
@@ -93,7 +99,10 @@ export function createApiRouter(deps: ApiRouterDeps) {
         const id = serviceId(source!, scope!, name!);
         const service = store.service(id);
         if (!service) throw new HttpError(404, `service "${id}" not found`);
-        sendJson(res, 200, { service, counts: healthCounts(service.instances), source: store.source(service.sourceId) ?? null });
+        const status = store.source(service.sourceId) ?? null;
+        // DNS answers carry no health: show where else each address:port is registered, with that health.
+        const links = status?.kind === 'dns' ? Object.fromEntries(service.instances.map((i) => [i.id, store.instancesAt(i.address, i.port, id)])) : {};
+        sendJson(res, 200, { service, counts: healthCounts(service.instances), source: status, links });
       },
     },
     {

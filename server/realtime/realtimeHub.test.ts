@@ -2,10 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { applyOps } from '../../protocol/delta';
-import type { Topology } from '../../protocol/model';
-import { ServerMessage } from '../../protocol/realtime';
-import { instance, service } from '../../test/fixtures';
+import { MAX_WATCHED_SERVICES, ServerMessage } from '../../protocol/realtime';
+import { stepService, stepSummary, type ServiceCache, type SummaryCache } from '../../lib/topologyCache';
+import { check, instance, service } from '../../test/fixtures';
 import { createLogger } from '../log';
 import { TopologyStore } from '../topology/topologyStore';
 import { RealtimeHub } from './realtimeHub';
@@ -15,10 +14,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: { historySize?: number; highWaterBytes?: number } = {}) {
+async function setup(opts: { historySize?: number; highWaterBytes?: number; clientFramesPerSecond?: number } = {}) {
   const store = new TopologyStore({ historySize: opts.historySize });
   store.addSource({ id: 'p', kind: 'consul', name: 'p', address: null });
-  const hub = new RealtimeHub({ store, logger: createLogger({ level: 'silent' }), heartbeatMs: 60_000, highWaterBytes: opts.highWaterBytes });
+  const hub = new RealtimeHub({ store, logger: createLogger({ level: 'silent' }), heartbeatMs: 60_000, highWaterBytes: opts.highWaterBytes, clientFramesPerSecond: opts.clientFramesPerSecond });
   const server: Server = createServer();
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head, { name: 't', role: 'viewer', via: 'bearer' }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -30,61 +29,109 @@ async function setup(opts: { historySize?: number; highWaterBytes?: number } = {
   return { store, hub, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/api/ws` };
 }
 
-/** A minimal protocol client: keeps a topology by applying frames the way the UI does. */
-async function connect(url: string, sinceRev?: number) {
+/** A protocol client that keeps its copies with the browser's own pure steps. */
+async function connect(url: string, opts: { sinceRev?: number; subscribe?: boolean } = {}) {
   const ws = new WebSocket(url);
   const frames: ServerMessage[] = [];
-  let topology: Topology | null = null;
+  let summary: SummaryCache | undefined;
+  const services = new Map<string, ServiceCache>();
   let gaps = 0;
   ws.on('message', (data) => {
     const msg = ServerMessage.parse(JSON.parse(data.toString()));
     frames.push(msg);
-    if (msg.type === 'snapshot') topology = msg.topology;
-    else if (msg.type === 'delta') {
-      if (!topology || topology.rev !== msg.fromRev) gaps++;
-      else topology = applyOps(topology, msg.ops, msg.rev);
+    if (msg.type === 'snapshot' || msg.type === 'delta' || msg.type === 'heartbeat') {
+      const step = stepSummary(summary, msg);
+      if (step.kind === 'apply') summary = step.value;
+      if (step.kind === 'resync') gaps++;
+    } else if (msg.type === 'service' || msg.type === 'service.delta') {
+      const step = stepService(services.get(msg.serviceId), msg);
+      if (step.kind === 'apply') services.set(msg.serviceId, step.value);
+      if (step.kind === 'resync') gaps++;
     }
   });
   await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
   cleanups.push(() => ws.terminate());
-  ws.send(JSON.stringify({ type: 'subscribe', sinceRev }));
-  return { ws, frames, topology: () => topology, gaps: () => gaps };
+  if (opts.subscribe !== false) ws.send(JSON.stringify({ type: 'subscribe', sinceRev: opts.sinceRev }));
+  const list = () => (summary ? [...summary.byId.values()].sort((a, b) => a.id.localeCompare(b.id)) : null);
+  return {
+    ws,
+    frames,
+    rev: () => summary?.rev,
+    list,
+    service: (id: string) => services.get(id),
+    watch: (id: string, sinceRev?: number) => ws.send(JSON.stringify({ type: 'watch', serviceId: id, sinceRev })),
+    gaps: () => gaps,
+  };
 }
 
+const byId = <T extends { id: string }>(xs: readonly T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
 const web = (n: number) => service('p', 'dc1', 'web', Array.from({ length: n }, (_, i) => instance(`n/web-${i}`)));
+const bytesOf = (f: ServerMessage) => JSON.stringify(f);
 
 describe('RealtimeHub', () => {
-  it('sends a snapshot on subscribe, then deltas that keep the client equal to the store', async () => {
+  it('sends the summary on subscribe — no instance detail — then deltas that keep the list equal to the store', async () => {
     const { store, url } = await setup();
-    store.apply('p', { type: 'service.changed', service: web(1) });
-    const c = await connect(url);
-    await vi.waitFor(() => expect(c.topology()?.rev).toBe(store.rev));
-    expect(c.frames[0]?.type).toBe('snapshot');
     store.apply('p', { type: 'service.changed', service: web(3) });
-    store.apply('p', { type: 'service.removed', serviceId: 'p/dc1/web' });
-    await vi.waitFor(() => expect(c.topology()).toEqual(store.snapshot()));
-    expect(c.frames.some((f) => f.type === 'delta')).toBe(true);
+    const c = await connect(url);
+    await vi.waitFor(() => expect(c.rev()).toBe(store.rev));
+    expect(c.frames[0]?.type).toBe('snapshot');
+    expect(bytesOf(c.frames[0]!)).not.toContain('n/web-1');
+    store.apply('p', { type: 'service.changed', service: service('p', 'dc1', 'web', [instance('n/web-0', { checks: [check('critical')] })]) });
+    store.apply('p', { type: 'service.changed', service: service('p', 'dc1', 'api', [instance('n/api-0')]) });
+    store.apply('p', { type: 'service.removed', serviceId: 'p/dc1/api' });
+    await vi.waitFor(() => expect(c.rev()).toBe(store.rev));
+    expect(c.list()).toEqual(byId(store.summarySnapshot().services));
+    expect(c.frames.filter((f) => f.type === 'delta').map(bytesOf).join('')).not.toContain('n/web-0');
     expect(c.gaps()).toBe(0);
   });
 
-  it('resumes a reconnecting client with only what it missed', async () => {
+  it('gives a client that opens a service its detail, then live instance deltas for that service only', async () => {
+    const { store, url } = await setup();
+    store.apply('p', { type: 'service.changed', service: web(2) });
+    store.apply('p', { type: 'service.changed', service: service('p', 'dc1', 'api', [instance('n/api-0')]) });
+    const c = await connect(url);
+    c.watch('p/dc1/web');
+    await vi.waitFor(() => expect(c.service('p/dc1/web')?.service).toEqual(store.service('p/dc1/web')));
+    const before = c.frames.length;
+    store.apply('p', { type: 'service.changed', service: service('p', 'dc1', 'api', [instance('n/api-0', { checks: [check('critical')] })]) });
+    store.apply('p', { type: 'service.changed', service: service('p', 'dc1', 'web', [instance('n/web-0'), instance('n/web-1', { checks: [check('warning')] })]) });
+    await vi.waitFor(() => expect(c.service('p/dc1/web')?.service).toEqual(store.service('p/dc1/web')));
+    const later = c.frames.slice(before);
+    expect(later.some((f) => f.type === 'service.delta' && f.serviceId === 'p/dc1/web')).toBe(true);
+    // The api flip reached the list as a summary, never as api's instances.
+    expect(later.filter((f) => f.type === 'service' || f.type === 'service.delta').every((f) => 'serviceId' in f && f.serviceId === 'p/dc1/web')).toBe(true);
+    // A service that does not exist is answered as such, and appears when it registers.
+    c.watch('p/dc1/later');
+    await vi.waitFor(() => expect(c.service('p/dc1/later')).toEqual({ rev: expect.any(Number), service: null }));
+    store.apply('p', { type: 'service.changed', service: service('p', 'dc1', 'later', [instance('n/l-0')]) });
+    await vi.waitFor(() => expect(c.service('p/dc1/later')?.service).toEqual(store.service('p/dc1/later')));
+    expect(c.gaps()).toBe(0);
+  });
+
+  it('resumes a reconnecting client per stream with only what it missed', async () => {
     const { store, url } = await setup();
     store.apply('p', { type: 'service.changed', service: web(1) });
     const seen = store.rev;
+    const held = store.service('p/dc1/web');
     store.apply('p', { type: 'service.changed', service: web(2) });
-    const c = await connect(url, seen);
-    await vi.waitFor(() => expect(c.frames.length).toBe(1));
-    expect(c.frames[0]).toMatchObject({ type: 'delta', fromRev: seen, rev: store.rev });
-    const ops = c.frames[0]?.type === 'delta' ? c.frames[0].ops : [];
-    expect(ops).toEqual([{ op: 'instance.put', serviceId: 'p/dc1/web', instance: instance('n/web-1') }]);
+    const c = await connect(url, { sinceRev: seen });
+    c.watch('p/dc1/web', seen);
+    await vi.waitFor(() => expect(c.frames.length).toBe(2));
+    const summary = c.frames.find((f) => f.type === 'delta');
+    expect(summary).toMatchObject({ type: 'delta', fromRev: seen, rev: store.rev });
+    const detail = c.frames.find((f) => f.type === 'service.delta');
+    expect(detail).toMatchObject({ serviceId: 'p/dc1/web', fromRev: seen, rev: store.rev, ops: [{ op: 'instance.put', serviceId: 'p/dc1/web', instance: instance('n/web-1') }] });
+    expect(c.frames.some((f) => f.type === 'snapshot' || f.type === 'service')).toBe(false);
+    expect(held).toBeDefined();
   });
 
-  it('sends a snapshot when the client revision is older than the history or from the future', async () => {
+  it('sends full copies when the client revision is older than the history or from the future', async () => {
     const { store, url } = await setup({ historySize: 2 });
     for (let i = 1; i <= 5; i++) store.apply('p', { type: 'service.changed', service: web(i) });
-    const old = await connect(url, 1);
-    const future = await connect(url, store.rev + 100);
-    await vi.waitFor(() => expect(old.frames[0]?.type).toBe('snapshot'));
+    const old = await connect(url, { sinceRev: 1 });
+    old.watch('p/dc1/web', 1);
+    const future = await connect(url, { sinceRev: store.rev + 100 });
+    await vi.waitFor(() => expect(old.frames.map((f) => f.type).sort()).toEqual(['service', 'snapshot']));
     await vi.waitFor(() => expect(future.frames[0]?.type).toBe('snapshot'));
   });
 
@@ -93,15 +140,35 @@ describe('RealtimeHub', () => {
     const c = await connect(url);
     c.ws.send('{"type":"subscribe","sinceRev":-4}');
     c.ws.send('not json');
-    await vi.waitFor(() => expect(c.frames.filter((f) => f.type === 'error')).toHaveLength(2));
+    c.ws.send(JSON.stringify({ type: 'watch', serviceId: '' }));
+    await vi.waitFor(() => expect(c.frames.filter((f) => f.type === 'error')).toHaveLength(3));
     c.ws.send(JSON.stringify({ type: 'ping', t: 42 }));
     await vi.waitFor(() => expect(c.frames.at(-1)).toEqual({ type: 'pong', t: 42 }));
   });
 
-  it('skips a client whose socket is not draining, then catches it up with one coalesced delta', async () => {
+  it('caps how many services one connection watches', async () => {
+    const { url } = await setup({ clientFramesPerSecond: 1000 });
+    const c = await connect(url);
+    for (let i = 0; i <= MAX_WATCHED_SERVICES; i++) c.watch(`p/dc1/s${i}`);
+    await vi.waitFor(() => expect(c.frames.some((f) => f.type === 'error' && f.code === 'too_many')).toBe(true), { timeout: 10_000 });
+  });
+
+  it('closes a client that floods frames (each subscribe would otherwise queue a snapshot)', async () => {
+    const { store, url } = await setup({ clientFramesPerSecond: 10 });
+    store.apply('p', { type: 'service.changed', service: web(50) });
+    const c = await connect(url);
+    const closed = new Promise<number>((r) => c.ws.once('close', (code) => r(code)));
+    for (let i = 0; i < 200; i++) c.ws.send(JSON.stringify({ type: 'subscribe' }));
+    expect(await closed).toBe(1008);
+    // Far fewer snapshots than subscribe frames reached the socket.
+    expect(c.frames.filter((f) => f.type === 'snapshot').length).toBeLessThan(30);
+  });
+
+  it('sends nothing — snapshots included — to a client whose socket is not draining, then catches it up', async () => {
     const { store, hub, url } = await setup({ highWaterBytes: 64 * 1024 });
     const c = await connect(url);
-    await vi.waitFor(() => expect(c.topology()).not.toBeNull());
+    c.watch('p/dc1/big');
+    await vi.waitFor(() => expect(c.rev()).toBeDefined());
     // Stop reading on the client: the server's socket buffer fills once the kernel's is full.
     const socket = (c.ws as unknown as { _socket: import('node:net').Socket })._socket;
     socket.pause();
@@ -115,7 +182,8 @@ describe('RealtimeHub', () => {
     }
     expect(skipped).toBe(true);
     socket.resume();
-    await vi.waitFor(() => expect(c.topology()).toEqual(store.snapshot()), { timeout: 20_000 });
+    await vi.waitFor(() => expect(c.service('p/dc1/big')?.service).toEqual(store.service('p/dc1/big')), { timeout: 20_000 });
+    await vi.waitFor(() => expect(c.list()).toEqual(byId(store.summarySnapshot().services)), { timeout: 20_000 });
     expect(c.gaps()).toBe(0);
   });
 });

@@ -1,17 +1,20 @@
 /**
- * The WebSocket hub at /api/ws. A client subscribes (optionally with the last revision it
- * applied) and gets a snapshot or just what it missed, then deltas. Memory per client is
- * bounded: a client whose socket buffer is over the high-water mark is skipped, and when it
- * drains it receives one coalesced delta from its last revision (or a snapshot if that has
- * fallen out of the store's history) — nothing queues up on the server for it.
+ * The WebSocket hub at /api/ws. A client subscribes to the summary (the service list) and
+ * watches the services it shows; it gets a snapshot or just what it missed, then deltas —
+ * summary deltas for everyone, instance deltas only for watchers of that service.
+ *
+ * Cost per change is O(clients) and each distinct frame is serialized once per flush, however
+ * many clients receive it. Memory per client is bounded: nothing is sent to a client whose
+ * socket buffer is over the high-water mark — snapshots included — and when it drains it gets
+ * one coalesced delta from where it was (or a snapshot if that fell out of the store's
+ * history). Client frames are rate-limited; a client that floods is closed.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ClientMessage, HEARTBEAT_MS, type ServerMessage } from '../../protocol/realtime';
+import { ClientMessage, HEARTBEAT_MS, MAX_WATCHED_SERVICES, type ServerMessage } from '../../protocol/realtime';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import type { DeltaOp } from '../../protocol/delta';
 import type { TopologyStore } from '../topology/topologyStore';
 import type { Principal } from '../auth/authenticator';
 
@@ -21,19 +24,39 @@ export interface RealtimeHubOptions {
   metrics?: Metrics;
   /** @default HEARTBEAT_MS (15 s) */
   heartbeatMs?: number;
-  /** Skip sending to a client while its unsent bytes exceed this. @default 1 MiB */
+  /** Send nothing to a client while its unsent bytes exceed this. @default 1 MiB */
   highWaterBytes?: number;
-  /** Close clients that have not subscribed within this. @default 10 s */
+  /** Close clients that have neither subscribed nor watched within this. @default 10 s */
   subscribeTimeoutMs?: number;
+  /** Client frames allowed per second (sustained); a burst of twice this is tolerated. @default 20 */
+  clientFramesPerSecond?: number;
+  /** Injectable clock for the frame rate limit. @default Date.now */
+  now?: () => number;
+}
+
+/** Where one stream (the summary, or one watched service) of one client stands. */
+interface StreamPosition {
+  /** Revision the client was last told about (the `fromRev` of the next frame). */
+  sentRev: number;
+  /** Revision up to which the client has everything (changes after `sentRev` did not concern it). */
+  coveredRev: number;
+  /** The next frame must be a full copy. */
+  needsSnapshot: boolean;
 }
 
 interface Client {
   ws: WebSocket;
   principal: Principal;
-  /** Revision the client has been sent up to; null until it subscribes. */
-  sentRev: number | null;
+  /** The summary stream; null until the client subscribes. */
+  summary: StreamPosition | null;
+  watches: Map<string, StreamPosition>;
   alive: boolean;
+  /** Token bucket for client frames. */
+  tokens: number;
+  tokensAt: number;
 }
+
+type Frame = Buffer | null;
 
 export class RealtimeHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -43,6 +66,8 @@ export class RealtimeHub {
   private readonly drainCheck: NodeJS.Timeout;
   private flushScheduled = false;
   private readonly opts: Required<Omit<RealtimeHubOptions, 'metrics'>> & { metrics?: Metrics };
+  /** The summary snapshot serialized once per revision. */
+  private snapshotFrame: { rev: number; frame: Buffer } | null = null;
 
   constructor(options: RealtimeHubOptions) {
     // `??`, not a spread: an explicit `undefined` option must still get its default.
@@ -51,6 +76,8 @@ export class RealtimeHub {
       heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
       highWaterBytes: options.highWaterBytes ?? 1024 * 1024,
       subscribeTimeoutMs: options.subscribeTimeoutMs ?? 10_000,
+      clientFramesPerSecond: options.clientFramesPerSecond ?? 20,
+      now: options.now ?? Date.now,
     };
     // Many registry events can land in one tick (a full resync); coalesce them into one frame.
     this.unsubscribe = this.opts.store.subscribe(() => this.scheduleFlush());
@@ -71,21 +98,38 @@ export class RealtimeHub {
     return n;
   }
 
-  /** Completes an HTTP upgrade for an already-authenticated principal. */
+  /** Completes an HTTP upgrade for an already-authenticated, already-authorized principal. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
   }
 
+  /** Closes every connection whose principal matches (sign-out, expired session). */
+  closeWhere(match: (p: Principal) => boolean, reason: string): number {
+    let n = 0;
+    for (const c of this.clients) {
+      if (!match(c.principal)) continue;
+      c.ws.close(1008, reason);
+      n++;
+    }
+    return n;
+  }
+
   private accept(ws: WebSocket, principal: Principal): void {
-    const client: Client = { ws, principal, sentRev: null, alive: true };
+    const rate = this.opts.clientFramesPerSecond;
+    const client: Client = { ws, principal, summary: null, watches: new Map(), alive: true, tokens: rate * 2, tokensAt: this.opts.now() };
     this.clients.add(client);
     this.opts.metrics?.wsClients.set(this.clients.size);
     const subscribeTimer = setTimeout(() => {
-      if (client.sentRev === null) ws.close(1008, 'subscribe expected');
+      if (client.summary === null && client.watches.size === 0) ws.close(1008, 'subscribe expected');
     }, this.opts.subscribeTimeoutMs);
     ws.on('pong', () => (client.alive = true));
     ws.on('message', (data, isBinary) => {
       client.alive = true;
+      if (!this.takeToken(client)) {
+        this.opts.metrics?.wsFloodCloses.inc();
+        ws.close(1008, 'too many messages');
+        return;
+      }
       let json: unknown;
       try {
         json = JSON.parse(isBinary ? '' : data.toString());
@@ -101,7 +145,20 @@ export class RealtimeHub {
       switch (msg.type) {
         case 'subscribe':
           clearTimeout(subscribeTimer);
-          this.resync(client, msg.sinceRev);
+          client.summary = this.position(msg.sinceRev, (rev) => this.opts.store.summarySince(rev) !== null);
+          this.scheduleFlush();
+          break;
+        case 'watch':
+          clearTimeout(subscribeTimer);
+          if (!client.watches.has(msg.serviceId) && client.watches.size >= MAX_WATCHED_SERVICES) {
+            this.send(client, { type: 'error', code: 'too_many', message: `a connection may watch at most ${MAX_WATCHED_SERVICES} services` });
+            break;
+          }
+          client.watches.set(msg.serviceId, this.position(msg.sinceRev, (rev) => this.opts.store.serviceSince(msg.serviceId, rev) !== null));
+          this.scheduleFlush();
+          break;
+        case 'unwatch':
+          client.watches.delete(msg.serviceId);
           break;
         case 'ping':
           this.send(client, { type: 'pong', t: msg.t });
@@ -116,16 +173,20 @@ export class RealtimeHub {
     ws.on('error', (err) => this.opts.logger.debug({ err: err.message, user: principal.name }, 'websocket error'));
   }
 
-  /** Sends what a client at `sinceRev` is missing: a delta if history allows, else a snapshot. */
-  private resync(client: Client, sinceRev: number | undefined): void {
-    const { store } = this.opts;
-    const delta = sinceRev === undefined ? null : store.since(sinceRev);
-    if (delta) {
-      if (delta.ops.length > 0) this.sendDelta(client, delta.fromRev, delta.rev, delta.ops);
-      client.sentRev = delta.rev;
-    } else {
-      this.sendSnapshot(client);
-    }
+  /** A stream resumes from `sinceRev` when the store's history still covers it, else starts with a full copy. */
+  private position(sinceRev: number | undefined, covered: (rev: number) => boolean): StreamPosition {
+    if (sinceRev !== undefined && covered(sinceRev)) return { sentRev: sinceRev, coveredRev: sinceRev, needsSnapshot: false };
+    return { sentRev: 0, coveredRev: 0, needsSnapshot: true };
+  }
+
+  private takeToken(client: Client): boolean {
+    const rate = this.opts.clientFramesPerSecond;
+    const now = this.opts.now();
+    client.tokens = Math.min(rate * 2, client.tokens + ((now - client.tokensAt) / 1000) * rate);
+    client.tokensAt = now;
+    if (client.tokens < 1) return false;
+    client.tokens -= 1;
+    return true;
   }
 
   private scheduleFlush(): void {
@@ -138,44 +199,107 @@ export class RealtimeHub {
   }
 
   private flush(): void {
-    const { store } = this.opts;
+    const rev = this.opts.store.rev;
+    // Frames built during this flush, by content: clients at the same position share one buffer.
+    const frames = new Map<string, Frame>();
     for (const client of this.clients) {
-      if (client.sentRev === null || client.sentRev === store.rev || client.ws.readyState !== WebSocket.OPEN) continue;
+      if (client.ws.readyState !== WebSocket.OPEN) continue;
       if (client.ws.bufferedAmount > this.opts.highWaterBytes) {
-        this.opts.metrics?.wsLaggingClients.inc();
+        if (this.isBehind(client, rev)) this.opts.metrics?.wsLaggingClients.inc();
         continue;
       }
-      const delta = store.since(client.sentRev);
-      if (delta) {
-        this.sendDelta(client, delta.fromRev, delta.rev, delta.ops);
-        client.sentRev = delta.rev;
-      } else {
-        this.sendSnapshot(client);
-      }
+      if (client.summary) this.flushSummary(client, client.summary, rev, frames);
+      for (const [id, w] of client.watches) this.flushService(client, id, w, rev, frames);
     }
   }
 
-  private sendSnapshot(client: Client): void {
-    const topology = this.opts.store.snapshot();
-    this.send(client, { type: 'snapshot', topology });
-    client.sentRev = topology.rev;
+  private isBehind(client: Client, rev: number): boolean {
+    if (client.summary && (client.summary.needsSnapshot || client.summary.coveredRev !== rev)) return true;
+    for (const w of client.watches.values()) if (w.needsSnapshot || w.coveredRev !== rev) return true;
+    return false;
+  }
+
+  private flushSummary(client: Client, pos: StreamPosition, rev: number, frames: Map<string, Frame>): void {
+    if (!pos.needsSnapshot && pos.coveredRev === rev) return;
+    if (!pos.needsSnapshot) {
+      const key = `s/${pos.coveredRev}/${pos.sentRev}`;
+      let frame = frames.get(key);
+      if (frame === undefined) {
+        const d = this.opts.store.summarySince(pos.coveredRev);
+        frame = d === null ? null : d.ops.length === 0 ? EMPTY : encode({ type: 'delta', fromRev: pos.sentRev, rev, ops: d.ops });
+        if (d === null) pos.needsSnapshot = true;
+        else frames.set(key, frame);
+      }
+      if (!pos.needsSnapshot) {
+        if (frame !== EMPTY && frame !== null) {
+          this.sendFrame(client, frame);
+          this.opts.metrics?.wsDeltasSent.inc();
+          pos.sentRev = rev;
+        }
+        pos.coveredRev = rev;
+        return;
+      }
+    }
+    this.sendFrame(client, this.summarySnapshotFrame());
     this.opts.metrics?.wsSnapshotsSent.inc();
+    pos.needsSnapshot = false;
+    pos.sentRev = pos.coveredRev = this.opts.store.rev;
   }
 
-  private sendDelta(client: Client, fromRev: number, rev: number, ops: DeltaOp[]): void {
-    this.send(client, { type: 'delta', fromRev, rev, ops });
-    this.opts.metrics?.wsDeltasSent.inc();
+  private flushService(client: Client, id: string, pos: StreamPosition, rev: number, frames: Map<string, Frame>): void {
+    if (!pos.needsSnapshot && pos.coveredRev === rev) return;
+    if (!pos.needsSnapshot) {
+      const key = `v/${id}/${pos.coveredRev}/${pos.sentRev}`;
+      let frame = frames.get(key);
+      if (frame === undefined) {
+        const d = this.opts.store.serviceSince(id, pos.coveredRev);
+        frame = d === null ? null : d.ops.length === 0 ? EMPTY : encode({ type: 'service.delta', serviceId: id, fromRev: pos.sentRev, rev, ops: d.ops });
+        frames.set(key, frame);
+      }
+      if (frame !== null) {
+        if (frame !== EMPTY) {
+          this.sendFrame(client, frame);
+          this.opts.metrics?.wsDeltasSent.inc();
+          pos.sentRev = rev;
+        }
+        pos.coveredRev = rev;
+        return;
+      }
+    }
+    const key = `v/${id}`;
+    let frame = frames.get(key);
+    if (!frame) {
+      frame = encode({ type: 'service', serviceId: id, rev, service: this.opts.store.service(id) ?? null });
+      frames.set(key, frame);
+    }
+    this.sendFrame(client, frame);
+    this.opts.metrics?.wsSnapshotsSent.inc();
+    pos.needsSnapshot = false;
+    pos.sentRev = pos.coveredRev = rev;
   }
 
-  private send(client: Client, msg: ServerMessage): void {
+  private summarySnapshotFrame(): Buffer {
+    const snap = this.opts.store.summarySnapshot();
+    if (this.snapshotFrame?.rev !== snap.rev) {
+      this.snapshotFrame = { rev: snap.rev, frame: encode({ type: 'snapshot', rev: snap.rev, sources: snap.sources, services: snap.services }) };
+    }
+    return this.snapshotFrame.frame;
+  }
+
+  /** Small control frames (errors, pongs) — still never past the high-water mark. */
+  private send(client: Client, msg: ServerMessage): boolean {
+    if (client.ws.bufferedAmount > this.opts.highWaterBytes || client.ws.readyState !== WebSocket.OPEN) return false;
+    this.sendFrame(client, encode(msg));
+    return true;
+  }
+
+  private sendFrame(client: Client, frame: Buffer): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
-    const text = JSON.stringify(msg);
-    this.opts.metrics?.wsBytesSent.inc(Buffer.byteLength(text));
-    client.ws.send(text);
+    this.opts.metrics?.wsBytesSent.inc(frame.length);
+    client.ws.send(frame, { binary: false });
   }
 
   private beat(): void {
-    const rev = this.opts.store.rev;
     const serverTime = new Date().toISOString();
     for (const client of this.clients) {
       // A client that answered neither the last ping nor sent anything is gone (half-open TCP).
@@ -185,7 +309,11 @@ export class RealtimeHub {
       }
       client.alive = false;
       client.ws.ping();
-      if (client.sentRev !== null) this.send(client, { type: 'heartbeat', rev, serverTime });
+      const pos = client.summary;
+      if (pos && !pos.needsSnapshot) {
+        // Everything up to coveredRev has been sent: tell the client, so its next resume starts there.
+        if (this.send(client, { type: 'heartbeat', rev: pos.coveredRev, serverTime })) pos.sentRev = pos.coveredRev;
+      }
     }
   }
 
@@ -197,4 +325,11 @@ export class RealtimeHub {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     for (const c of this.clients) c.ws.terminate();
   }
+}
+
+/** Marks "nothing to send for this position" in the per-flush frame cache. */
+const EMPTY: Buffer = Buffer.alloc(0);
+
+function encode(msg: ServerMessage): Buffer {
+  return Buffer.from(JSON.stringify(msg));
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyOps } from '../../protocol/delta';
+import { applyOps, applyServiceOps } from '../../protocol/delta';
+import type { DeltaOp } from '../../protocol/delta';
 import { check, instance, service } from '../../test/fixtures';
 import { TopologyStore } from './topologyStore';
 
@@ -40,8 +41,19 @@ describe('TopologyStore', () => {
     store.apply('prod', { type: 'scope.synced', scope: 'dc1', services: [service('prod', 'dc1', 'web', many)] });
     const flipped = many.map((i, n) => (n === 7 ? instance(i.id, { checks: [check('critical', { output: 'boom' })] }) : i));
     const delta = store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', flipped) });
-    expect(delta?.ops).toEqual([{ op: 'instance.put', serviceId: 'prod/dc1/web', instance: flipped[7] }]);
+    expect(delta?.services.get('prod/dc1/web')).toEqual([{ op: 'instance.put', serviceId: 'prod/dc1/web', instance: flipped[7] }]);
     expect(store.service('prod/dc1/web')?.instances.find((i) => i.id === 'n1/web-7')?.health).toBe('critical');
+    // The list learns only the new counts: one summary, no instances.
+    expect(delta?.summary).toEqual([{ op: 'summary.put', service: expect.objectContaining({ id: 'prod/dc1/web', counts: { passing: 49, warning: 0, critical: 1, unknown: 0 } }) }]);
+    expect(JSON.stringify(delta?.summary)).not.toContain('n1/web-7');
+  });
+
+  it('keeps the summary unchanged (no summary op) when a change does not move the counts', () => {
+    const store = storeWithSource();
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', [instance('a', { checks: [check('passing', { output: 'ok 1' })] })]) });
+    const delta = store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', [instance('a', { checks: [check('passing', { output: 'ok 2' })] })]) });
+    expect(delta?.summary).toEqual([]);
+    expect(delta?.services.get('prod/dc1/web')).toHaveLength(1);
   });
 
   it('does not bump the revision when nothing changed (idempotent wake-ups)', () => {
@@ -81,31 +93,83 @@ describe('TopologyStore', () => {
     expect(store.source('prod')?.scopes).toEqual(['dc1']);
   });
 
-  describe('since(rev)', () => {
-    it('replays exactly the missed ops, which rebuild the same topology', () => {
+  describe('resume: summarySince(rev) and serviceSince(id, rev)', () => {
+    it('replays exactly the missed ops per stream, which rebuild the same list and the same service', () => {
       const store = storeWithSource();
-      const client = store.snapshot();
+      const rev = store.rev;
+      const list = new Map(store.summarySnapshot().services.map((s) => [s.id, s]));
       store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', [instance('n1/web-1')]) });
-      store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', [instance('n1/web-1'), instance('n1/web-2')]) });
-      store.apply('prod', { type: 'service.removed', serviceId: 'prod/dc1/web' });
+      const webAt = store.rev;
+      const web = store.service('prod/dc1/web')!;
+      store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', [instance('n1/web-1'), instance('n1/web-2', { checks: [check('critical')] })]) });
       store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'api', [instance('n1/api-1')]) });
-      const delta = store.since(client.rev);
-      expect(delta).not.toBeNull();
-      expect(applyOps(client, delta!.ops, delta!.rev)).toEqual(store.snapshot());
+      store.apply('prod', { type: 'service.removed', serviceId: 'prod/dc1/api' });
+      store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'db', [instance('n1/db-1')]) });
+
+      const summary = store.summarySince(rev)!;
+      for (const op of summary.ops) {
+        if (op.op === 'summary.put') list.set(op.service.id, op.service);
+        if (op.op === 'summary.delete') list.delete(op.serviceId);
+      }
+      expect([...list.values()].sort((a, b) => a.id.localeCompare(b.id))).toEqual([...store.summarySnapshot().services].sort((a, b) => a.id.localeCompare(b.id)));
+      // Coalesced: one op per record, the last.
+      expect(summary.ops.filter((o) => o.op === 'summary.put' && o.service.id === 'prod/dc1/web')).toHaveLength(1);
+
+      const detail = store.serviceSince('prod/dc1/web', webAt)!;
+      expect(detail.ops.every((o: DeltaOp) => (o.op === 'service.put' ? o.service.id : o.serviceId) === 'prod/dc1/web')).toBe(true);
+      expect(applyServiceOps(web, detail.ops)).toEqual(store.service('prod/dc1/web'));
+      expect(applyServiceOps(null, store.serviceSince('prod/dc1/api', rev)!.ops)).toBeNull();
     });
 
     it('answers an empty delta for the current revision', () => {
       const store = storeWithSource();
-      expect(store.since(store.rev)).toEqual({ fromRev: store.rev, rev: store.rev, ops: [] });
+      expect(store.summarySince(store.rev)).toEqual({ fromRev: store.rev, rev: store.rev, ops: [] });
+      expect(store.serviceSince('prod/dc1/x', store.rev)).toEqual({ fromRev: store.rev, rev: store.rev, ops: [] });
     });
 
     it('returns null when the revision fell out of history or is from the future', () => {
       const store = storeWithSource({ historySize: 3 });
       for (let i = 0; i < 5; i++) store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', `s${i}`, [instance('x')]) });
-      expect(store.since(1)).toBeNull();
-      expect(store.since(store.rev + 10)).toBeNull();
-      expect(store.since(store.rev - 2)?.ops.length).toBeGreaterThan(0);
+      expect(store.summarySince(1)).toBeNull();
+      expect(store.summarySince(store.rev + 10)).toBeNull();
+      expect(store.serviceSince('prod/dc1/s0', 1)).toBeNull();
+      expect(store.summarySince(store.rev - 2)?.ops.length).toBeGreaterThan(0);
     });
+
+    it('bounds the history by ops as well as by deltas (a full resync is one huge delta)', () => {
+      const store = storeWithSource({ historyOps: 50 });
+      const start = store.rev;
+      store.apply('prod', { type: 'scope.synced', scope: 'dc1', services: Array.from({ length: 40 }, (_, i) => service('prod', 'dc1', `s${i}`, [instance('x')])) });
+      store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 's0', [instance('x', { checks: [check('critical')] })]) });
+      expect(store.summarySince(start)).toBeNull();
+      expect(store.summarySince(store.rev - 1)?.ops.length).toBe(1);
+    });
+  });
+
+  it('keeps one shared copy of repeated tag lists and meta across instances', () => {
+    const store = storeWithSource();
+    const many = Array.from({ length: 20 }, (_, i) => instance(`n1/web-${i}`, { tags: ['blue', 'v1'], meta: { zone: 'a' } }));
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', structuredClone(many)) });
+    const [a, b] = store.service('prod/dc1/web')!.instances;
+    expect(a!.tags).toBe(b!.tags);
+    expect(a!.meta).toBe(b!.meta);
+  });
+
+  it('treats a "__proto__" meta key from a registry as plain data', () => {
+    const store = storeWithSource();
+    const meta = JSON.parse('{"__proto__":"x","zone":"a"}') as Record<string, string>;
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', [instance('a', { meta })]) });
+    const stored = store.service('prod/dc1/web')!.instances[0]!.meta;
+    expect(Object.keys(stored)).toEqual(['__proto__', 'zone']);
+    expect(Object.getPrototypeOf(stored)).toBe(Object.prototype);
+  });
+
+  it('the full snapshot and the summary agree', () => {
+    const store = storeWithSource();
+    store.apply('prod', { type: 'scope.synced', scope: 'dc1', services: [service('prod', 'dc1', 'web', [instance('a'), instance('b', { checks: [check('warning')] })])] });
+    const full = store.snapshot();
+    expect(applyOps({ rev: 0, sources: full.sources, services: [] }, full.services.flatMap((s) => [{ op: 'service.put' as const, service: { id: s.id, sourceId: s.sourceId, scope: s.scope, name: s.name, tags: s.tags, traffic: s.traffic } }, ...s.instances.map((instance) => ({ op: 'instance.put' as const, serviceId: s.id, instance }))]), full.rev)).toEqual(full);
+    expect(store.summary('prod/dc1/web')).toMatchObject({ counts: { passing: 1, warning: 1, critical: 0, unknown: 0 }, weights: null, drained: 0, breakersOpen: 0 });
   });
 
   it('notifies subscribers with each committed delta', () => {
@@ -122,8 +186,12 @@ describe('TopologyStore', () => {
     const store = storeWithSource();
     store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'pay', [instance('a')]) });
     const policy = { version: 1 as const, subsets: { blue: { tags: ['blue'] } }, weights: { blue: 100 }, drain: [], updatedAt: 't', updatedBy: 'alice', reason: '' };
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'other', [instance('a')]) });
     const delta = store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: { pay: policy } });
-    expect(delta?.ops).toEqual([{ op: 'service.put', service: { id: 'prod/dc1/pay', sourceId: 'prod', scope: 'dc1', name: 'pay', tags: [], traffic: policy } }]);
+    // Only the service whose policy changed is touched.
+    expect(Object.fromEntries(delta!.services)).toEqual({ 'prod/dc1/pay': [{ op: 'service.put', service: { id: 'prod/dc1/pay', sourceId: 'prod', scope: 'dc1', name: 'pay', tags: [], traffic: policy } }] });
+    expect(delta?.summary).toEqual([{ op: 'summary.put', service: expect.objectContaining({ id: 'prod/dc1/pay', weights: { blue: 100 } }) }]);
+    expect(store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: { pay: structuredClone(policy) } })).toBeNull();
     store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'pay', [instance('a'), instance('b')]) });
     expect(store.service('prod/dc1/pay')?.traffic).toEqual(policy);
     store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: {} });
@@ -135,7 +203,10 @@ describe('TopologyStore', () => {
     store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'pay', [instance('n1/p1'), instance('n1/p2')]) });
     const open = { state: 'open' as const, clients: 2, open: 1, halfOpen: 0 };
     const delta = store.setBreakers('pay', { p1: open });
-    expect(delta?.ops).toEqual([{ op: 'instance.put', serviceId: 'prod/dc1/pay', instance: { ...instance('n1/p1'), breaker: open } }]);
+    expect(delta?.services.get('prod/dc1/pay')).toEqual([{ op: 'instance.put', serviceId: 'prod/dc1/pay', instance: { ...instance('n1/p1'), breaker: open } }]);
+    expect(store.summary('prod/dc1/pay')?.breakersOpen).toBe(1);
+    // A view for an inherited property name is no view.
+    expect(store.setBreakers('pay', JSON.parse('{"p1":{"state":"open","clients":2,"open":1,"halfOpen":0},"constructor":{"state":"open","clients":1,"open":1,"halfOpen":0}}'))?.services.get('prod/dc1/pay')).toBeUndefined();
     expect(store.setBreakers('pay', { p1: open })).toBeNull();
     // A registry update of the same instance does not wipe what clients report.
     store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'pay', [instance('n1/p1', { port: 9999 }), instance('n1/p2')]) });

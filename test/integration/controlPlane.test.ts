@@ -24,7 +24,7 @@ beforeAll(async () => {
         // Nothing listens here: the source must show down without stopping the others.
         { kind: 'consul', name: 'gone', address: 'http://127.0.0.1:9' },
       ],
-      auth: { anonymousRole: null, users: [{ name: 'vic', role: 'viewer', token: 'viewer-token' }] },
+      auth: { anonymousRole: null, users: [{ name: 'vic', role: 'viewer', token: 'viewer-token' }, { name: 'sdk', role: 'client', token: 'client-token' }] },
     },
     { file: null, env: { CONSUL_SECRET: 'consul-acl-secret' }, cwd: process.cwd() },
   );
@@ -96,10 +96,20 @@ describe('control plane against real Consul', () => {
     expect(await (await get('/api/session', { cookie })).json()).toMatchObject({ user: { name: 'vic', role: 'viewer' }, anonymousRole: null });
   });
 
-  it('streams a snapshot then live deltas over the WebSocket; refuses unauthenticated upgrades', async () => {
-    const refused = new WebSocket(`${base.replace('http', 'ws')}/api/ws`);
-    const status = await new Promise<number>((r) => refused.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
-    expect(status).toBe(401);
+  it('streams the list summary to everyone and a service\'s instances to clients that open it; refuses unauthenticated upgrades', async () => {
+    const upgradeStatus = (headers: Record<string, string>, path = '/api/ws') =>
+      new Promise<number>((r) => {
+        const ws = new WebSocket(`${base.replace('http', 'ws')}${path}`, { headers });
+        ws.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0));
+        ws.once('open', () => (ws.close(), r(101)));
+        ws.once('error', () => r(0));
+      });
+    expect(await upgradeStatus({})).toBe(401);
+    // A client token (SDKs) may report telemetry but not read the topology, here as over REST.
+    expect(await upgradeStatus({ authorization: 'Bearer client-token' })).toBe(403);
+    // Another site's page may not open the socket, whatever credential it carries.
+    expect(await upgradeStatus({ ...viewer, origin: 'http://evil.example' })).toBe(403);
+    expect(await upgradeStatus({ ...viewer, origin: base })).toBe(101);
 
     const ws = new WebSocket(`${base.replace('http', 'ws')}/api/ws`, { headers: viewer });
     const frames: ServerMessage[] = [];
@@ -107,11 +117,16 @@ describe('control plane against real Consul', () => {
     await new Promise((r) => ws.once('open', r));
     ws.send(JSON.stringify({ type: 'subscribe' }));
     await vi.waitFor(() => expect(frames[0]?.type).toBe('snapshot'));
+    // The list carries counts, never instance detail.
+    expect(JSON.stringify(frames[0])).toContain('"counts"');
+    expect(JSON.stringify(frames[0])).not.toContain('web-1-ttl');
+    ws.send(JSON.stringify({ type: 'watch', serviceId: 'local/dc1/web' }));
+    await vi.waitFor(() => expect(frames.find((f) => f.type === 'service')).toMatchObject({ serviceId: 'local/dc1/web', service: { name: 'web' } }));
 
     await put('/v1/agent/check/warn/web-1-ttl?note=slow%20disk');
     await vi.waitFor(() => {
-      const d = frames.find((f) => f.type === 'delta' && JSON.stringify(f).includes('slow disk'));
-      expect(d).toBeDefined();
+      expect(frames.find((f) => f.type === 'service.delta' && JSON.stringify(f).includes('slow disk'))).toBeDefined();
+      expect(frames.find((f) => f.type === 'delta' && JSON.stringify(f).includes('"warning":1'))).toBeDefined();
     }, { timeout: 10_000 });
     ws.close();
   });

@@ -1,0 +1,35 @@
+/**
+ * What every registry adapter (Consul, Kubernetes, DNS, embedded) implements. Adapters
+ * translate the registry's shapes into the normalized model and report through `SourceEvent`s;
+ * they never touch the store directly.
+ */
+import type { Service, SourceKind, SourceState } from '../../protocol/model';
+import type { TrafficPolicy } from '../../protocol/traffic';
+
+export type SourceEvent =
+  /** Authoritative, complete list of services in one scope (datacenter/namespace). Anything absent is gone. */
+  | { type: 'scope.synced'; scope: string; services: Service[] }
+  /** One service changed (full current state of that service, instances included). */
+  | { type: 'service.changed'; service: Service }
+  /** One service is gone from the registry. */
+  | { type: 'service.removed'; serviceId: string }
+  /** Every traffic policy stored in one scope, by service name (complete: absent = none). */
+  | { type: 'traffic.synced'; scope: string; policies: Record<string, TrafficPolicy> }
+  /** The scopes this source covers changed; services in dropped scopes are removed. */
+  | { type: 'scopes.changed'; scopes: string[] }
+  /** Health of the source's connection to its registry. `ok` implies a successful sync just now. */
+  | { type: 'status'; state: SourceState; error?: string | null; detail?: string | null };
+
+export type SourceSink = (event: SourceEvent) => void;
+
+export interface Source {
+  readonly id: string;
+  readonly kind: SourceKind;
+  readonly name: string;
+  /** Address shown to users; must not carry credentials. */
+  readonly address: string | null;
+  /** Begins watching; errors are reported through the sink, never thrown. */
+  start(sink: SourceSink): void;
+  /** Stops every watch and pending timer; resolves when no request is in flight. */
+  stop(): Promise<void>;
+}
