@@ -24,7 +24,8 @@ const port = await switchboard.listen();
 
 const put = (path: string, body?: unknown) => agent.put(path, body);
 
-const deltas = await watchDeltas(port);
+// The changes land in svc-0 … svc-9: watch their detail as a service page would.
+const deltas = await watchDeltas(port, { watch: Array.from({ length: 10 }, (_, i) => `bench/dc1/svc-${i}`) });
 while (switchboard.store.source('bench')?.state !== 'ok') await sleep(50);
 const waitFor = (match: (json: string) => boolean) => deltas.waitFor(match);
 
