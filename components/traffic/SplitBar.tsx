@@ -1,4 +1,5 @@
 import type { TrafficView } from '@/lib/useTraffic';
+import { own } from '@/protocol/traffic';
 
 const PALETTE = ['#7c5cd6', '#d0782c', '#2a9bb0', '#c2417a'];
 export function subsetColor(name: string, index: number): string {
@@ -10,7 +11,7 @@ export function subsetColor(name: string, index: number): string {
 /** The live split as a bar with numbers, and each subset's instance health under it. */
 export function SplitBar({ order, weights, subsets }: { order: string[]; weights: Record<string, number>; subsets: TrafficView['subsets'] }) {
   // In the policy's subset order, whatever order the weights object happens to have.
-  const entries = order.map((name) => [name, weights[name] ?? 0] as const);
+  const entries = order.map((name) => [name, own(weights, name) ?? 0] as const);
   const label = entries.map(([n, w]) => `${n} ${w}%`).join(', ');
   return (
     <div className="split">
@@ -25,7 +26,7 @@ export function SplitBar({ order, weights, subsets }: { order: string[]; weights
       </div>
       <ul className="split-legend">
         {entries.map(([name, w], i) => {
-          const h = subsets[name];
+          const h = own(subsets, name);
           const none = h && h.passing === 0;
           return (
             <li key={name} data-testid="subset" data-subset={name}>

@@ -3,7 +3,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import type { Service } from '@/protocol/model';
-import type { TrafficPolicy } from '@/protocol/traffic';
+import { weightOf, type TrafficPolicy } from '@/protocol/traffic';
 import { canOperate, useSession } from '@/lib/useSession';
 import { describeWeights, historyKey, trafficKey, useTrafficHistory, useTrafficMutation, useTrafficView } from '@/lib/useTraffic';
 import { CanarySlider } from './CanarySlider';
@@ -56,6 +56,11 @@ export function TrafficPanel({ service }: { service: Service }) {
           </span>
         )}
       </div>
+      {view.data.invalid && (
+        <div className="alert" role="alert" data-testid="traffic-invalid">
+          The registry holds a traffic policy Switchboard cannot use ({view.data.invalid}). Clients ignore it. Enabling traffic control replaces it.
+        </div>
+      )}
       {!policy ? (
         <div className="enable">
           <p className="meta">No traffic policy: clients spread requests over every passing instance. Enable traffic control to split traffic between the subsets its instances’ tags define (e.g. blue and green).</p>
@@ -72,7 +77,7 @@ export function TrafficPanel({ service }: { service: Service }) {
               <CanarySlider
                 stable={stable}
                 canary={canary}
-                value={policy.weights[canary] ?? 0}
+                value={weightOf(policy, canary)}
                 disabled={!allowed}
                 onDraft={setDraft}
                 onCommit={(v) => mutation.mutate({ kind: 'set', weights: { [stable]: 100 - v, [canary]: v }, reason: `${canary} ${v}%` })}

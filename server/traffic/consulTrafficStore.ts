@@ -5,7 +5,7 @@
  * Works against real Consul and the embedded registry alike (same KV API).
  */
 import { z } from 'zod';
-import { auditPrefix, decodePolicy, KvEntries, policyKey } from '../../clients/consul/trafficKv';
+import { auditPrefix, decodePolicy, KvEntries, policyKey, refusedPrefix } from '../../clients/consul/trafficKv';
 import { AuditEntry, type StoredPolicy, type TrafficStore, type WriteResult } from './trafficStore';
 import type { TrafficPolicy } from './trafficPolicy';
 
@@ -15,18 +15,22 @@ export { AuditEntry } from './trafficStore';
 export interface ConsulTrafficStoreOptions {
   address: string;
   token: string | null;
-  /** Audit entries kept per service. @default 50 */
+  /** Applied changes kept per service. @default 50 */
   historyLimit?: number;
+  /** Refused attempts kept per service, apart from the applied ones. @default 50 */
+  refusedLimit?: number;
   fetch?: typeof fetch;
 }
 
 export class ConsulTrafficStore implements TrafficStore {
   private readonly fetchFn: typeof fetch;
   private readonly limit: number;
+  private readonly refusedLimit: number;
 
   constructor(private readonly options: ConsulTrafficStoreOptions) {
     this.fetchFn = options.fetch ?? fetch;
     this.limit = options.historyLimit ?? 50;
+    this.refusedLimit = options.refusedLimit ?? 50;
   }
 
   async get(dc: string, service: string): Promise<StoredPolicy> {
@@ -34,7 +38,7 @@ export class ConsulTrafficStore implements TrafficStore {
     const e = entries[0];
     if (!e || e.Value === null) return { policy: null, modifyIndex: 0 };
     const decoded = decodePolicy(e.Value);
-    if (!decoded.ok) throw new Error(`${policyKey(service)} in ${dc} is not a valid traffic policy: ${decoded.why}`);
+    if (!decoded.ok) return { policy: null, modifyIndex: e.ModifyIndex, invalid: `${policyKey(service)} in ${dc} is not a valid traffic policy: ${decoded.why}` };
     return { policy: decoded.policy, modifyIndex: e.ModifyIndex };
   }
 
@@ -46,31 +50,41 @@ export class ConsulTrafficStore implements TrafficStore {
   }
 
   async audit(dc: string, service: string, entry: Omit<z.input<typeof AuditEntry>, 'id'>): Promise<AuditEntry> {
+    const refused = entry.outcome === 'rejected';
+    const prefix = refused ? refusedPrefix(service) : auditPrefix(service);
     // Zero-padded milliseconds sort as text; a collision in the same millisecond moves on by one.
     for (let ms = Date.parse(entry.at); ; ms++) {
       const id = String(ms).padStart(15, '0');
       const full = AuditEntry.parse({ id, ...entry });
-      if (await this.write(dc, `${auditPrefix(service)}${id}?cas=0`, JSON.stringify(full))) {
-        await this.prune(dc, service);
+      if (await this.write(dc, `${prefix}${id}?cas=0`, JSON.stringify(full))) {
+        await this.prune(dc, service, refused);
         return full;
       }
     }
   }
 
-  /** Newest first. */
+  /** Applied changes and refused attempts, newest first (applied first on an id tie). */
   async history(dc: string, service: string): Promise<AuditEntry[]> {
-    const entries = await this.read(dc, auditPrefix(service), true);
-    return entries
-      .flatMap((e) => {
-        const parsed = e.Value ? AuditEntry.safeParse(JSON.parse(Buffer.from(e.Value, 'base64').toString('utf8'))) : null;
-        return parsed?.success ? [parsed.data] : [];
-      })
-      .sort((a, b) => (a.id < b.id ? 1 : -1));
+    const [applied, refused] = await Promise.all([this.entries(dc, auditPrefix(service)), this.entries(dc, refusedPrefix(service))]);
+    return [...applied, ...refused].map((x) => x.entry).sort((a, b) => (a.id === b.id ? (a.outcome === 'applied' ? -1 : 1) : a.id < b.id ? 1 : -1));
   }
 
-  private async prune(dc: string, service: string): Promise<void> {
-    const all = await this.history(dc, service);
-    for (const old of all.slice(this.limit)) await this.fetchFn(this.url(dc, `${auditPrefix(service)}${old.id}`), { method: 'DELETE', headers: this.headers() });
+  /** Each kind bounded on its own; refusals an older version kept among the applied ones count as refusals. */
+  private async prune(dc: string, service: string, refused: boolean): Promise<void> {
+    const all = [...(await this.entries(dc, auditPrefix(service))), ...(refused ? await this.entries(dc, refusedPrefix(service)) : [])];
+    const kind = all.filter((x) => (x.entry.outcome === 'rejected') === refused).sort((a, b) => (a.entry.id < b.entry.id ? 1 : -1));
+    for (const old of kind.slice(refused ? this.refusedLimit : this.limit)) {
+      await this.fetchFn(this.url(dc, old.key), { method: 'DELETE', headers: this.headers() });
+    }
+  }
+
+  private async entries(dc: string, prefix: string): Promise<{ key: string; entry: AuditEntry }[]> {
+    const entries = await this.read(dc, prefix, true);
+    return entries.flatMap((e) => {
+      const parsed = e.Value ? AuditEntry.safeParse(safeJson(Buffer.from(e.Value, 'base64').toString('utf8'))) : null;
+      // Keys come back as stored; re-encode nothing but the characters a URL path would change.
+      return parsed?.success ? [{ key: e.Key.split('/').map(encodeURIComponent).join('/'), entry: parsed.data }] : [];
+    });
   }
 
   private async read(dc: string, key: string, recurse: boolean): Promise<NonNullable<KvEntries>> {
@@ -96,3 +110,11 @@ export class ConsulTrafficStore implements TrafficStore {
   }
 }
 
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

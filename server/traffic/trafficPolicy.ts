@@ -5,13 +5,13 @@
  */
 import { z } from 'zod';
 import type { Instance } from '../../protocol/model';
-import { flipTarget, inSubset, isDrained, TrafficPolicy } from '../../protocol/traffic';
+import { flipTarget, inSubset, isDrained, own, SUBSET_NAME, TrafficPolicy } from '../../protocol/traffic';
 
-export { inSubset, isDrained, Subset, TrafficPolicy } from '../../protocol/traffic';
+export { inSubset, isDrained, own, Subset, SubsetName, TrafficPolicy, weightOf } from '../../protocol/traffic';
 
 /** What an operator may send (PUT …/traffic). */
 export const PolicyChange = z.strictObject({
-  weights: z.record(z.string(), z.number().int('weights are integers').min(0, 'weights are 0-100').max(100, 'weights are 0-100')),
+  weights: z.record(z.string().max(63, 'subset names are at most 63 characters'), z.number().int('weights are integers').min(0, 'weights are 0-100').max(100, 'weights are 0-100')),
   subsets: TrafficPolicy.shape.subsets.optional(),
   drain: z.array(z.string()).optional(),
   reason: z.string().max(500).default(''),
@@ -36,28 +36,31 @@ export function passingCount(instances: readonly Instance[], subset: { tags: str
  */
 export function checkChange(change: PolicyChange, current: TrafficPolicy | null, instances: readonly Instance[]): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
-  const subsets = change.subsets ?? current?.subsets;
-  if (!subsets || Object.keys(subsets).length === 0) return [{ code: 'invalid', message: 'subsets: the service has no policy yet, so subsets must be given' }];
-  for (const name of Object.keys(change.weights)) {
-    if (!(name in subsets)) problems.push({ code: 'invalid', message: `weights.${name}: unknown subset (known: ${Object.keys(subsets).join(', ')})` });
+  // Maps, never `name in object`: an operator's subset name must not find Object.prototype's keys.
+  const subsets = new Map(Object.entries(change.subsets ?? current?.subsets ?? {}));
+  const weights = new Map(Object.entries(change.weights));
+  if (subsets.size === 0) return [{ code: 'invalid', message: 'subsets: the service has no policy yet, so subsets must be given' }];
+  const known = [...subsets.keys()].join(', ');
+  for (const name of weights.keys()) {
+    if (!subsets.has(name)) problems.push({ code: 'invalid', message: `weights.${name}: unknown subset (known: ${known})` });
   }
-  const sum = Object.values(change.weights).reduce((a, b) => a + b, 0);
+  const sum = [...weights.values()].reduce((a, b) => a + b, 0);
   if (sum !== 100) problems.push({ code: 'invalid', message: `weights: must sum to 100, got ${sum}` });
   if (problems.length || change.force) return problems;
   const drain = change.drain ?? current?.drain ?? [];
-  for (const [name, weight] of Object.entries(change.weights)) {
-    const before = current?.weights[name] ?? 0;
-    if (weight > before && passingCount(instances, subsets[name]!, drain) === 0) {
+  for (const [name, weight] of weights) {
+    const before = current ? (own(current.weights, name) ?? 0) : 0;
+    if (weight > before && passingCount(instances, subsets.get(name)!, drain) === 0) {
       problems.push({ code: 'guardrail', message: `weights.${name}: subset "${name}" has no passing instance; set force to move traffic onto it anyway` });
     }
   }
   return problems;
 }
 
-/** Builds the policy a valid change produces. */
+/** Builds the policy a valid change produces: a weight for every subset (0 unless given), nothing else. */
 export function applyChange(change: PolicyChange, current: TrafficPolicy | null, who: string, now: Date): TrafficPolicy {
   const subsets = change.subsets ?? current!.subsets;
-  const weights = Object.fromEntries(Object.keys(subsets).map((name) => [name, change.weights[name] ?? 0]));
+  const weights = Object.fromEntries(Object.keys(subsets).map((name) => [name, own(change.weights, name) ?? 0]));
   const forced = change.force ? ' [forced past the no-passing-instances guardrail]' : '';
   return {
     version: 1,
@@ -68,6 +71,13 @@ export function applyChange(change: PolicyChange, current: TrafficPolicy | null,
     updatedBy: who,
     reason: `${change.reason}${forced}`.trim(),
   };
+}
+
+/** The last word before a write: the policy must be one every reader accepts, or it is not written. */
+export function policyProblem(policy: TrafficPolicy): PolicyProblem | null {
+  const parsed = TrafficPolicy.safeParse(policy);
+  if (parsed.success) return null;
+  return { code: 'invalid', message: parsed.error.issues.map((i) => (i.path.length && !i.message.startsWith(`${i.path.join('.')}:`) ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ') };
 }
 
 /**
@@ -95,9 +105,28 @@ export function policyFromTags(instances: readonly Instance[], who: string, now:
   const byColour = colours.length === 2 && new Set(colours.map(colourOf)).size === 2;
   const names = byColour ? colours : tags;
   if (names.length < 2) return { code: 'invalid', message: 'traffic control needs instances in at least two tag-defined subsets (e.g. tags "blue" and "green")' };
-  const subsetName = (t: string) => (byColour ? colourOf(t)! : t.toLowerCase().replace(/[^a-z0-9-]/g, '-'));
-  const subsets = Object.fromEntries(names.map((t) => [subsetName(t), { tags: [t] }]));
+  const taken = new Set<string>();
+  const subsets: Record<string, { tags: string[] }> = {};
+  for (const t of names) {
+    const name = uniqueName(byColour ? colourOf(t)! : subsetNameFor(t), taken);
+    taken.add(name);
+    subsets[name] = { tags: [t] };
+  }
   const best = Object.entries(subsets).sort((x, y) => passingCount(instances, y[1]) - passingCount(instances, x[1]))[0]![0];
   const weights = Object.fromEntries(Object.keys(subsets).map((n) => [n, n === best ? 100 : 0]));
   return { version: 1, subsets, weights, drain: [], updatedAt: now.toISOString(), updatedBy: who, reason: 'traffic control enabled' };
+}
+
+/**
+ * A tag (`_grpc`, `Version=1.2`, `app.kubernetes.io/name=web`) as a subset name the policy
+ * schema accepts: lowercase letters, digits and dashes, starting with a letter or digit.
+ */
+export function subsetNameFor(tag: string): string {
+  const name = tag.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').replace(/-{2,}/g, '-').slice(0, 55).replace(/-+$/, '');
+  return SUBSET_NAME.test(name) ? name : 'subset';
+}
+
+function uniqueName(name: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(name)) return name;
+  for (let n = 2; ; n++) if (!taken.has(`${name}-${n}`)) return `${name}-${n}`;
 }

@@ -5,7 +5,7 @@
  */
 import type { Service } from '../../protocol/model';
 import type { AuditEntry, StoredPolicy, TrafficStore } from './trafficStore';
-import { applyChange, checkChange, flipWeights, inSubset, isDrained, isProblem, policyFromTags, type PolicyChange, type TrafficPolicy } from './trafficPolicy';
+import { applyChange, checkChange, flipWeights, inSubset, isDrained, isProblem, policyFromTags, policyProblem, type PolicyChange, type TrafficPolicy } from './trafficPolicy';
 
 export type TrafficError =
   | { code: 'not_found'; message: string }
@@ -58,6 +58,11 @@ export class TrafficService {
       await this.auditRejected(store, svc, who, change, stored.policy, null, 'the policy changed since you loaded it');
       return { ok: false, error: { code: 'conflict', message: 'the policy changed since you loaded it', current: stored } };
     }
+    if (stored.invalid && !change.subsets) {
+      const message = `subsets: ${stored.invalid}; send subsets with the weights to overwrite it`;
+      await this.auditRejected(store, svc, who, change, null, null, message);
+      return { ok: false, error: { code: 'invalid', message } };
+    }
     const problems = checkChange(change, stored.policy, svc.instances);
     if (problems.length) {
       const code = problems.some((p) => p.code === 'invalid') ? 'invalid' : 'guardrail';
@@ -67,7 +72,17 @@ export class TrafficService {
       return { ok: false, error: { code, message } };
     }
     const next = applyChange(change, stored.policy, who, this.now());
+    // Never write what a reader would refuse (or misread): integer weights over the real subsets, sum 100.
+    const bad = policyProblem(next);
+    if (bad) {
+      await this.auditRejected(store, svc, who, change, stored.policy, null, bad.message);
+      return { ok: false, error: bad };
+    }
     const written = await store.put(svc.scope, svc.name, next, stored.modifyIndex);
+    if (!written.ok && 'refused' in written) {
+      await this.auditRejected(store, svc, who, change, stored.policy, next, written.refused);
+      return { ok: false, error: { code: 'invalid', message: written.refused } };
+    }
     if (!written.ok) {
       await this.auditRejected(store, svc, who, change, written.current.policy, next, 'another change landed first');
       return { ok: false, error: { code: 'conflict', message: 'another change landed first', current: written.current } };
@@ -83,6 +98,7 @@ export class TrafficService {
     const { store, svc } = ctx.value;
     const stored = await store.get(svc.scope, svc.name);
     let current = stored.policy;
+    if (stored.invalid) return { ok: false, error: { code: 'invalid', message: `${stored.invalid}; PUT a policy with subsets (or enable traffic control) to overwrite it` } };
     if (!current) {
       const fresh = policyFromTags(svc.instances, who, this.now());
       if (isProblem(fresh)) return { ok: false, error: fresh };
@@ -108,7 +124,8 @@ export class TrafficService {
   async rollback(serviceId: string, entryId: string, who: string, opts: { force?: boolean }): Promise<TrafficResult<TrafficView>> {
     const history = await this.history(serviceId);
     if (!history.ok) return history;
-    const entry = history.value.find((h) => h.id === entryId);
+    // Only applied changes are rollback targets (a refusal may share an id's millisecond).
+    const entry = history.value.find((h) => h.id === entryId && h.outcome === 'applied') ?? history.value.find((h) => h.id === entryId);
     if (!entry) return { ok: false, error: { code: 'not_found', message: `no history entry "${entryId}" for ${serviceId}` } };
     const target = entry.after;
     if (entry.outcome === 'rejected' || !target) return { ok: false, error: { code: 'invalid', message: `history entry "${entryId}" was a rejected change; roll back to an applied one` } };

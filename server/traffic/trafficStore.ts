@@ -23,18 +23,33 @@ export const AuditEntry = z.object({
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export interface StoredPolicy {
+  /** null when there is none, or when what the registry holds is not a valid policy (see invalid). */
   policy: TrafficPolicy | null;
+  /**
+   * Set when the registry holds something at the policy's place that is not a valid policy
+   * (hand-edited, an older writer): why it is invalid. The traffic API reports it and lets an
+   * operator overwrite it (compare-and-set on modifyIndex) instead of failing every call.
+   */
+  invalid?: string;
   /** Consul: the key's ModifyIndex (0 when absent). Kubernetes: the Service's resourceVersion. */
   modifyIndex: number;
 }
 
-export type WriteResult = { ok: true; modifyIndex: number } | { ok: false; current: StoredPolicy };
+export type WriteResult =
+  | { ok: true; modifyIndex: number }
+  | { ok: false; current: StoredPolicy }
+  /** The registry side refuses this policy (e.g. a Kubernetes selector it may not derive); nothing was written. */
+  | { ok: false; refused: string };
 
 export interface TrafficStore {
   get(scope: string, service: string): Promise<StoredPolicy>;
   /** Compare-and-set against `expected`; on a lost race returns the current policy. */
   put(scope: string, service: string, policy: TrafficPolicy, expected: number): Promise<WriteResult>;
+  /**
+   * Applied changes and refused attempts are kept apart, each bounded on its own: refusals
+   * (anyone with a token can cause them) never push out what a rollback needs.
+   */
   audit(scope: string, service: string, entry: Omit<z.input<typeof AuditEntry>, 'id'>): Promise<AuditEntry>;
-  /** Newest first. */
+  /** Applied and refused entries together, newest first. */
   history(scope: string, service: string): Promise<AuditEntry[]>;
 }

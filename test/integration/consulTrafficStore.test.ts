@@ -29,7 +29,7 @@ describe.each(registries)('ConsulTrafficStore on the %s', (_name, start) => {
   let store: ConsulTrafficStore;
   beforeAll(async () => {
     registry = await start();
-    store = new ConsulTrafficStore({ address: registry.httpAddr, token: null, historyLimit: 3 });
+    store = new ConsulTrafficStore({ address: registry.httpAddr, token: null, historyLimit: 3, refusedLimit: 2 });
   });
   afterAll(async () => {
     await registry?.close();
@@ -47,7 +47,7 @@ describe.each(registries)('ConsulTrafficStore on the %s', (_name, start) => {
     // Bob read the same version as Alice: his write must not silently overwrite hers.
     const bob = await store.put('dc1', 'payment', policy(50, 'bob'), read.modifyIndex);
     expect(bob.ok).toBe(false);
-    expect(!bob.ok && bob.current.policy).toMatchObject({ updatedBy: 'alice', weights: { blue: 90, green: 10 } });
+    expect(!bob.ok && 'current' in bob && bob.current.policy).toMatchObject({ updatedBy: 'alice', weights: { blue: 90, green: 10 } });
     // A second create also loses once the key exists.
     expect((await store.put('dc1', 'payment', policy(0), 0)).ok).toBe(false);
   });
@@ -59,5 +59,40 @@ describe.each(registries)('ConsulTrafficStore on the %s', (_name, start) => {
     const history = await store.history('dc1', 'checkout');
     expect(history.map((h) => h.reason)).toEqual(['to 40', 'to 60', 'to 80']);
     expect(history[0]!.id).toMatch(/^\d{15}$/);
+  });
+
+  it('bounds refused attempts on their own: they never push applied changes out', async () => {
+    const at = () => new Date().toISOString();
+    await store.audit('dc1', 'ledger', { at: at(), by: 'alice', reason: 'applied 1', before: null, after: policy(100) });
+    for (let i = 0; i < 6; i++) await store.audit('dc1', 'ledger', { at: at(), by: 'mallory', reason: `junk ${i}`, outcome: 'rejected', error: 'weights: must sum to 100, got 2', before: null, after: null });
+    await store.audit('dc1', 'ledger', { at: at(), by: 'alice', reason: 'applied 2', before: null, after: policy(50) });
+    const history = await store.history('dc1', 'ledger');
+    expect(history.map((h) => h.reason)).toEqual(['applied 2', 'junk 5', 'junk 4', 'applied 1']);
+  });
+
+  it('encodes service names into keys: "#", "?" and dot segments cannot reach another key or drop the CAS', async () => {
+    const names = ['payment#', 'a?cas=0', '..', '../payment', 'x/../../y', '.'];
+    for (const name of names) {
+      expect((await store.put('dc1', name, policy(100), 0)).ok).toBe(true);
+      const read = await store.get('dc1', name);
+      expect(read.policy?.weights).toEqual({ blue: 100, green: 0 });
+      // The CAS parameter reached the registry: a stale index loses.
+      expect((await store.put('dc1', name, policy(0), read.modifyIndex - 1)).ok).toBe(false);
+      expect((await store.put('dc1', name, policy(70), read.modifyIndex)).ok).toBe(true);
+      await store.audit('dc1', name, { at: new Date().toISOString(), by: 'alice', reason: `audit ${name}`, before: null, after: policy(70) });
+      expect((await store.history('dc1', name)).map((h) => h.reason)).toEqual([`audit ${name}`]);
+    }
+    for (const name of names) expect((await store.get('dc1', name)).policy?.weights).toEqual({ blue: 70, green: 30 });
+    // "payment" itself (the first test's key) is untouched by "../payment" and friends.
+    expect((await store.get('dc1', 'payment')).policy).toMatchObject({ updatedBy: 'alice', weights: { blue: 90, green: 10 } });
+  });
+
+  it('reads a value that is not a valid policy as invalid (with its index), not as an error', async () => {
+    const r = await fetch(`${registry.httpAddr}/v1/kv/switchboard/traffic/broken`, { method: 'PUT', body: JSON.stringify({ ...policy(100), weights: { constructor: 100 } }) });
+    expect(r.ok).toBe(true);
+    const read = await store.get('dc1', 'broken');
+    expect(read).toMatchObject({ policy: null, modifyIndex: expect.any(Number), invalid: expect.stringContaining('weights.constructor: unknown subset') });
+    expect((await store.put('dc1', 'broken', policy(100), read.modifyIndex)).ok).toBe(true);
+    expect((await store.get('dc1', 'broken')).invalid).toBeUndefined();
   });
 });

@@ -149,4 +149,102 @@ describe('traffic API', () => {
     await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.traffic ?? null).toBeNull(), { timeout: 15_000 });
     expect(sb.store.source('embedded')?.state).toBe('ok');
   });
+
+  it('reports an invalid policy in the registry instead of failing every call, and lets an operator overwrite it', async () => {
+    // The previous test left `{"oops":true}` at switchboard/traffic/payment.
+    const view = await call('GET', `${SVC}/traffic`, vic);
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({ policy: null, invalid: expect.stringContaining('switchboard/traffic/payment in dc1 is not a valid traffic policy') });
+    expect((await call('GET', `${SVC}/traffic/history`, vic)).status).toBe(200);
+    const flip = await call('POST', `${SVC}/traffic/flip`, alice, {});
+    expect(flip.status).toBe(400);
+    expect(flip.body.error).toContain('not a valid traffic policy');
+    const noSubsets = await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 100 } });
+    expect(noSubsets).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^subsets: .*send subsets/) } });
+    const overwrite = await call('PUT', `${SVC}/traffic`, { ...alice, 'if-match': String(view.body.modifyIndex) }, { weights: { blue: 100 }, subsets, reason: 'repair' });
+    expect(overwrite).toMatchObject({ status: 200, body: { policy: { weights: { blue: 100, green: 0 }, reason: 'repair' } } });
+    expect((await call('GET', `${SVC}/traffic`, vic)).body.invalid).toBeUndefined();
+  });
+
+  it('never lets a prototype key through: {"constructor":100} is refused naming the field, nothing is written', async () => {
+    const before = await (await fetch(`${registry}/v1/kv/switchboard/traffic/payment?raw`)).text();
+    for (const weights of [{ constructor: 100 }, { toString: 100 }, JSON.parse('{"__proto__":100}') as object, { blue: 0, hasOwnProperty: 100 }]) {
+      const r = await call('PUT', `${SVC}/traffic`, alice, { weights, force: true });
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatch(/^weights\.(constructor|toString|__proto__|hasOwnProperty): unknown subset \(known: blue, green\)|^weights: must sum to 100, got 0$/);
+    }
+    expect((await call('PUT', `${SVC}/traffic`, alice, { weights: { constructor: 100 }, force: true })).body.error).toBe('weights.constructor: unknown subset (known: blue, green)');
+    // Subsets an operator sends are validated by the same rules.
+    const badSubset = await call('PUT', `${SVC}/traffic`, alice, { weights: { constructor: 100 }, subsets: { blue: { tags: ['blue'] } }, force: true });
+    expect(badSubset).toMatchObject({ status: 400, body: { error: 'weights.constructor: unknown subset (known: blue)' } });
+    expect(await (await fetch(`${registry}/v1/kv/switchboard/traffic/payment?raw`)).text()).toBe(before);
+  });
+
+  it('keeps refused attempts apart from applied changes: a flood of invalid PUTs never flushes a rollback target', async () => {
+    const good = await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 60, green: 40 }, reason: 'keep me' });
+    expect(good.status).toBe(200);
+    for (let i = 0; i < 55; i++) expect((await call('PUT', `${SVC}/traffic`, alice, { weights: { blue: 1, green: 1 }, reason: `junk ${i}` })).status).toBe(400);
+    type Entry = { id: string; outcome: string; reason: string };
+    const all = (await call('GET', `${SVC}/traffic/history`, vic)).body as unknown as Entry[];
+    const applied = all.filter((h) => h.outcome === 'applied');
+    const refused = all.filter((h) => h.outcome === 'rejected');
+    // Refusals are bounded on their own (50); every applied change made in this file is still there.
+    expect(refused).toHaveLength(50);
+    expect(refused[0]!.reason).toBe('junk 54');
+    expect(applied.map((h) => h.reason)).toContain('canary 10%');
+    expect(applied[0]!.reason).toBe('keep me');
+    // Newest first across both kinds.
+    expect(all.map((h) => h.id)).toEqual([...all.map((h) => h.id)].sort().reverse());
+    const target = applied.find((h) => h.reason === 'canary 10%')!;
+    expect(await call('POST', `${SVC}/traffic/rollback`, alice, { id: target.id })).toMatchObject({ status: 200, body: { policy: { weights: { blue: 90, green: 10 } } } });
+    // Refusals live under their own prefix, next to the applied trail.
+    const keys = (await (await fetch(`${registry}/v1/kv/switchboard/refused/payment/?keys`)).json()) as string[];
+    expect(keys).toHaveLength(50);
+  });
+
+  it('encodes service names in KV keys: "payment#" and "a?cas=0" keep their compare-and-set and their own key', async () => {
+    // (Dot-segment names such as ".." are covered against the store in consulTrafficStore.test.ts:
+    // the Consul source itself cannot read such a service over HTTP.)
+    const names = ['payment#', 'a?cas=0'];
+    for (const [i, name] of names.entries()) {
+      for (const [id, tag] of [[`w${i}b`, 'blue'], [`w${i}g`, 'green']]) {
+        const r = await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: name, ID: id, Port: 9300, Tags: [tag], Check: { CheckID: `${id}-ttl`, TTL: '10m', Status: 'passing' } }) });
+        expect(r.status).toBe(200);
+      }
+    }
+    for (const name of names) await vi.waitFor(() => expect(sb.store.service(`embedded/dc1/${name}`)?.instances).toHaveLength(2), { timeout: 15_000 });
+    for (const name of names) {
+      const api = `/api/services/embedded/dc1/${encodeURIComponent(name)}/traffic`;
+      const created = await call('PUT', api, alice, { weights: { blue: 100 }, subsets, reason: `create ${name}` });
+      expect(created.status).toBe(200);
+      const index = (created.body as { modifyIndex: number }).modifyIndex;
+      // A stale compare-and-set loses: the CAS parameter reached the registry.
+      const stale = await call('PUT', api, { ...alice, 'if-match': String(index - 1) }, { weights: { green: 100 } });
+      expect(stale.status).toBe(409);
+      expect((await call('PUT', api, { ...alice, 'if-match': String(index) }, { weights: { blue: 50, green: 50 }, reason: `canary ${name}` })).status).toBe(200);
+      expect((await call('GET', api, vic)).body).toMatchObject({ policy: { weights: { blue: 50, green: 50 }, reason: `canary ${name}` } });
+      // The policy reaches the topology (the watch decodes the key back to the name).
+      await vi.waitFor(() => expect(sb.store.service(`embedded/dc1/${name}`)?.traffic?.reason).toBe(`canary ${name}`), { timeout: 15_000 });
+    }
+    const keys = (await (await fetch(`${registry}/v1/kv/switchboard/traffic/?keys`)).json()) as string[];
+    expect(keys).toEqual(expect.arrayContaining(['switchboard/traffic/payment~23', 'switchboard/traffic/a~3Fcas~3D0']));
+    expect(keys.filter((k) => !k.startsWith('switchboard/traffic/'))).toEqual([]);
+    // Nothing landed on the bare prefix, on `a` (the query string) or on another service's key.
+    expect(keys).not.toContain('switchboard/traffic/');
+    expect(keys).not.toContain('switchboard/traffic/a');
+    expect((await call('GET', `${SVC}/traffic`, vic)).body).toMatchObject({ policy: { weights: { blue: 90, green: 10 } } });
+  });
+
+  it('enables traffic control for tags that are not subset names ("_grpc"): sanitized names, every call still answers', async () => {
+    for (const [id, tag] of [['r1', '_grpc'], ['r2', '_http']]) {
+      await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: 'router', ID: id, Port: 9400, Tags: [tag], Check: { CheckID: `${id}-ttl`, TTL: '10m', Status: 'passing' } }) });
+    }
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/router')?.instances).toHaveLength(2), { timeout: 15_000 });
+    const api = '/api/services/embedded/dc1/router/traffic';
+    const enabled = await call('POST', `${api}/enable`, alice);
+    expect(enabled).toMatchObject({ status: 200, body: { policy: { subsets: { grpc: { tags: ['_grpc'] }, http: { tags: ['_http'] } }, weights: { grpc: 100, http: 0 } } } });
+    expect((await call('GET', api, vic)).status).toBe(200);
+    expect((await call('POST', `${api}/flip`, alice, {})).body).toMatchObject({ policy: { weights: { grpc: 0, http: 100 } } });
+    expect((await call('GET', `${api}/history`, vic)).status).toBe(200);
+  });
 });
