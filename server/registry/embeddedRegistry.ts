@@ -30,6 +30,12 @@ export interface EmbeddedRegistryOptions {
   dnsPort?: number | null;
   /** TTL of DNS answers, seconds. @default 0 (as Consul) */
   dnsTtlSeconds?: number;
+  /**
+   * Host names HTTP requests may be addressed to besides loopback (`localhost`, 127.0.0.0/8,
+   * ::1) and the listen address; any other `Host` gets 403 (DNS-rebinding protection).
+   * @default []
+   */
+  allowedHosts?: string[];
 }
 
 export interface EmbeddedRegistry {
@@ -61,7 +67,7 @@ export async function startEmbeddedRegistry(options: EmbeddedRegistryOptions): P
     server.listen(options.httpPort, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const handle = createRegistryHandler({ state, checker, node, leaderAddr: `${host}:${port}` });
+  const handle = createRegistryHandler({ state, checker, node, leaderAddr: `${host}:${port}`, listenHost: host, allowedHosts: options.allowedHosts });
   server.on('request', (req, res) => void handle(req, res));
   const dns =
     options.dnsPort === undefined || options.dnsPort === null
@@ -82,7 +88,7 @@ export async function startEmbeddedRegistry(options: EmbeddedRegistryOptions): P
   };
 }
 
-/** The registry's passing instances as the DNS interface sees them. */
+/** The registry's passing instances as the DNS interface sees them: O(that service). */
 function dnsZone(state: RegistryState, node: { name: string; address: string; datacenter: string }, ttl: number): DnsZone {
   return {
     datacenter: node.datacenter,
@@ -90,10 +96,10 @@ function dnsZone(state: RegistryState, node: { name: string; address: string; da
     nodeAddress: node.address,
     ttl,
     instances(service) {
-      const failing = new Set<string>();
-      for (const c of state.checks.values()) if (c.Status !== 'passing' && c.ServiceID) failing.add(c.ServiceID);
-      return [...state.services.values()]
-        .filter((s) => s.Service.toLowerCase() === service && !failing.has(s.ID))
+      return state
+        .namesLike(service.toLowerCase())
+        .flatMap((name) => state.instancesOf(name))
+        .filter((s) => state.instancePassing(s.ID))
         .map((s) => ({ address: s.Address || node.address, port: s.Port, tags: s.Tags }));
     },
   };

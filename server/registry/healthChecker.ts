@@ -1,10 +1,13 @@
 /**
  * Runs the embedded registry's checks the way a Consul agent does: HTTP (2xx passing, 429
- * warning, anything else critical) and TCP on their Interval with a Timeout (default 10 s),
- * TTL checks expiring when not refreshed in time, and services whose checks stayed critical
- * longer than DeregisterCriticalServiceAfter (at least 1 min, as Consul clamps) reaped.
+ * warning, anything else critical) and TCP on their Interval (at least 1 s, as Consul clamps)
+ * with a Timeout (default 10 s), TTL checks expiring when not refreshed in time, and services
+ * whose checks stayed critical longer than DeregisterCriticalServiceAfter (at least 1 min, as
+ * Consul clamps) reaped. Output is capped at 4 KB like Consul's. A probe never throws: any
+ * failure is a critical result, and the next probe is always scheduled. Starting or stopping
+ * one check's runner is O(1) (`syncCheck`); only startup walks every check.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { CheckRecord } from './registryRecords';
 import type { RegistryState } from './registryState';
 
@@ -22,7 +25,29 @@ interface Runner {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-const MAX_OUTPUT = 4096;
+/** Consul's `checks.MinInterval`. */
+export const MIN_INTERVAL_MS = 1000;
+/** Consul's default `OutputMaxSize`. */
+export const MAX_OUTPUT = 4096;
+
+/** Truncates check output the way Consul does: `<first 4096 bytes> ... (captured 4096 of N bytes)`. */
+export function capOutput(output: string): string {
+  const bytes = Buffer.byteLength(output);
+  if (bytes <= MAX_OUTPUT) return output;
+  const head = Buffer.from(output).subarray(0, MAX_OUTPUT).toString('utf8').replace(/\uFFFD$/, '');
+  return `${head} ... (captured ${MAX_OUTPUT} of ${bytes} bytes)`;
+}
+
+/** `host:port` with a numeric port 1–65535, or the reason it is not (Go's wording). */
+export function tcpAddressProblem(addr: string): string | null {
+  const i = addr.lastIndexOf(':');
+  if (i === -1 || (addr.startsWith('[') && !addr.slice(i - 1).startsWith(']'))) return `address ${addr}: missing port in address`;
+  const port = addr.slice(i + 1);
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) return `address ${addr}: invalid port`;
+  const host = addr.slice(0, i);
+  if (!host.startsWith('[') && host.includes(':')) return `address ${addr}: too many colons in address`;
+  return null;
+}
 
 export class HealthChecker {
   private readonly runners = new Map<string, Runner>();
@@ -38,34 +63,45 @@ export class HealthChecker {
     this.now = options.now ?? Date.now;
     this.fetchFn = options.fetch ?? fetch;
     this.reaper = setInterval(() => {
-      const doomed = this.state.servicesToReap(this.now());
-      for (const id of doomed) this.state.deregisterService(id);
-      if (doomed.length > 0) this.sync();
+      for (const id of this.state.servicesToReap(this.now())) {
+        const checks = this.state.checksOfService(id).map((c) => c.CheckID);
+        this.state.deregisterService(id);
+        for (const c of checks) this.syncCheck(c);
+      }
     }, options.reapEveryMs ?? 1000);
     this.reaper.unref();
     this.sync();
   }
 
-  /** Starts runners for new or changed checks and stops those of removed checks. */
+  /** Starts runners for every check and stops those of removed checks: O(all checks), for startup. */
   sync(): void {
     if (this.stopped) return;
-    const seen = new Set<string>();
-    for (const check of this.state.checks.values()) {
-      seen.add(check.CheckID);
-      const key = JSON.stringify(check.definition);
-      const existing = this.runners.get(check.CheckID);
-      if (existing?.key === key) continue;
+    for (const id of this.state.checks.keys()) this.syncCheck(id);
+    for (const id of [...this.runners.keys()]) if (!this.state.checks.has(id)) this.syncCheck(id);
+  }
+
+  /** Starts, restarts (definition changed) or stops the runner of one check, as the state now says. */
+  syncCheck(checkId: string): void {
+    if (this.stopped) return;
+    const check = this.state.checks.get(checkId);
+    const existing = this.runners.get(checkId);
+    if (!check) {
       if (existing?.timer) clearTimeout(existing.timer);
-      const runner: Runner = { key, timer: null };
-      this.runners.set(check.CheckID, runner);
-      if (check.definition.type === 'ttl') this.armTtl(check.CheckID, runner);
-      else this.schedule(check.CheckID, runner, 0);
+      this.runners.delete(checkId);
+      return;
     }
-    for (const [id, r] of this.runners) {
-      if (seen.has(id)) continue;
-      if (r.timer) clearTimeout(r.timer);
-      this.runners.delete(id);
-    }
+    const key = JSON.stringify(check.definition);
+    if (existing?.key === key) return;
+    if (existing?.timer) clearTimeout(existing.timer);
+    const runner: Runner = { key, timer: null };
+    this.runners.set(checkId, runner);
+    if (check.definition.type === 'ttl') this.armTtl(checkId, runner);
+    else this.schedule(checkId, runner, 0);
+  }
+
+  /** Checks with a live runner (tests). */
+  get runnerCount(): number {
+    return this.runners.size;
   }
 
   /** A TTL check was refreshed through the API: its clock restarts. */
@@ -98,23 +134,28 @@ export class HealthChecker {
     runner.timer = setTimeout(async () => {
       const check = this.state.checks.get(checkId);
       if (!check || this.stopped || this.runners.get(checkId) !== runner) return;
-      const [status, output] = await this.probe(check);
-      if (this.stopped || this.runners.get(checkId) !== runner || !this.state.checks.has(checkId)) return;
-      this.state.updateCheck(checkId, status, output);
-      this.schedule(checkId, runner, check.definition.intervalMs ?? 10_000);
+      try {
+        const [status, output] = await this.probe(check).catch((err: unknown): [CheckRecord['Status'], string] => ['critical', `check failed: ${(err as Error)?.message ?? String(err)}`]);
+        if (this.stopped || this.runners.get(checkId) !== runner || !this.state.checks.has(checkId)) return;
+        this.state.updateCheck(checkId, status, capOutput(output));
+      } catch {
+        // A failed write (storage) must not stop the check: the next probe tries again.
+      }
+      if (this.stopped || this.runners.get(checkId) !== runner) return;
+      this.schedule(checkId, runner, Math.max(MIN_INTERVAL_MS, check.definition.intervalMs ?? 10_000));
     }, delayMs);
     runner.timer.unref();
   }
 
   private async probe(check: CheckRecord): Promise<[CheckRecord['Status'], string]> {
     const def = check.definition;
-    const timeout = def.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeout = def.timeoutMs && def.timeoutMs > 0 ? def.timeoutMs : DEFAULT_TIMEOUT_MS;
     if (def.type === 'http') {
       const method = def.method ?? 'GET';
-      const headers = Object.fromEntries(Object.entries(def.header ?? {}).map(([k, v]) => [k, v.join(', ')]));
       try {
+        const headers = Object.fromEntries(Object.entries(def.header ?? {}).map(([k, v]) => [k, v.join(', ')]));
         const res = await this.fetchFn(def.http!, { method, headers, signal: AbortSignal.timeout(timeout), redirect: 'manual' });
-        const body = (await res.text()).slice(0, MAX_OUTPUT);
+        const body = await readCapped(res, MAX_OUTPUT);
         const status = res.status >= 200 && res.status < 300 ? 'passing' : res.status === 429 ? 'warning' : 'critical';
         return [status, `HTTP ${method} ${def.http}: ${res.status} ${res.statusText} Output: ${body}`];
       } catch (err) {
@@ -122,9 +163,17 @@ export class HealthChecker {
         return ['critical', `${method} ${def.http}: ${cause}`];
       }
     }
+    const problem = tcpAddressProblem(def.tcp ?? '');
+    if (problem) return ['critical', `dial tcp: ${problem}`];
     return new Promise((resolve) => {
       const [host, portText] = splitHostPort(def.tcp!);
-      const socket = connect({ host, port: Number(portText), timeout });
+      let socket: Socket;
+      try {
+        socket = connect({ host, port: Number(portText), timeout });
+      } catch (err) {
+        resolve(['critical', `dial tcp ${def.tcp}: ${(err as Error).message}`]);
+        return;
+      }
       const finish = (result: [CheckRecord['Status'], string]) => {
         socket.destroy();
         resolve(result);
@@ -134,6 +183,25 @@ export class HealthChecker {
       socket.once('error', (err) => finish(['critical', `dial tcp ${def.tcp}: ${err.message}`]));
     });
   }
+}
+
+/** At most `max` bytes of a response body; the rest is not read. */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } finally {
+    void reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }
 
 function splitHostPort(addr: string): [string, string] {

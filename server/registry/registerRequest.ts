@@ -4,6 +4,7 @@
  * Consul's own wording so clients see the same messages from either registry.
  */
 import { parseDuration } from './duration';
+import { MIN_INTERVAL_MS, tcpAddressProblem } from './healthChecker';
 import type { CheckDefinition, CheckStatus, ServiceRecord } from './registryRecords';
 import type { RegistrationCheck } from './registryState';
 
@@ -124,9 +125,14 @@ function decodeCheck(raw: unknown, serviceId: string, serviceName: string, ordin
   let definition: CheckDefinition;
   if (http || tcp) {
     if (!intervalMs || intervalMs <= 0) throw new RegisterError(400, 'Invalid check: Interval must be > 0 for Script, HTTP, or TCP checks');
+    // Consul refuses nothing here but its prober can never succeed; refusing up front names the problem.
+    const problem = !http && tcpAddressProblem(tcp);
+    if (problem) throw new RegisterError(400, `Invalid check: TCP must be "host:port": ${problem}`);
+    // Consul clamps a shorter interval to checks.MinInterval (1 s) with a warning.
+    const interval = Math.max(MIN_INTERVAL_MS, intervalMs);
     definition = http
-      ? { type: 'http', http, method: str(c.Method, 'Method') || 'GET', header: headerMap(c.Header), intervalMs, timeoutMs }
-      : { type: 'tcp', tcp, intervalMs, timeoutMs };
+      ? { type: 'http', http, method: str(c.Method, 'Method') || 'GET', header: headerMap(c.Header), intervalMs: interval, timeoutMs }
+      : { type: 'tcp', tcp, intervalMs: interval, timeoutMs };
   } else if (ttlMs && ttlMs > 0) {
     definition = { type: 'ttl', ttlMs };
   } else {

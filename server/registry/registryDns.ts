@@ -14,6 +14,11 @@ export interface RegistryDns {
 }
 
 const UDP_MAX = 512;
+/** A DNS message over TCP is framed by a 16-bit length. */
+const TCP_MAX = 65_535;
+const TC = 1 << 9;
+// dns-packet exports per-record sizes, its types do not.
+const recordLength = (dnsPacket as unknown as { answer: { encodingLength(a: dnsPacket.Answer): number } }).answer.encodingLength;
 const TCP_IDLE_MS = 10_000;
 
 /** The reply bytes for one query message, or null to stay silent. */
@@ -27,19 +32,40 @@ export function respond(message: Buffer, zone: DnsZone, transport: 'udp' | 'tcp'
   } catch {
     return dnsPacket.encode(formatError(message.readUInt16BE(0)));
   }
-  if (transport === 'tcp') return dnsPacket.encode(answerQuery(query, zone, { transport }));
+  if (transport === 'tcp') return fit(answerQuery(query, zone, { transport }), TCP_MAX, null);
   // As Consul: without EDNS0 a UDP answer holds at most 3 records; with it, as many as fit the
   // client's advertised size. Unlike Consul, a cut answer carries TC.
   const opt = query.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
   const max = opt ? Math.min(4096, Math.max(UDP_MAX, opt.udpPayloadSize ?? UDP_MAX)) : UDP_MAX;
-  const withOpt = (p: dnsPacket.Packet): dnsPacket.Packet =>
-    opt ? { ...p, additionals: [...(p.additionals ?? []), { type: 'OPT', name: '.', udpPayloadSize: max, flags: 0 } as dnsPacket.Answer] } : p;
-  const full = answerQuery(query, zone, { transport, udpAnswerLimit: opt ? Infinity : 3 });
-  let out = dnsPacket.encode(withOpt(full));
-  for (let limit = (full.answers?.length ?? 0) - 1; out.length > max && limit >= 0; limit--) {
-    const cut = answerQuery(query, zone, { transport, udpAnswerLimit: limit });
-    out = dnsPacket.encode(withOpt({ ...cut, flags: (cut.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE }));
+  const optRecord = opt ? ({ type: 'OPT', name: '.', udpPayloadSize: max, flags: 0 } as dnsPacket.Answer) : null;
+  return fit(answerQuery(query, zone, { transport, udpAnswerLimit: opt ? Infinity : 3 }), max, optRecord);
+}
+
+/**
+ * Encodes `packet` in at most `max` bytes: if the whole answer does not fit, keeps the longest
+ * prefix of answers (each with its additional record, for SRV) that does, and sets TC. The cut
+ * is computed once from the records' sizes, not by re-encoding once per dropped record.
+ */
+export function fit(packet: dnsPacket.Packet, max: number, optRecord: dnsPacket.Answer | null): Buffer {
+  const withOpt = (p: dnsPacket.Packet): dnsPacket.Packet => (optRecord ? { ...p, additionals: [...(p.additionals ?? []), optRecord] } : p);
+  const whole = withOpt(packet);
+  if (dnsPacket.encodingLength(whole) <= max) return dnsPacket.encode(whole);
+  const answers = packet.answers ?? [];
+  const additionals = packet.additionals ?? [];
+  // SRV answers carry their target's address record at the same position in the additional section.
+  const paired = additionals.length === answers.length;
+  const base = dnsPacket.encodingLength(withOpt({ ...packet, answers: [], additionals: paired ? [] : additionals }));
+  let used = base;
+  let k = 0;
+  for (; k < answers.length; k++) {
+    const cost = recordLength(answers[k]!) + (paired ? recordLength(additionals[k]!) : 0);
+    if (used + cost > max) break;
+    used += cost;
   }
+  const cut = (n: number) => withOpt({ ...packet, flags: (packet.flags ?? 0) | TC, answers: answers.slice(0, n), additionals: paired ? additionals.slice(0, n) : additionals });
+  let out = dnsPacket.encode(cut(k));
+  // Sizes are exact for dns-packet (no name compression); this only guards that assumption.
+  while (out.length > max && k > 0) out = dnsPacket.encode(cut(--k));
   return out;
 }
 

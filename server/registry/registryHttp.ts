@@ -3,15 +3,30 @@
  * Consul 1.8.7's semantics: blocking queries on every read (`index` + `wait`, X-Consul-Index),
  * text/plain errors with Consul's wording, 405 for a wrong method, an empty 404 for unknown
  * routes, and nothing stored half-way on a bad request.
+ *
+ * Every request is answered and nothing escapes: a Host outside the allow-list gets 403 (a
+ * DNS-rebinding page cannot write), a malformed URL 400, a body over the limit 413 without
+ * being buffered, and any other failure a 500 naming it. A blocked query waits on the topics
+ * its answer depends on, and its body is rendered once per (endpoint, index) for all waiters.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { parseDuration } from './duration';
-import { agentServiceJson, catalogServiceJson, checkJson, healthServiceJson, kvJson, nodeJson, serfCheckJson, type NodeInfo } from './consulShapes';
-import type { HealthChecker } from './healthChecker';
+import { agentServiceJson, checkJson, kvJson, type NodeInfo } from './consulShapes';
+import { capOutput, type HealthChecker } from './healthChecker';
 import { decodeRegistration, isStatus, RegisterError } from './registerRequest';
-import type { IndexOf, RegistryState } from './registryState';
+import type { CheckStatus } from './registryRecords';
+import { TOPIC, type IndexOf, type RegistryState } from './registryState';
+import { ALL_STATUSES, FilterError, RegistryViews, statusFilter } from './registryViews';
 
 const MAX_KV_VALUE = 512 * 1024;
+/** Register and check-update bodies; Consul has no explicit limit, a registration is a few KB. */
+const MAX_JSON_BODY = 1024 * 1024;
+/** An oversized body is read and dropped up to this many bytes (so the client sees the 413); beyond, the connection is closed. */
+const MAX_DRAIN = 8 * 1024 * 1024;
+/** Rendered bodies kept for blocked queries, bytes. */
+const RESPONSE_CACHE_BYTES = 128 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 5 * 60_000;
 const MAX_WAIT_MS = 10 * 60_000;
 
@@ -31,7 +46,7 @@ interface Ctx {
   params: string[];
 }
 
-type Reply = { json: unknown } | { raw: Buffer } | { notFound: true };
+type Reply = { json: unknown } | { encoded: Buffer } | { raw: Buffer } | { notFound: true };
 const notFound: Reply = { notFound: true };
 
 type Route = [method: string, pattern: RegExp, handler: (ctx: Ctx) => Promise<void> | void];
@@ -42,15 +57,76 @@ export interface RegistryHttpDeps {
   node: NodeInfo;
   /** What /v1/status/leader answers. */
   leaderAddr: string;
+  /** Host names (besides loopback and the listen address) requests may carry in `Host`. */
+  allowedHosts?: readonly string[];
+  /** The address the server listens on; a wildcard also allows this machine's interface addresses. */
+  listenHost?: string;
   random?: () => number;
+}
+
+/** Host allow-list: loopback names and addresses, the listen address, configured names. */
+export function hostAllowed(hostHeader: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (hostHeader === undefined) return true; // HTTP/1.0 without Host: not a browser
+  let host = hostHeader.trim().toLowerCase();
+  if (host.startsWith('[')) host = host.slice(1, host.indexOf(']') === -1 ? undefined : host.indexOf(']'));
+  else if (host.lastIndexOf(':') !== -1 && host.indexOf(':') === host.lastIndexOf(':')) host = host.slice(0, host.lastIndexOf(':'));
+  host = host.replace(/\.$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4 && host.startsWith('127.')) return true;
+  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  return allowed.has(host);
+}
+
+function allowedHostSet(deps: RegistryHttpDeps): Set<string> {
+  const out = new Set((deps.allowedHosts ?? []).map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
+  const listen = deps.listenHost?.toLowerCase();
+  if (listen) out.add(listen.replace(/^\[|\]$/g, ''));
+  if (listen === '0.0.0.0' || listen === '::' || listen === '') {
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address.toLowerCase());
+  }
+  return out;
+}
+
+/** Rendered bodies by key, one version each, evicted least-recently-used past a byte budget. */
+class ResponseCache {
+  private readonly entries = new Map<string, { version: string; body: Buffer }>();
+  private bytes = 0;
+  constructor(private readonly budget: number) {}
+  get(key: string, version: string, render: () => string): Buffer {
+    const hit = this.entries.get(key);
+    if (hit && hit.version === version) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit.body;
+    }
+    if (hit) {
+      this.entries.delete(key);
+      this.bytes -= hit.body.length;
+    }
+    const body = Buffer.from(render());
+    this.entries.set(key, { version, body });
+    this.bytes += body.length;
+    for (const [k, e] of this.entries) {
+      if (this.bytes <= this.budget || k === key) break;
+      this.entries.delete(k);
+      this.bytes -= e.body.length;
+    }
+    return body;
+  }
 }
 
 export function createRegistryHandler(deps: RegistryHttpDeps) {
   const { state, checker, node } = deps;
   const random = deps.random ?? Math.random;
+  const views = new RegistryViews(state, node);
+  const cache = new ResponseCache(RESPONSE_CACHE_BYTES);
+  const allowedHosts = allowedHostSet(deps);
+
+  /** A JSON body rendered once per (key, version) for every waiter that asks for it. */
+  const cached = (key: string, version: number | string, render: () => string): Reply => ({ encoded: cache.get(key, String(version), render) });
 
   /** Waits per Consul's blocking rules, then answers with the endpoint's index (never below 1). */
-  async function blocking(ctx: Ctx, indexOf: IndexOf, render: () => Reply): Promise<void> {
+  async function blocking(ctx: Ctx, indexOf: IndexOf, render: () => Reply, topics?: readonly string[]): Promise<void> {
     const indexText = ctx.q.get('index');
     const waitText = ctx.q.get('wait');
     let waitMs = DEFAULT_WAIT_MS;
@@ -71,12 +147,16 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
       const abort = new AbortController();
       ctx.req.once('close', () => abort.abort());
       // Consul adds up to wait/16 so that many clients don't return in lockstep.
-      await state.waitForChange(indexOf, min, wait + random() * (wait / 16), abort.signal);
+      await state.waitForChange(indexOf, min, wait + random() * (wait / 16), abort.signal, topics);
       if (abort.signal.aborted && ctx.res.destroyed) return;
     }
+    const index = String(Math.max(1, indexOf()));
     const reply = render();
-    ctx.res.setHeader('X-Consul-Index', String(Math.max(1, indexOf())));
-    if ('raw' in reply) {
+    ctx.res.setHeader('X-Consul-Index', index);
+    if ('encoded' in reply) {
+      ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
+      ctx.res.end(reply.encoded);
+    } else if ('raw' in reply) {
       ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       ctx.res.end(reply.raw);
     } else if ('json' in reply) json(ctx.res, reply.json);
@@ -94,26 +174,21 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
 
   const flag = (q: URLSearchParams, name: string) => q.has(name) && q.get(name) !== 'false' && q.get(name) !== '0';
 
-  function serviceEntries(name: string, q: URLSearchParams) {
-    const tags = q.getAll('tag');
-    // One pass over the checks per request, not one per instance.
-    const checksOf = new Map<string, ReturnType<typeof checkJson>[]>();
-    for (const c of state.checks.values()) {
-      if (c.ServiceName !== name) continue;
-      const list = checksOf.get(c.ServiceID) ?? [];
-      list.push(checkJson(node, c, state.services));
-      checksOf.set(c.ServiceID, list);
-    }
-    return [...state.services.values()]
-      .filter((s) => s.Service === name && tags.every((t) => s.Tags.includes(t)))
-      .sort((a, b) => (a.ID < b.ID ? -1 : 1))
-      .map((s) => ({ Node: nodeJson(node), Service: healthServiceJson(s), Checks: [serfCheckJson(node), ...(checksOf.get(s.ID) ?? [])] }))
-      .filter((e) => !flag(q, 'passing') || e.Checks.every((c) => c.Status === 'passing'));
+  /** `?filter=` is evaluated only where the embedded registry implements it; elsewhere it is refused, never ignored. */
+  function noFilter(q: URLSearchParams, endpoint: string): void {
+    if (q.has('filter')) throw new ApiError(400, `?filter is not supported by the embedded registry on ${endpoint} (only on /v1/health/state/*, on Status)`);
+  }
+
+  /** Ends the request after a write is on disk (group commit). */
+  async function written(res: ServerResponse, body?: unknown): Promise<void> {
+    await state.durable();
+    if (body === undefined) empty(res);
+    else json(res, body);
   }
 
   const routes: Route[] = [
     ['PUT', /^\/v1\/agent\/service\/register$/, async ({ req, res }) => {
-      const body = await readBody(req, 1024 * 1024);
+      const body = await readBody(req, MAX_JSON_BODY);
       let parsed: unknown;
       const raw = body.toString('utf8');
       try {
@@ -122,33 +197,37 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
         throw new ApiError(400, `Request decode failed: ${goJsonError(err as Error, raw)}`);
       }
       const reg = decodeRegistration(parsed);
+      const before = new Set(state.checksOfService(reg.service.ID).map((c) => c.CheckID));
       state.registerService(reg.service, reg.checks);
-      checker.sync();
+      for (const id of before) checker.syncCheck(id);
+      for (const c of reg.checks) checker.syncCheck(c.CheckID);
       for (const c of reg.checks) if (c.definition.type === 'ttl') checker.ttlRefreshed(c.CheckID);
-      empty(res);
+      await written(res);
     }],
-    ['PUT', /^\/v1\/agent\/service\/deregister\/(.+)$/, ({ res, params }) => {
+    ['PUT', /^\/v1\/agent\/service\/deregister\/(.+)$/, async ({ res, params }) => {
+      const gone = state.checksOfService(params[0]!).map((c) => c.CheckID);
       state.deregisterService(params[0]!);
-      checker.sync();
-      empty(res);
+      for (const id of gone) checker.syncCheck(id);
+      await written(res);
     }],
-    ['PUT', /^\/v1\/agent\/check\/(pass|warn|fail)\/(.+)$/, ({ res, q, params }) => {
+    ['PUT', /^\/v1\/agent\/check\/(pass|warn|fail)\/(.+)$/, async ({ res, q, params }) => {
       const [verb, id] = params as [string, string];
       ttlUpdate(id, verb === 'pass' ? 'passing' : verb === 'warn' ? 'warning' : 'critical', q.get('note') ?? '');
-      empty(res);
+      await written(res);
     }],
     ['PUT', /^\/v1\/agent\/check\/update\/(.+)$/, async ({ req, res, params }) => {
-      const raw = (await readBody(req, 1024 * 1024)).toString('utf8');
+      const raw = (await readBody(req, MAX_JSON_BODY)).toString('utf8');
       let body: { Status?: unknown; Output?: unknown };
       try {
         body = JSON.parse(raw || '{}');
       } catch (err) {
         throw new ApiError(400, `Request decode failed: ${goJsonError(err as Error, raw)}`);
       }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, `Request decode failed: json: cannot unmarshal ${Array.isArray(body) ? 'array' : body === null ? 'null' : typeof body} into Go value of type structs.checkUpdate`);
       const status = typeof body.Status === 'string' ? body.Status : '';
       if (!isStatus(status)) throw new ApiError(400, `Invalid check status: '${status}'`);
       ttlUpdate(params[0]!, status, typeof body.Output === 'string' ? body.Output : '');
-      empty(res);
+      await written(res);
     }],
     ['GET', /^\/v1\/agent\/services$/, ({ res }) => json(res, Object.fromEntries([...state.services.values()].map((s) => [s.ID, agentServiceJson(s)])))],
     ['GET', /^\/v1\/agent\/checks$/, ({ res }) => json(res, Object.fromEntries([...state.checks.values()].map((c) => [c.CheckID, checkJson(node, c, state.services, false)])))],
@@ -156,41 +235,58 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     ['GET', /^\/v1\/catalog\/datacenters$/, ({ res }) => json(res, [node.datacenter])],
     ['GET', /^\/v1\/catalog\/services$/, (ctx) => {
       checkDc(ctx.q);
-      return blocking(ctx, state.servicesTableIndex, () => {
-        const out: Record<string, string[]> = {};
-        for (const s of state.services.values()) out[s.Service] = [...new Set([...(out[s.Service] ?? []), ...s.Tags])];
-        return { json: out };
-      });
+      noFilter(ctx.q, '/v1/catalog/services');
+      // Its body changes only with a name or a tag set, not with every registration.
+      return blocking(ctx, state.servicesTableIndex, () => cached('catalog/services', state.catalogVersion, () => views.catalogServices()), [TOPIC.services]);
     }],
     ['GET', /^\/v1\/catalog\/service\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
+      noFilter(ctx.q, '/v1/catalog/service/:name');
       const name = ctx.params[0]!;
       const tags = ctx.q.getAll('tag');
-      return blocking(ctx, () => state.serviceIndex(name), () => ({
-        json: [...state.services.values()].filter((s) => s.Service === name && tags.every((t) => s.Tags.includes(t))).map((s) => catalogServiceJson(node, s)),
-      }));
+      const index = () => state.serviceIndex(name);
+      return blocking(ctx, index, () => cached(`catalog/service/${name}?${tags.join('&')}`, index(), () => views.catalogService(name, tags)), [TOPIC.name(name)]);
     }],
     ['GET', /^\/v1\/health\/service\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
+      noFilter(ctx.q, '/v1/health/service/:name');
       const name = ctx.params[0]!;
-      return blocking(ctx, () => state.serviceIndex(name), () => ({ json: serviceEntries(name, ctx.q) }));
+      const tags = ctx.q.getAll('tag');
+      const passing = flag(ctx.q, 'passing');
+      const index = () => state.serviceIndex(name);
+      return blocking(ctx, index, () => cached(`health/service/${name}?${passing}&${tags.join('&')}`, index(), () => views.healthService(name, tags, passing)), [TOPIC.name(name)]);
     }],
     ['GET', /^\/v1\/health\/checks\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
+      noFilter(ctx.q, '/v1/health/checks/:name');
       const name = ctx.params[0]!;
-      return blocking(ctx, () => state.serviceIndex(name), () => ({
-        json: [...state.checks.values()].filter((c) => c.ServiceName === name).map((c) => checkJson(node, c, state.services)),
-      }));
+      const index = () => state.serviceIndex(name);
+      return blocking(ctx, index, () => cached(`health/checks/${name}`, index(), () => views.healthChecks(name)), [TOPIC.name(name)]);
     }],
     ['GET', /^\/v1\/health\/state\/([^/]+)$/, (ctx) => {
       checkDc(ctx.q);
       const wanted = ctx.params[0]!;
-      return blocking(ctx, state.checksTableIndex, () => {
-        // Like 1.8.7, an unknown state is an empty list rather than an error.
-        if (!['any', 'passing', 'warning', 'critical'].includes(wanted)) return { json: [] };
-        const all = [serfCheckJson(node), ...[...state.checks.values()].map((c) => checkJson(node, c, state.services))];
-        return { json: wanted === 'any' ? all : all.filter((c) => c.Status === wanted) };
-      });
+      let statuses = new Set<CheckStatus>(wanted === 'any' ? ALL_STATUSES : isStatus(wanted) ? [wanted] : []);
+      const filter = ctx.q.get('filter');
+      if (filter !== null && filter.trim() !== '') {
+        let matching: Set<CheckStatus>;
+        try {
+          matching = statusFilter(filter);
+        } catch (err) {
+          if (err instanceof FilterError) throw new ApiError(400, `Failed to create boolean expression evaluator: ${err.message}`);
+          throw err;
+        }
+        statuses = new Set([...statuses].filter((s) => matching.has(s)));
+      }
+      const key = `health/state/${[...statuses].sort().join(',')}`;
+      // Like 1.8.7, an unknown state is an empty list rather than an error.
+      return blocking(ctx, state.checksTableIndex, () => cached(key, state.checksTableIndex(), () => views.healthState(statuses)), [TOPIC.checks]);
+    }],
+    ['GET', /^\/v1\/internal\/ui\/services$/, (ctx) => {
+      checkDc(ctx.q);
+      noFilter(ctx.q, '/v1/internal/ui/services');
+      const index = () => Math.max(state.servicesTableIndex(), state.checksTableIndex());
+      return blocking(ctx, index, () => cached('internal/ui/services', index(), () => views.uiServices()), [TOPIC.services, TOPIC.checks]);
     }],
     ['GET', /^\/v1\/kv\/(.*)$/, (ctx) => {
       checkDc(ctx.q);
@@ -203,43 +299,54 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
             return i === -1 ? r.Key : r.Key.slice(0, i + sep.length);
           });
           return keys.length ? { json: [...new Set(keys)] } : notFound;
-        });
+        }, [TOPIC.kv]);
       }
       if (ctx.q.has('recurse')) {
         return blocking(ctx, state.kvTableIndex, () => {
           const found = state.kvList(key);
           return found.length ? { json: found.map(kvJson) } : notFound;
-        });
+        }, [TOPIC.kv]);
       }
       return blocking(ctx, () => state.kvKeyIndex(key), () => {
         const r = state.kv.get(key);
         if (!r) return notFound;
         return ctx.q.has('raw') ? { raw: Buffer.from(r.Value ?? new Uint8Array()) } : { json: [kvJson(r)] };
-      });
+      }, [TOPIC.kv]);
     }],
     ['PUT', /^\/v1\/kv\/(.+)$/, async ({ req, res, q, params }) => {
       const cas = uintParam(q, 'cas');
       const flags = uintParam(q, 'flags') ?? 0;
       const body = await readBody(req, MAX_KV_VALUE, (size) => new ApiError(413, `Request body(${size} bytes) too large, max size: ${MAX_KV_VALUE} bytes. See https://www.consul.io/docs/agent/options.html#kv_max_value_size.`));
-      json(res, state.kvPut(params[0]!, body, flags, cas));
+      await written(res, state.kvPut(params[0]!, body, flags, cas));
     }],
-    ['DELETE', /^\/v1\/kv\/(.*)$/, ({ res, q, params }) => {
-      json(res, state.kvDelete(params[0]!, { recurse: q.has('recurse'), cas: uintParam(q, 'cas') }));
+    ['DELETE', /^\/v1\/kv\/(.*)$/, async ({ res, q, params }) => {
+      await written(res, state.kvDelete(params[0]!, { recurse: q.has('recurse'), cas: uintParam(q, 'cas') }));
     }],
   ];
 
   function ttlUpdate(id: string, status: 'passing' | 'warning' | 'critical', output: string): void {
     const check = state.checks.get(id);
     if (!check || check.definition.type !== 'ttl') throw new ApiError(500, `CheckID "${id}" does not have associated TTL`);
-    state.updateCheck(id, status, output);
+    state.updateCheck(id, status, capOutput(output));
     checker.ttlRefreshed(id);
   }
 
+  /** Never rejects: every failure becomes an answer. */
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://registry');
-    const path = decodeURIComponent(url.pathname);
-    const ctx: Ctx = { req, res, q: url.searchParams, params: [] };
+    const ctx: Ctx = { req, res, q: new URLSearchParams(), params: [] };
     try {
+      if (!hostAllowed(req.headers.host, allowedHosts)) {
+        throw new ApiError(403, `Host ${JSON.stringify(req.headers.host)} is not allowed: the embedded registry answers only requests addressed to loopback, its listen address or a configured host name (DNS-rebinding protection)`);
+      }
+      let url: URL;
+      let path: string;
+      try {
+        url = new URL(`http://registry${(req.url ?? '/').startsWith('/') ? '' : '/'}${req.url ?? '/'}`);
+        path = decodeURIComponent(url.pathname);
+      } catch {
+        throw new ApiError(400, `Bad Request: invalid URL escape in ${JSON.stringify(req.url ?? '')}`);
+      }
+      ctx.q = url.searchParams;
       const matching = routes.filter(([, re]) => re.test(path));
       if (matching.length === 0) {
         res.writeHead(404);
@@ -251,9 +358,21 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
       ctx.params = (route[1].exec(path) ?? []).slice(1);
       await route[2](ctx);
     } catch (err) {
-      if (res.headersSent) return void res.end();
-      if (err instanceof ApiError || err instanceof RegisterError) text(res, err.status, err.message);
-      else text(res, 500, (err as Error).message);
+      try {
+        if (res.headersSent) return void res.end();
+        if (err instanceof BodyTooLarge) {
+          res.setHeader('Connection', 'close');
+          text(res, 413, err.error.message);
+          if (err.drained) return;
+          // Past the drain limit: stop reading; the connection closes after the answer.
+          res.once('finish', () => req.destroy());
+          return;
+        }
+        if (err instanceof ApiError || err instanceof RegisterError) text(res, err.status, err.message);
+        else text(res, 500, `embedded registry: ${(err as Error)?.message ?? String(err)}`);
+      } catch {
+        res.destroy();
+      }
     }
   };
 }
@@ -280,14 +399,33 @@ function empty(res: ServerResponse): void {
   res.end();
 }
 
-async function readBody(req: IncomingMessage, max: number, tooLarge?: (size: number) => ApiError): Promise<Buffer> {
+class BodyTooLarge extends Error {
+  constructor(
+    readonly error: ApiError,
+    /** The whole body was read (and dropped), so the connection can be answered cleanly. */
+    readonly drained: boolean,
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * Reads a body of at most `max` bytes. Past the limit nothing more is kept: the rest is read
+ * and dropped (up to MAX_DRAIN, so the client gets to read the 413), and the request is
+ * answered 413 with the size when known.
+ */
+async function readBody(req: IncomingMessage, max: number, tooLarge?: (size: number | string) => ApiError): Promise<Buffer> {
+  const make = (size: number | string) => (tooLarge ? tooLarge(size) : new ApiError(413, `Request body too large: ${size} bytes, the embedded registry accepts at most ${max} bytes here`));
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_DRAIN) throw new BodyTooLarge(make(declared), false);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    chunks.push(chunk as Buffer);
+    if (size > MAX_DRAIN) throw new BodyTooLarge(make(`more than ${MAX_DRAIN}`), false);
+    if (size <= max) chunks.push(chunk as Buffer);
   }
-  if (size > max) throw tooLarge ? tooLarge(size) : new ApiError(413, `Request body too large, max size: ${max} bytes`);
+  if (size > max) throw new BodyTooLarge(make(size), true);
   return Buffer.concat(chunks);
 }
 

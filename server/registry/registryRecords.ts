@@ -53,7 +53,10 @@ export interface KvRecord {
 
 /** Write-through storage; every mutation of the state runs inside one `transaction`. */
 export interface RegistryPersistence {
+  /** Runs one mutation atomically: all its writes or none. */
   transaction(fn: () => void): void;
+  /** Resolves once every transaction so far is on disk (group commit); absent: at once. */
+  durable?(): Promise<void>;
   saveIndex(index: number): void;
   saveService(record: ServiceRecord): void;
   deleteService(id: string): void;

@@ -1,10 +1,18 @@
 /**
  * The embedded registry's state and Consul's index rules, with no network and no timers of its
- * own. One monotonic index numbers every change; each read endpoint blocks on the index of what
- * it shows, exactly as Consul 1.8 does: the service table for /catalog/services (not check
- * status), all checks for /health/state/*, one service's registration and checks for
- * /health/service/:name, a key's ModifyIndex for a KV read. An index is never below 1.
- * Every mutation is written through the persistence port before waiters are woken.
+ * own beyond one `setImmediate` to wake blocked queries. One monotonic index numbers every
+ * change; each read endpoint blocks on the index of what it shows, exactly as Consul 1.8 does:
+ * the service table for /catalog/services (not check status), all checks for /health/state/*,
+ * one service's registration and checks for /health/service/:name, a key's ModifyIndex for a
+ * KV read. An index is never below 1.
+ *
+ * Scale (150,000 instances): every mutation costs O(what it touches) — secondary indexes by
+ * service name, by service id (its checks) and by status (the non-passing checks) are kept up
+ * to date in place, never rebuilt from the whole table. Blocked queries wait on topics (the
+ * service table, the check table, one service name, KV), so a write wakes only the waiters
+ * whose answer can have changed, and wakes are coalesced per event-loop turn. Every mutation
+ * is written through the persistence port (group-committed, see registryStorage.ts) before
+ * waiters are woken; HTTP writes await `durable()` before they answer.
  */
 import { noPersistence, type CheckRecord, type CheckStatus, type KvRecord, type RegistryPersistence, type ServiceRecord } from './registryRecords';
 
@@ -26,16 +34,65 @@ export interface LoadedState {
   kv: KvRecord[];
 }
 
+/** Everything known about one service name, kept up to date by every mutation. */
+export interface NameEntry {
+  name: string;
+  /** Instance (service) ids, in registration order. */
+  ids: Set<string>;
+  /** Tag → how many instances carry it; iteration order is first appearance. */
+  tags: Map<string, number>;
+  /** Service-level checks of all instances by status (node checks not included). */
+  counts: Record<CheckStatus, number>;
+}
+
+/** Topics blocked queries wait on. */
+export const TOPIC = {
+  services: 'services',
+  checks: 'checks',
+  kv: 'kv',
+  name: (name: string) => `svc:${name}`,
+} as const;
+const ANY = '*';
+
+interface Waiter {
+  check(): void;
+}
+
+/**
+ * Rendered JSON fragments, cached per record and dropped by the mutation that changes the
+ * record. The HTTP layer fills them (registryViews.ts); the state only invalidates them.
+ */
+export interface FragmentCache {
+  check: Map<string, string>;
+  entry: Map<string, string>;
+  catalogName: Map<string, string>;
+  uiName: Map<string, string>;
+}
+
 export class RegistryState {
   private index: number;
   readonly services = new Map<string, ServiceRecord>();
   readonly checks = new Map<string, CheckRecord>();
   readonly kv = new Map<string, KvRecord>();
+  /** Service name → its instances, tags and check counts. */
+  readonly names = new Map<string, NameEntry>();
+  /** Lower-cased service name → the names (DNS is case-insensitive). */
+  private readonly byLower = new Map<string, Set<string>>();
+  /** Service id → its check ids. */
+  private readonly checksOf = new Map<string, Set<string>>();
+  /** The non-passing checks, by status; a passing check is in neither. */
+  readonly nonPassing: Record<'warning' | 'critical', Set<string>> = { warning: new Set(), critical: new Set() };
+  readonly fragments: FragmentCache = { check: new Map(), entry: new Map(), catalogName: new Map(), uiName: new Map() };
+  /** Moves whenever the body of /catalog/services changes (a name or a tag set), not on every registration. */
+  catalogVersion = 0;
   private servicesIndex = 1;
   private checksIndex = 1;
   private kvIndex = 1;
-  private readonly byName = new Map<string, number>();
-  private readonly waiters = new Set<() => void>();
+  /** Service name → the index of its last change; kept after the name is gone, so its waiters see the removal. */
+  private readonly nameIndex = new Map<string, number>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly dirty = new Set<string>();
+  private flushScheduled = false;
 
   constructor(
     private readonly persistence: RegistryPersistence = noPersistence,
@@ -43,12 +100,12 @@ export class RegistryState {
     private readonly now: () => number = Date.now,
   ) {
     this.index = Math.max(1, loaded?.index ?? 1);
-    for (const s of loaded?.services ?? []) this.services.set(s.ID, s);
-    for (const c of loaded?.checks ?? []) this.checks.set(c.CheckID, c);
+    for (const s of loaded?.services ?? []) this.putService(s);
+    for (const c of loaded?.checks ?? []) if (this.services.has(c.ServiceID)) this.putCheck(c);
     for (const k of loaded?.kv ?? []) this.kv.set(k.Key, k);
     // After a restart every table is "as of now": blocked clients from before re-read once.
     this.servicesIndex = this.checksIndex = this.kvIndex = this.index;
-    for (const s of this.services.values()) this.byName.set(s.Service, this.index);
+    for (const name of this.names.keys()) this.nameIndex.set(name, this.index);
   }
 
   // ---- indexes ----
@@ -61,34 +118,67 @@ export class RegistryState {
   checksTableIndex: IndexOf = () => this.checksIndex;
   kvTableIndex: IndexOf = () => this.kvIndex;
   serviceIndex(name: string): number {
-    return this.byName.get(name) ?? this.servicesIndex;
+    return this.nameIndex.get(name) ?? this.servicesIndex;
   }
   kvKeyIndex(key: string): number {
     return this.kv.get(key)?.ModifyIndex ?? this.kvIndex;
   }
 
-  /** Resolves once `indexOf()` > `minIndex`, after `waitMs`, or when `signal` aborts. */
-  waitForChange(indexOf: IndexOf, minIndex: number, waitMs: number, signal?: AbortSignal): Promise<void> {
-    if (indexOf() > minIndex) return Promise.resolve();
+  /** Resolves once a write that touches `topics` (default: any) pushes `indexOf()` above `minIndex`, after `waitMs`, or when `signal` aborts. */
+  waitForChange(indexOf: IndexOf, minIndex: number, waitMs: number, signal?: AbortSignal, topics: readonly string[] = [ANY]): Promise<void> {
+    if (indexOf() > minIndex || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.waiters.delete(check);
+        for (const t of topics) {
+          const set = this.waiters.get(t);
+          set?.delete(waiter);
+          if (set?.size === 0) this.waiters.delete(t);
+        }
         signal?.removeEventListener('abort', done);
         resolve();
       };
-      const check = () => {
-        if (indexOf() > minIndex) done();
+      const waiter: Waiter = {
+        check: () => {
+          if (indexOf() > minIndex) done();
+        },
       };
       const timer = setTimeout(done, waitMs);
-      this.waiters.add(check);
+      for (const t of topics) {
+        let set = this.waiters.get(t);
+        if (!set) this.waiters.set(t, (set = new Set()));
+        set.add(waiter);
+      }
       signal?.addEventListener('abort', done, { once: true });
     });
   }
 
-  /** Wakes every blocked query whose index moved; waiters are few and each check is O(1). */
-  private notify(): void {
-    for (const w of [...this.waiters]) w();
+  /** How many blocked queries wait, for tests and benchmarks. */
+  get waiterCount(): number {
+    const all = new Set<Waiter>();
+    for (const set of this.waiters.values()) for (const w of set) all.add(w);
+    return all.size;
+  }
+
+  /** Resolves when every acknowledged mutation so far is on disk. */
+  durable(): Promise<void> {
+    return this.persistence.durable?.() ?? Promise.resolve();
+  }
+
+  /** Marks topics changed; waiters are woken once per event-loop turn, after the storage commit. */
+  private touch(...topics: string[]): void {
+    for (const t of topics) this.dirty.add(t);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const woken = new Set<Waiter>();
+    for (const t of [...this.dirty, ANY]) for (const w of this.waiters.get(t) ?? []) woken.add(w);
+    this.dirty.clear();
+    for (const w of woken) w.check();
   }
 
   private mutate(fn: (next: number) => boolean): boolean {
@@ -100,8 +190,149 @@ export class RegistryState {
         this.persistence.saveIndex(this.index);
       }
     });
-    if (changed) this.notify();
     return changed;
+  }
+
+  // ---- secondary indexes ----
+
+  private entryOf(name: string): NameEntry {
+    let e = this.names.get(name);
+    if (!e) {
+      e = { name, ids: new Set(), tags: new Map(), counts: { passing: 0, warning: 0, critical: 0 } };
+      this.names.set(name, e);
+      const lower = name.toLowerCase();
+      let set = this.byLower.get(lower);
+      if (!set) this.byLower.set(lower, (set = new Set()));
+      set.add(name);
+      this.catalogVersion++;
+    }
+    return e;
+  }
+
+  private dropNameIfEmpty(e: NameEntry): void {
+    if (e.ids.size > 0) return;
+    this.names.delete(e.name);
+    const lower = e.name.toLowerCase();
+    const set = this.byLower.get(lower);
+    set?.delete(e.name);
+    if (set?.size === 0) this.byLower.delete(lower);
+    this.fragments.catalogName.delete(e.name);
+    this.fragments.uiName.delete(e.name);
+    this.catalogVersion++;
+  }
+
+  private addTags(e: NameEntry, tags: readonly string[], delta: 1 | -1): void {
+    for (const t of new Set(tags)) {
+      const n = (e.tags.get(t) ?? 0) + delta;
+      if (n > 0) {
+        if (!e.tags.has(t)) this.catalogVersion++;
+        e.tags.set(t, n);
+      } else {
+        e.tags.delete(t);
+        this.catalogVersion++;
+      }
+    }
+    this.fragments.catalogName.delete(e.name);
+  }
+
+  private putService(s: ServiceRecord): void {
+    const prev = this.services.get(s.ID);
+    if (prev) {
+      const old = this.names.get(prev.Service)!;
+      this.addTags(old, prev.Tags, -1);
+      if (prev.Service !== s.Service) {
+        old.ids.delete(s.ID);
+        // Its checks move with it (registerService re-puts them under the new name).
+        this.fragments.uiName.delete(old.name);
+        this.dropNameIfEmpty(old);
+      }
+    }
+    this.services.set(s.ID, s);
+    const e = this.entryOf(s.Service);
+    e.ids.add(s.ID);
+    this.addTags(e, s.Tags, 1);
+    this.fragments.uiName.delete(e.name);
+    this.fragments.entry.delete(s.ID);
+    // Check JSON carries ServiceTags.
+    for (const id of this.checksOf.get(s.ID) ?? []) this.fragments.check.delete(id);
+  }
+
+  private removeService(id: string): ServiceRecord | undefined {
+    const s = this.services.get(id);
+    if (!s) return undefined;
+    for (const cid of [...(this.checksOf.get(id) ?? [])]) this.removeCheck(cid);
+    this.checksOf.delete(id);
+    this.services.delete(id);
+    const e = this.names.get(s.Service)!;
+    e.ids.delete(id);
+    this.addTags(e, s.Tags, -1);
+    this.fragments.uiName.delete(e.name);
+    this.fragments.entry.delete(id);
+    this.dropNameIfEmpty(e);
+    return s;
+  }
+
+  /** Inserts or replaces a check in place (a Map keeps an updated key where it was). */
+  private putCheck(c: CheckRecord): void {
+    const prev = this.checks.get(c.CheckID);
+    if (prev) this.unindexCheck(prev);
+    this.checks.set(c.CheckID, c);
+    let set = this.checksOf.get(c.ServiceID);
+    if (!set) this.checksOf.set(c.ServiceID, (set = new Set()));
+    set.add(c.CheckID);
+    if (c.Status !== 'passing') this.nonPassing[c.Status].add(c.CheckID);
+    const e = this.names.get(c.ServiceName);
+    if (e) {
+      e.counts[c.Status]++;
+      this.fragments.uiName.delete(e.name);
+    }
+    this.fragments.check.delete(c.CheckID);
+    this.fragments.entry.delete(c.ServiceID);
+  }
+
+  private unindexCheck(c: CheckRecord): void {
+    this.checksOf.get(c.ServiceID)?.delete(c.CheckID);
+    if (c.Status !== 'passing') this.nonPassing[c.Status].delete(c.CheckID);
+    const e = this.names.get(c.ServiceName);
+    if (e) {
+      e.counts[c.Status]--;
+      this.fragments.uiName.delete(e.name);
+    }
+    this.fragments.check.delete(c.CheckID);
+    this.fragments.entry.delete(c.ServiceID);
+  }
+
+  private removeCheck(id: string): void {
+    const c = this.checks.get(id);
+    if (!c) return;
+    this.unindexCheck(c);
+    this.checks.delete(id);
+    this.persistence.deleteCheck(id);
+  }
+
+  // ---- reads by name (O(that service)) ----
+
+  /** The instances of one service name, ordered by ID. */
+  instancesOf(name: string): ServiceRecord[] {
+    const e = this.names.get(name);
+    if (!e) return [];
+    return [...e.ids].sort().map((id) => this.services.get(id)!);
+  }
+
+  /** The checks of one instance. */
+  checksOfService(serviceId: string): CheckRecord[] {
+    return [...(this.checksOf.get(serviceId) ?? [])].map((id) => this.checks.get(id)!);
+  }
+
+  /** Service names equal to `lower` ignoring case (DNS). */
+  namesLike(lower: string): string[] {
+    return [...(this.byLower.get(lower) ?? [])];
+  }
+
+  /** True when every check of the instance passes (an instance without checks passes). */
+  instancePassing(serviceId: string): boolean {
+    for (const id of this.checksOf.get(serviceId) ?? []) if (this.checks.get(id)!.Status !== 'passing') return false;
+    return true;
   }
 
   // ---- services and checks ----
@@ -111,51 +342,67 @@ export class RegistryState {
    * (Consul: re-registering does not reset a TTL check); new checks start as `Status`.
    */
   registerService(def: Omit<ServiceRecord, 'CreateIndex' | 'ModifyIndex'>, checks: RegistrationCheck[]): void {
+    const touched = new Set<string>();
     this.mutate((idx) => {
       let changed = false;
+      let serviceChanged = false;
       const prev = this.services.get(def.ID);
       const record: ServiceRecord = { ...def, CreateIndex: prev?.CreateIndex ?? idx, ModifyIndex: idx };
       if (!prev || !sameService(prev, record)) {
-        if (prev && prev.Service !== def.Service) this.byName.set(prev.Service, idx);
-        this.services.set(def.ID, record);
+        if (prev && prev.Service !== def.Service) {
+          this.nameIndex.set(prev.Service, idx);
+          touched.add(TOPIC.name(prev.Service));
+        }
+        this.putService(record);
         this.persistence.saveService(record);
         this.servicesIndex = idx;
-        changed = true;
+        changed = serviceChanged = true;
       }
       const keep = new Set(checks.map((c) => c.CheckID));
-      for (const c of [...this.checks.values()]) {
-        if (c.ServiceID === def.ID && !keep.has(c.CheckID)) {
-          this.checks.delete(c.CheckID);
-          this.persistence.deleteCheck(c.CheckID);
-          changed = true;
-        }
+      for (const old of this.checksOfService(def.ID)) {
+        if (keep.has(old.CheckID)) continue;
+        this.removeCheck(old.CheckID);
+        changed = true;
       }
       for (const c of checks) {
         const old = this.checks.get(c.CheckID);
+        // A check id that belonged to another service moves here.
+        if (old && old.ServiceID !== def.ID) {
+          const owner = this.services.get(old.ServiceID);
+          if (owner) {
+            this.nameIndex.set(owner.Service, idx);
+            touched.add(TOPIC.name(owner.Service));
+          }
+          this.removeCheck(old.CheckID);
+        }
+        const kept = old && old.ServiceID === def.ID ? old : undefined;
         const next: CheckRecord = {
           CheckID: c.CheckID,
           Name: c.Name,
           ServiceID: def.ID,
           ServiceName: def.Service,
-          Status: old ? old.Status : c.Status,
+          Status: kept ? kept.Status : c.Status,
           Notes: c.Notes,
-          Output: old?.Output ?? '',
+          Output: kept?.Output ?? '',
           definition: c.definition,
-          CreateIndex: old?.CreateIndex ?? idx,
+          CreateIndex: kept?.CreateIndex ?? idx,
           ModifyIndex: idx,
-          criticalSince: old ? old.criticalSince : c.Status === 'critical' ? this.now() : null,
+          criticalSince: kept ? kept.criticalSince : c.Status === 'critical' ? this.now() : null,
         };
-        if (old && sameCheck(old, next)) continue;
-        this.checks.set(c.CheckID, next);
+        if (kept && sameCheck(kept, next)) continue;
+        this.putCheck(next);
         this.persistence.saveCheck(next);
         changed = true;
       }
       if (changed) {
         this.checksIndex = idx;
-        this.byName.set(def.Service, idx);
+        this.nameIndex.set(def.Service, idx);
+        touched.add(TOPIC.checks).add(TOPIC.name(def.Service));
+        if (serviceChanged) touched.add(TOPIC.services);
       }
       return changed;
     });
+    if (touched.size) this.touch(...touched);
   }
 
   /** Removes a service and its checks; unknown ids are a no-op (Consul answers 200 anyway). */
@@ -163,17 +410,13 @@ export class RegistryState {
     const svc = this.services.get(id);
     if (!svc) return;
     this.mutate((idx) => {
-      this.services.delete(id);
+      this.removeService(id);
       this.persistence.deleteService(id);
-      for (const c of [...this.checks.values()]) {
-        if (c.ServiceID !== id) continue;
-        this.checks.delete(c.CheckID);
-        this.persistence.deleteCheck(c.CheckID);
-      }
       this.servicesIndex = this.checksIndex = idx;
-      this.byName.set(svc.Service, idx);
+      this.nameIndex.set(svc.Service, idx);
       return true;
     });
+    this.touch(TOPIC.services, TOPIC.checks, TOPIC.name(svc.Service));
   }
 
   /** Sets a check's status and output; a write that changes neither does not move any index. */
@@ -189,21 +432,23 @@ export class RegistryState {
         ModifyIndex: idx,
         criticalSince: status === 'critical' ? (c.criticalSince ?? this.now()) : null,
       };
-      this.checks.set(checkId, next);
+      this.putCheck(next);
       this.persistence.saveCheck(next);
       this.checksIndex = idx;
-      this.byName.set(c.ServiceName, idx);
+      this.nameIndex.set(c.ServiceName, idx);
       return true;
     });
+    this.touch(TOPIC.checks, TOPIC.name(c.ServiceName));
     return true;
   }
 
-  /** Services with a check critical for longer than its DeregisterCriticalServiceAfter. */
+  /** Services with a check critical for longer than its DeregisterCriticalServiceAfter; O(critical checks). */
   servicesToReap(now: number): string[] {
     const out = new Set<string>();
-    for (const c of this.checks.values()) {
+    for (const id of this.nonPassing.critical) {
+      const c = this.checks.get(id)!;
       const after = c.definition.deregisterCriticalAfterMs;
-      if (after === undefined || c.Status !== 'critical' || c.criticalSince === null) continue;
+      if (after === undefined || c.criticalSince === null) continue;
       if (now - c.criticalSince > Math.max(60_000, after)) out.add(c.ServiceID);
     }
     return [...out];
@@ -222,6 +467,7 @@ export class RegistryState {
       this.kvIndex = idx;
       return true;
     });
+    this.touch(TOPIC.kv);
     return true;
   }
 
@@ -240,6 +486,7 @@ export class RegistryState {
       this.kvIndex = idx;
       return true;
     });
+    this.touch(TOPIC.kv);
     return true;
   }
 

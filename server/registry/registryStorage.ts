@@ -1,7 +1,10 @@
 /**
  * Durable storage for the embedded registry: SQLite through Node 24's built-in `node:sqlite`,
- * WAL mode, one transaction per mutation committed before the HTTP answer — so a `kill -9`
- * loses nothing that was acknowledged. Check status is stored but not trusted on load: health
+ * WAL mode, synchronous=FULL. Group commit: the mutations of one event-loop turn share one
+ * SQLite transaction (each inside its own SAVEPOINT, so a failing one rolls back alone),
+ * committed — one fsync — on the next `setImmediate`; HTTP writes await `durable()` before
+ * they answer, so a `kill -9` still loses nothing that was acknowledged, while 16 concurrent
+ * registrations cost one fsync instead of 16 (an fsync is ~2 ms here). Check status is stored but not trusted on load: health
  * is recomputed after a restart (every check starts critical until it is probed or passed).
  */
 import { mkdirSync } from 'node:fs';
@@ -13,6 +16,8 @@ import type { LoadedState } from './registryState';
 export class RegistryStorage implements RegistryPersistence {
   private readonly db: DatabaseSync;
   private depth = 0;
+  /** The open group transaction: who waits for its commit. */
+  private group: { waiting: { resolve: () => void; reject: (err: Error) => void }[] } | null = null;
   private readonly stmt;
 
   constructor(dataDir: string) {
@@ -60,17 +65,48 @@ export class RegistryStorage implements RegistryPersistence {
 
   transaction(fn: () => void): void {
     if (this.depth > 0) return fn();
-    this.db.exec('BEGIN IMMEDIATE');
+    if (!this.group) {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.group = { waiting: [] };
+      setImmediate(() => this.commit());
+    }
+    this.db.exec('SAVEPOINT mutation');
     this.depth++;
     try {
       fn();
-      this.db.exec('COMMIT');
+      this.db.exec('RELEASE mutation');
     } catch (err) {
-      this.db.exec('ROLLBACK');
+      this.db.exec('ROLLBACK TO mutation');
+      this.db.exec('RELEASE mutation');
       throw err;
     } finally {
       this.depth--;
     }
+  }
+
+  /** Resolves once everything written so far is committed (rejects if that commit failed). */
+  durable(): Promise<void> {
+    const group = this.group;
+    if (!group) return Promise.resolve();
+    return new Promise((resolve, reject) => group.waiting.push({ resolve, reject }));
+  }
+
+  private commit(): void {
+    const group = this.group;
+    if (!group) return;
+    this.group = null;
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // nothing left to roll back
+      }
+      for (const w of group.waiting) w.reject(err as Error);
+      return;
+    }
+    for (const w of group.waiting) w.resolve();
   }
 
   saveIndex(index: number): void {
@@ -96,6 +132,7 @@ export class RegistryStorage implements RegistryPersistence {
   }
 
   close(): void {
+    this.commit();
     this.db.close();
   }
 }

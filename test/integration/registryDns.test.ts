@@ -122,4 +122,27 @@ describe('embedded DNS interface vs Consul', () => {
     socket.close();
     expect(srvSet(await dig(targets[1]!.dns, '+tcp', '+short', 'web.service.consul', 'SRV'))).toHaveLength(4);
   });
+
+  it('cuts a TCP answer that would pass 65,535 bytes to what fits and sets TC, instead of failing (embedded, 1,500 passing instances)', async () => {
+    for (let i = 0; i < 1500; i++) {
+      embedded.state.registerService(
+        { ID: `big-${i}`, Service: 'big', Tags: [], Address: `10.9.${i >> 8}.${i & 255}`, Port: 9000, Meta: {}, Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false },
+        [{ CheckID: `big-${i}-ttl`, Name: 'ttl', Notes: '', Status: 'passing', definition: { type: 'ttl', ttlMs: 600_000 } }],
+      );
+    }
+    const dns = targets[1]!.dns;
+    const tcp = await dig(dns, '+tcp', '+ignore', 'big.service.consul', 'SRV');
+    expect(tcp).toMatch(/flags:[^;]*\btc\b/);
+    const answered = Number(/ANSWER: (\d+)/.exec(tcp)![1]);
+    expect(answered).toBeGreaterThan(500);
+    expect(answered).toBeLessThan(1500);
+    // A records are smaller: all 1,500 distinct addresses fit in one TCP answer.
+    expect(await dig(dns, '+tcp', 'big.service.consul', 'A')).toContain('ANSWER: 1500');
+    // Over UDP with EDNS0 the cut fits the advertised 4,096 bytes, once.
+    const udp = await dig(dns, '+notcp', '+ignore', '+bufsize=4096', 'big.service.consul', 'SRV');
+    expect(udp).toMatch(/flags:[^;]*\btc\b/);
+    expect(Number(/MSG SIZE\s+rcvd: (\d+)/.exec(udp)![1])).toBeLessThanOrEqual(4096);
+    // And the server still answers the small name.
+    expect(srvSet(await dig(dns, '+tcp', '+short', 'web.service.consul', 'SRV'))).toHaveLength(4);
+  });
 });

@@ -1,0 +1,178 @@
+/**
+ * The read endpoints' bodies, built from the state's secondary indexes and cached JSON
+ * fragments so that each costs O(what it shows): one service's answer touches only that
+ * service's instances and checks, the non-passing check lists only the non-passing checks.
+ * Lists of the whole fleet (/catalog/services, /health/state/any, /internal/ui/services) join
+ * per-record fragments that are re-rendered only when their record changed.
+ */
+import { catalogServiceJson, checkJson, healthServiceJson, nodeJson, serfCheckJson, type NodeInfo } from './consulShapes';
+import type { CheckRecord, CheckStatus } from './registryRecords';
+import type { RegistryState } from './registryState';
+
+export const ALL_STATUSES: readonly CheckStatus[] = ['passing', 'warning', 'critical'];
+
+export class RegistryViews {
+  private readonly nodeText: string;
+  private readonly serfText: string;
+
+  constructor(
+    private readonly state: RegistryState,
+    private readonly node: NodeInfo,
+  ) {
+    this.nodeText = JSON.stringify(nodeJson(node));
+    this.serfText = JSON.stringify(serfCheckJson(node));
+  }
+
+  private check(c: CheckRecord): string {
+    const cache = this.state.fragments.check;
+    let s = cache.get(c.CheckID);
+    if (s === undefined) cache.set(c.CheckID, (s = JSON.stringify(checkJson(this.node, c, this.state.services))));
+    return s;
+  }
+
+  /** `/v1/catalog/services`: `{name: [tags…]}`; rebuilt only when a name or a tag set changed. */
+  catalogServices(): string {
+    const cache = this.state.fragments.catalogName;
+    const parts: string[] = [];
+    for (const e of this.state.names.values()) {
+      let s = cache.get(e.name);
+      if (s === undefined) cache.set(e.name, (s = `${JSON.stringify(e.name)}:${JSON.stringify([...e.tags.keys()])}`));
+      parts.push(s);
+    }
+    return `{${parts.join(',')}}`;
+  }
+
+  /** `/v1/catalog/service/:name`, O(that service). */
+  catalogService(name: string, tags: string[]): string {
+    return JSON.stringify(this.state.instancesOf(name).filter((s) => tags.every((t) => s.Tags.includes(t))).map((s) => catalogServiceJson(this.node, s)));
+  }
+
+  /** `/v1/health/service/:name`, O(that service); `passing`: only instances whose every check passes. */
+  healthService(name: string, tags: string[], passing: boolean): string {
+    const cache = this.state.fragments.entry;
+    const parts: string[] = [];
+    for (const s of this.state.instancesOf(name)) {
+      if (!tags.every((t) => s.Tags.includes(t))) continue;
+      if (passing && !this.state.instancePassing(s.ID)) continue;
+      let entry = cache.get(s.ID);
+      if (entry === undefined) {
+        const checks = [this.serfText, ...this.state.checksOfService(s.ID).map((c) => this.check(c))];
+        entry = `{"Node":${this.nodeText},"Service":${JSON.stringify(healthServiceJson(s))},"Checks":[${checks.join(',')}]}`;
+        cache.set(s.ID, entry);
+      }
+      parts.push(entry);
+    }
+    return `[${parts.join(',')}]`;
+  }
+
+  /** `/v1/health/checks/:name`, O(that service). */
+  healthChecks(name: string): string {
+    const parts: string[] = [];
+    for (const s of this.state.instancesOf(name)) for (const c of this.state.checksOfService(s.ID)) parts.push(this.check(c));
+    return `[${parts.join(',')}]`;
+  }
+
+  /** `/v1/health/state/*`: O(non-passing) when only warning/critical are wanted, O(all checks) otherwise. */
+  healthState(statuses: ReadonlySet<CheckStatus>): string {
+    const parts: string[] = [];
+    if (statuses.has('passing')) {
+      parts.push(this.serfText);
+      for (const c of this.state.checks.values()) if (statuses.has(c.Status)) parts.push(this.check(c));
+    } else {
+      for (const status of ['critical', 'warning'] as const) {
+        if (!statuses.has(status)) continue;
+        for (const id of this.state.nonPassing[status]) parts.push(this.check(this.state.checks.get(id)!));
+      }
+    }
+    return `[${parts.join(',')}]`;
+  }
+
+  /** `/v1/internal/ui/services` in Consul 1.8.7's shape (node checks counted once per instance, as it does). */
+  uiServices(): string {
+    const cache = this.state.fragments.uiName;
+    const parts: string[] = [];
+    for (const e of this.state.names.values()) {
+      let s = cache.get(e.name);
+      if (s === undefined) {
+        const tags = [...e.tags.keys()];
+        s = JSON.stringify({
+          Name: e.name,
+          Tags: tags.length ? tags : null,
+          Nodes: Array.from({ length: e.ids.size }, () => this.node.name),
+          InstanceCount: e.ids.size,
+          ChecksPassing: e.counts.passing + e.ids.size,
+          ChecksWarning: e.counts.warning,
+          ChecksCritical: e.counts.critical,
+          ExternalSources: null,
+          GatewayConfig: {},
+        });
+        cache.set(e.name, s);
+      }
+      parts.push(s);
+    }
+    return `[${parts.join(',')}]`;
+  }
+}
+
+/**
+ * The `?filter=` expressions the embedded registry evaluates: comparisons of `Status` with
+ * `==`/`!=` against a quoted string, joined with `and`/`or`/`not` and parentheses. Returns the
+ * statuses that match; anything else throws with what was not understood.
+ */
+export function statusFilter(expr: string): Set<CheckStatus> {
+  const tokens = expr.match(/"(?:[^"\\]|\\.)*"|`[^`]*`|==|!=|\(|\)|[^\s()"`=!]+|\S/g) ?? [];
+  let pos = 0;
+  const unsupported = (what: string) => new FilterError(`the embedded registry filters only on Status (Status == "critical", Status != "passing", joined with and/or/not); unsupported: ${what}`);
+  type Pred = (s: CheckStatus) => boolean;
+  const peek = () => tokens[pos];
+  function primary(): Pred {
+    const t = tokens[pos++];
+    if (t === undefined) throw unsupported('an empty expression');
+    if (t === '(') {
+      const inner = or();
+      if (tokens[pos++] !== ')') throw unsupported('unbalanced parentheses');
+      return inner;
+    }
+    if (t.toLowerCase() === 'not') {
+      const inner = primary();
+      return (s) => !inner(s);
+    }
+    if (t !== 'Status') throw unsupported(`selector ${JSON.stringify(t)}`);
+    const op = tokens[pos++];
+    if (op !== '==' && op !== '!=') throw unsupported(`operator ${JSON.stringify(op ?? '')}`);
+    const raw = tokens[pos++];
+    if (!raw || !/^(".*"|`.*`)$/s.test(raw)) throw unsupported(`value ${JSON.stringify(raw ?? '')} (quote it)`);
+    let value: string;
+    try {
+      value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+    } catch {
+      throw unsupported(`value ${raw}`);
+    }
+    return op === '==' ? (s) => s === value : (s) => s !== value;
+  }
+  function and(): Pred {
+    let left = primary();
+    while (peek()?.toLowerCase() === 'and') {
+      pos++;
+      const l = left;
+      const r = primary();
+      left = (s) => l(s) && r(s);
+    }
+    return left;
+  }
+  function or(): Pred {
+    let left = and();
+    while (peek()?.toLowerCase() === 'or') {
+      pos++;
+      const l = left;
+      const r = and();
+      left = (s) => l(s) || r(s);
+    }
+    return left;
+  }
+  const pred = or();
+  if (pos < tokens.length) throw unsupported(JSON.stringify(tokens.slice(pos).join(' ')));
+  return new Set(ALL_STATUSES.filter(pred));
+}
+
+export class FilterError extends Error {}
