@@ -30,7 +30,13 @@ export interface RealtimeHubOptions {
   subscribeTimeoutMs?: number;
   /** Client frames allowed per second (sustained); a burst of twice this is tolerated. @default 20 */
   clientFramesPerSecond?: number;
-  /** Injectable clock for the frame rate limit. @default Date.now */
+  /**
+   * Least time between two fan-outs: under churn (hundreds of changes a second) clients get one
+   * coalesced frame per window instead of one per change; an isolated change goes out at once.
+   * @default 15 ms
+   */
+  flushIntervalMs?: number;
+  /** Injectable clock for the frame rate limit and flush pacing. @default Date.now */
   now?: () => number;
 }
 
@@ -65,6 +71,7 @@ export class RealtimeHub {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly drainCheck: NodeJS.Timeout;
   private flushScheduled = false;
+  private lastFlushAt = -Infinity;
   private readonly opts: Required<Omit<RealtimeHubOptions, 'metrics'>> & { metrics?: Metrics };
   /** The summary snapshot serialized once per revision. */
   private snapshotFrame: { rev: number; frame: Buffer } | null = null;
@@ -77,6 +84,7 @@ export class RealtimeHub {
       highWaterBytes: options.highWaterBytes ?? 1024 * 1024,
       subscribeTimeoutMs: options.subscribeTimeoutMs ?? 10_000,
       clientFramesPerSecond: options.clientFramesPerSecond ?? 20,
+      flushIntervalMs: options.flushIntervalMs ?? 15,
       now: options.now ?? Date.now,
     };
     // Many registry events can land in one tick (a full resync); coalesce them into one frame.
@@ -192,13 +200,17 @@ export class RealtimeHub {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.flushScheduled = false;
       this.flush();
-    });
+    };
+    const wait = this.lastFlushAt + this.opts.flushIntervalMs - this.opts.now();
+    if (wait <= 0) setImmediate(run);
+    else setTimeout(run, wait);
   }
 
   private flush(): void {
+    this.lastFlushAt = this.opts.now();
     const rev = this.opts.store.rev;
     // Frames built during this flush, by content: clients at the same position share one buffer.
     const frames = new Map<string, Frame>();
