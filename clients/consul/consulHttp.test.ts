@@ -63,3 +63,33 @@ describe('ConsulHttp', () => {
     expect(http.address).toBe('http://consul.internal:8500');
   });
 });
+
+describe('ConsulHttp body cap', () => {
+  const huge = () => new ReadableStream<Uint8Array>({
+    pull(c) {
+      c.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+    },
+  });
+
+  it('stops reading a chunked body past the cap and says so', async () => {
+    let seen = 0;
+    const http = new ConsulHttp({ sourceName: 'p', address: 'http://127.0.0.1:8500', maxBodyBytes: 1 << 20, fetch: async () => new Response(huge()), onResponse: (r) => (seen = r.bytes) });
+    const res = await http.get('/v1/health/state/critical', Datacenters, { dc: 'dc1' });
+    expect(!res.ok && res.error).toMatchObject({ code: 'too_large', message: expect.stringMatching(/^GET \/v1\/health\/state\/critical\?dc=dc1: response body larger than the 1048576-byte limit/) });
+    expect(seen).toBeGreaterThan(1 << 20);
+    expect(seen).toBeLessThan((1 << 20) + 128 * 1024);
+  });
+
+  it('refuses a declared Content-Length over the per-request cap without reading', async () => {
+    const http = new ConsulHttp({ sourceName: 'p', address: 'http://127.0.0.1:8500', fetch: async () => new Response('["dc1"]', { headers: { 'content-length': '999999999' } }) });
+    const res = await http.get('/v1/catalog/datacenters', Datacenters, { maxBytes: 1000 });
+    expect(!res.ok && res.error.code).toBe('too_large');
+  });
+
+  it('reports the body size of a good answer', async () => {
+    let bytes = -1;
+    const http = new ConsulHttp({ sourceName: 'p', address: 'http://127.0.0.1:8500', fetch: async () => new Response('["dc1","dc2"]'), onResponse: (r) => (bytes = r.bytes) });
+    expect(await http.get('/v1/catalog/datacenters', Datacenters)).toEqual({ ok: true, value: ['dc1', 'dc2'], index: null });
+    expect(bytes).toBe(13);
+  });
+});

@@ -21,7 +21,9 @@ export type ConsulErrorCode =
   /** 2xx, but the body was not the JSON shape the endpoint documents. */
   | 'invalid_body'
   /** A blocking endpoint answered without `X-Consul-Index`. */
-  | 'no_index';
+  | 'no_index'
+  /** The body was larger than the request's byte cap; reading stopped there. */
+  | 'too_large';
 
 export interface ConsulError {
   code: ConsulErrorCode;
@@ -50,6 +52,8 @@ export interface ConsulRequest {
   allowNotFound?: boolean;
   /** Extra query parameters, e.g. `{ recurse: '' }`. */
   query?: Record<string, string>;
+  /** Cap on the body size; a larger body is not read further and fails as `too_large`. @default the client's maxBodyBytes */
+  maxBytes?: number;
 }
 
 export interface ConsulHttpOptions {
@@ -68,11 +72,48 @@ export interface ConsulHttpOptions {
    * so the margin is max(this, wait/8). @default 5_000
    */
   blockingMarginMs?: number;
-  /** Called after every completed request (success or HTTP error), e.g. for a latency histogram. */
-  onResponse?: (info: { endpoint: string; seconds: number; ok: boolean }) => void;
+  /**
+   * Body size cap for requests that do not set their own `maxBytes`. Bodies are streamed and
+   * counted, never buffered past the cap, so a hostile or broken upstream cannot exhaust memory.
+   * @default 64 MiB
+   */
+  maxBodyBytes?: number;
+  /** Called after every completed request (success or HTTP error), e.g. for a latency histogram; `bytes` is the body size read. */
+  onResponse?: (info: { endpoint: string; seconds: number; ok: boolean; bytes: number }) => void;
 }
 
-export const CONSUL_HTTP_DEFAULTS = { requestTimeoutMs: 10_000, blockingMarginMs: 5_000 } as const;
+export const CONSUL_HTTP_DEFAULTS = { requestTimeoutMs: 10_000, blockingMarginMs: 5_000, maxBodyBytes: 64 * 2 ** 20 } as const;
+
+class BodyTooLarge extends Error {
+  constructor(readonly limit: number, readonly seen: number) {
+    super(`response body exceeds ${limit} bytes`);
+  }
+}
+
+/** Reads a body as UTF-8 text, at most `limit` bytes; cancels the stream and throws BodyTooLarge beyond that. */
+async function readLimited(res: Response, limit: number): Promise<{ text: string; bytes: number }> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new BodyTooLarge(limit, declared);
+  }
+  if (!res.body) return { text: '', bytes: 0 };
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new BodyTooLarge(limit, bytes);
+    }
+    chunks.push(value);
+  }
+  const buf = chunks.length === 1 ? Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, chunks[0]!.byteLength) : Buffer.concat(chunks, bytes);
+  return { text: buf.toString('utf8'), bytes };
+}
 
 // Response schemas: only the fields the adapter reads; unknown fields are ignored so newer
 // Consul versions still parse. Defaults cover fields older versions omit.
@@ -105,6 +146,23 @@ export const ServiceEntry = z.object({
 });
 export type ServiceEntry = z.infer<typeof ServiceEntry>;
 export const ServiceEntries = z.array(ServiceEntry);
+/** `/v1/catalog/nodes`. */
+export const CatalogNodes = z.array(z.object({ Node: z.string(), Address: z.string() }));
+/** `/v1/catalog/node-services/:node` (1.7+); `null` for a node that is gone. */
+export const NodeServices = z
+  .object({ Node: ServiceEntry.shape.Node, Services: z.array(ServiceEntry.shape.Service).nullable().default(null) })
+  .nullable();
+export type NodeServices = z.infer<typeof NodeServices>;
+/** `/v1/internal/ui/services` (internal API, 1.2+): one summary per service. */
+export const UiServices = z.array(
+  z.object({
+    Name: z.string(),
+    Tags: z.array(z.string()).nullable().default(null),
+    Nodes: z.array(z.string()).nullable().default(null),
+    InstanceCount: z.number().default(0),
+  }),
+);
+export type UiServices = z.infer<typeof UiServices>;
 
 export class ConsulHttp {
   /** The address as shown to users: no credentials. */
@@ -114,6 +172,7 @@ export class ConsulHttp {
   private readonly fetchFn: typeof fetch;
   private readonly requestTimeoutMs: number;
   private readonly blockingMarginMs: number;
+  private readonly maxBodyBytes: number;
   private readonly secrets: string[];
   private readonly host: string;
 
@@ -140,6 +199,7 @@ export class ConsulHttp {
     this.fetchFn = options.fetch ?? globalThis.fetch;
     this.requestTimeoutMs = options.requestTimeoutMs ?? CONSUL_HTTP_DEFAULTS.requestTimeoutMs;
     this.blockingMarginMs = options.blockingMarginMs ?? CONSUL_HTTP_DEFAULTS.blockingMarginMs;
+    this.maxBodyBytes = options.maxBodyBytes ?? CONSUL_HTTP_DEFAULTS.maxBodyBytes;
   }
 
   /** GET `path`, validate the JSON body with `schema`. */
@@ -177,17 +237,23 @@ export class ConsulHttp {
     try {
       let res: Response;
       let text: string;
+      let bytes: number;
+      const limit = req.maxBytes ?? this.maxBodyBytes;
       try {
         res = await this.fetchFn(`${this.base}${path}${qs ? `?${qs}` : ''}`, { headers: this.headers, signal: controller.signal });
-        text = await res.text();
+        ({ text, bytes } = await readLimited(res, limit));
       } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          this.options.onResponse?.({ endpoint: req.endpoint ?? path, seconds: (performance.now() - started) / 1000, ok: false, bytes: err.seen });
+          return fail('too_large', `response body larger than the ${limit}-byte limit (read ${err.seen} bytes, stopped)`);
+        }
         if (timedOut) return fail('timeout', `no answer within ${timeoutMs} ms`);
         if (controller.signal.aborted) return fail('aborted', 'aborted');
         // undici names the peer for refused/reset connections, not for e.g. "bad port".
         const detail = networkMessage(err);
         return fail('network', detail.includes(this.host) ? detail : `${detail} (${this.host})`);
       }
-      this.options.onResponse?.({ endpoint: req.endpoint ?? path, seconds: (performance.now() - started) / 1000, ok: res.ok });
+      this.options.onResponse?.({ endpoint: req.endpoint ?? path, seconds: (performance.now() - started) / 1000, ok: res.ok, bytes });
       if (res.status === 404 && req.allowNotFound) text = 'null';
       else if (!res.ok) {
         const body = text.trim().slice(0, 500);

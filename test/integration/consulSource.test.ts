@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Service } from '../../protocol/model';
-import { ConsulSource, type ConsulSourceConfig } from '../../server/sources/consul/consulSource';
+import { ConsulSource, type ConsulSourceConfig, type ConsulSourceOptions } from '../../server/sources/consul/consulSource';
 import type { SourceEvent } from '../../server/sources/source';
 import { TopologyStore } from '../../server/topology/topologyStore';
 import { freePorts, startConsulAgent, type ConsulAgent } from '../support/consulAgent';
@@ -34,11 +34,11 @@ interface Watched {
   service(scope: string, name: string): Service | undefined;
 }
 
-function watch(config: Partial<ConsulSourceConfig> & { address: string }, name = 'c1'): Watched {
+function watch(config: Partial<ConsulSourceConfig> & { address: string }, name = 'c1', options: ConsulSourceOptions = {}): Watched {
   const source = new ConsulSource(
     { kind: 'consul', name, token: TOKEN, datacenters: 'all', ...config },
     // Short waits keep an outage visible quickly; production uses Consul's 5 min.
-    { waitMs: 10_000 },
+    { waitMs: 10_000, ...options },
   );
   const store = new TopologyStore();
   store.addSource({ id: source.id, kind: source.kind, name: source.name, address: source.address });
@@ -207,5 +207,215 @@ describe('ConsulSource with datacenters: all', () => {
     // A flip in dc2 reaches the dc2 scope through the dc1 agent.
     await dc2.failTtl('billing-1-ttl', 'down');
     await vi.waitFor(() => expect(w.service('dc2', 'billing')?.instances[0]?.health).toBe('critical'), WAIT);
+  });
+});
+
+/** Every request the adapter makes, by path (no query), through the injectable fetch. */
+function countingFetch() {
+  const paths: string[] = [];
+  const fetchFn: typeof fetch = (input, init) => {
+    paths.push(new URL(String(input)).pathname);
+    return fetch(input, init);
+  };
+  return { paths, fetchFn, since: (n: number) => paths.slice(n) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FULL_READ = /^\/v1\/(catalog\/nodes|catalog\/node-services\/|health\/node\/)/;
+
+describe('ConsulSource costs O(change) (real Consul 1.8.7)', () => {
+  // Observed on 1.8.7: /v1/health/state/critical and /warning answer from the checks' status
+  // index and block like /health/state/any (a flip in or out of the state wakes them; while a
+  // state is empty, any check write wakes it with an unchanged `[]`). So a flip with a healthy
+  // fleet costs two tiny long-poll answers plus one read of the flipped service.
+  it('a check flip reads exactly the flipped service once', async () => {
+    for (let i = 1; i <= 3; i++) await dc1.registerService({ ID: `flip-${i}`, Name: 'flip', Port: 7100 + i, Check: ttl(`flip-${i}`) });
+    await dc1.registerService({ ID: 'other-1', Name: 'other', Port: 7200, Check: ttl('other-1') });
+    cleanup.push(async () => {
+      for (const id of ['flip-1', 'flip-2', 'flip-3', 'other-1']) await dc1.deregister(id);
+    });
+    const counter = countingFetch();
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { fetch: counter.fetchFn });
+    const inst = (id: string) => w.service('dc1', 'flip')?.instances.find((i) => i.id === `node-dc1/${id}`);
+    await vi.waitFor(() => expect(inst('flip-3')?.health).toBe('passing'), WAIT);
+    // The first sync is a per-node full read, not a read per service.
+    expect(counter.paths.filter((p) => p.startsWith('/v1/health/service/'))).toEqual([]);
+    expect(counter.paths.some((p) => p.startsWith('/v1/catalog/node-services/'))).toBe(true);
+    await sleep(300);
+
+    for (const [verb, health] of [['fail', 'critical'], ['warn', 'warning'], ['pass', 'passing']] as const) {
+      const from = counter.paths.length;
+      await dc1[`${verb}Ttl`]('flip-2-ttl', `now ${health}`);
+      await vi.waitFor(() => expect(inst('flip-2')?.health).toBe(health), WAIT);
+      await sleep(300);
+      const reads = counter.since(from).filter((p) => !/^\/v1\/(health\/state\/(critical|warning)|catalog\/services|kv\/)/.test(p));
+      expect(reads, `${verb}: requests other than the long polls`).toEqual(['/v1/health/service/flip']);
+    }
+    expect(inst('flip-1')?.health).toBe('passing');
+  });
+
+  // Observed on 1.8.7: registering a passing instance with tags the service already has, or
+  // deregistering one of several, moves /v1/catalog/services' index with a byte-identical body
+  // and shows in no non-passing list; /v1/internal/ui/services' InstanceCount/Nodes for that
+  // service is what changes.
+  it('finds a passing registration with unchanged tags and a deregistration without a full read', async () => {
+    await dc1.registerService({ ID: 'reg-1', Name: 'reg', Port: 7301, Tags: ['blue'], Check: ttl('reg-1') });
+    await dc1.registerService({ ID: 'bystander-1', Name: 'bystander', Port: 7401, Check: ttl('bystander-1') });
+    cleanup.push(async () => {
+      for (const id of ['reg-1', 'reg-2', 'bystander-1']) await dc1.deregister(id);
+    });
+    const counter = countingFetch();
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { fetch: counter.fetchFn, sweepMinIntervalMs: 600_000 });
+    await vi.waitFor(() => expect(w.service('dc1', 'reg')?.instances).toHaveLength(1), WAIT);
+    await sleep(300);
+
+    const from = counter.paths.length;
+    await dc1.registerService({ ID: 'reg-2', Name: 'reg', Port: 7302, Tags: ['blue'], Check: ttl('reg-2') });
+    await vi.waitFor(() => expect(w.service('dc1', 'reg')?.instances.map((i) => i.port)).toEqual([7301, 7302]), WAIT);
+    await dc1.deregister('reg-1');
+    await vi.waitFor(() => expect(w.service('dc1', 'reg')?.instances.map((i) => i.port)).toEqual([7302]), WAIT);
+    await sleep(300);
+    const after = counter.since(from);
+    expect(after.filter((p) => FULL_READ.test(p))).toEqual([]);
+    expect(new Set(after.filter((p) => p.startsWith('/v1/health/service/')))).toEqual(new Set(['/v1/health/service/reg']));
+    expect(after).toContain('/v1/internal/ui/services');
+    expect(w.store.source('c1')?.state).toBe('ok');
+  });
+
+  it('a full read by node equals a full read by service', async () => {
+    await dc1.registerService({ ID: 'eq-1', Name: 'eq', Port: 7501, Tags: ['b', 'a'], Meta: { z: '1', a: '2' }, Check: ttl('eq-1') });
+    await dc1.registerService({ ID: 'eq-2', Name: 'eq', Port: 7502, Address: '10.1.1.1', Checks: [ttl('eq-2'), { CheckID: 'eq-2-b', Name: 'second', TTL: '10m' }] });
+    await dc1.registerService({ ID: 'eq-lone', Name: 'eq-lone', Port: 7503 });
+    cleanup.push(async () => {
+      for (const id of ['eq-1', 'eq-2', 'eq-lone']) await dc1.deregister(id);
+    });
+    const byNode = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'same', { fullRead: 'nodes' });
+    const byService = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'same', { fullRead: 'services' });
+    await vi.waitFor(() => {
+      expect(byNode.service('dc1', 'eq')?.instances).toHaveLength(2);
+      expect(byService.service('dc1', 'eq')?.instances).toHaveLength(2);
+    }, WAIT);
+    const a = byNode.events.find((e) => e.type === 'scope.synced');
+    const b = byService.events.find((e) => e.type === 'scope.synced');
+    expect(a).toEqual(b);
+  });
+});
+
+/**
+ * A proxy in front of the real agent that can poison one endpoint's answers: a 100 MB body, a
+ * malformed body, or X-Consul-Index values shifted by an offset (to make the index jump
+ * backwards, as after a snapshot restore).
+ */
+async function faultyProxy(target: string) {
+  const { createServer } = await import('node:http');
+  const state: { fault: null | { path: RegExp; kind: 'huge' | 'malformed' }; offset: number } = { fault: null, offset: 0 };
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url!, 'http://x');
+    const fault = state.fault && state.fault.path.test(url.pathname) ? state.fault.kind : null;
+    const index = url.searchParams.get('index');
+    if (index !== null) url.searchParams.set('index', String(Math.max(1, Number(index) - state.offset)));
+    let upstream: Response;
+    try {
+      upstream = await fetch(`${target}${url.pathname}${url.search}`, { headers: req.headers as Record<string, string>, signal: AbortSignal.timeout(60_000) });
+    } catch {
+      res.destroy();
+      return;
+    }
+    const body = Buffer.from(await upstream.arrayBuffer());
+    const headers: Record<string, string> = { 'content-type': upstream.headers.get('content-type') ?? 'application/json' };
+    const idx = upstream.headers.get('x-consul-index');
+    if (idx !== null) headers['x-consul-index'] = String(Number(idx) + state.offset);
+    if (fault === 'malformed') {
+      res.writeHead(200, headers).end('[{"Node":"n1","CheckID":');
+      return;
+    }
+    if (fault === 'huge') {
+      // 100 MB, chunked (no Content-Length): only a streaming byte cap stops it.
+      res.writeHead(200, headers);
+      const chunk = Buffer.from(`{"Node":"n","CheckID":"c","Name":"x","Status":"critical","ModifyIndex":1,"Output":"${'x'.repeat(900)}"},`);
+      let sent = 0;
+      res.write('[');
+      const pump = () => {
+        while (sent < 100 * 2 ** 20) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end('{}]');
+      };
+      res.on('close', () => (sent = Infinity));
+      pump();
+      return;
+    }
+    res.writeHead(upstream.status, headers).end(body);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const address = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  return {
+    address,
+    state,
+    close: () => new Promise<void>((ok) => {
+      server.closeAllConnections();
+      server.close(() => ok());
+    }),
+  };
+}
+
+describe('ConsulSource against a hostile or broken upstream', () => {
+  it('a 100 MB body or a malformed body → stale with a clear error, last-known-good kept, then recovers', async () => {
+    await dc1.registerService({ ID: 'hostile-1', Name: 'hostile', Port: 7601, Check: ttl('hostile-1') });
+    cleanup.push(() => dc1.deregister('hostile-1'));
+    const proxy = await faultyProxy(dc1.httpAddr);
+    cleanup.push(() => proxy.close());
+    const w = watch({ address: proxy.address, datacenters: ['dc1'] }, 'c1', { waitMs: 2_000, backoff: { initialMs: 200, maxMs: 1_000, minMs: 50 } });
+    await vi.waitFor(() => expect(w.service('dc1', 'hostile')?.instances).toHaveLength(1), WAIT);
+    const rss0 = process.memoryUsage().rss;
+
+    proxy.state.fault = { path: /^\/v1\/health\/state\/critical$/, kind: 'huge' };
+    await dc1.failTtl('hostile-1-ttl', 'wake the watch');
+    await vi.waitFor(() => expect(w.store.source('c1')?.state).toBe('stale'), WAIT);
+    expect(w.store.source('c1')?.lastError).toMatch(/^GET \/v1\/health\/state\/critical\?dc=dc1: response body larger than the 67108864-byte limit \(read \d+ bytes, stopped\)$/);
+    expect(w.service('dc1', 'hostile')?.instances).toHaveLength(1);
+    // Nothing near 100 MB stays around (the cap is 64 MiB and chunks are dropped on failure).
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(300 * 2 ** 20);
+
+    proxy.state.fault = { path: /^\/v1\/health\/state\/critical$/, kind: 'malformed' };
+    await vi.waitFor(() => expect(w.store.source('c1')?.lastError).toBe('GET /v1/health/state/critical?dc=dc1: response is not JSON'), WAIT);
+    expect(w.store.source('c1')?.state).toBe('stale');
+    expect(w.service('dc1', 'hostile')?.instances).toHaveLength(1);
+
+    proxy.state.fault = null;
+    await vi.waitFor(() => {
+      expect(w.store.source('c1')?.state).toBe('ok');
+      expect(w.service('dc1', 'hostile')?.instances[0]?.health).toBe('critical');
+    }, WAIT);
+  });
+
+  it('an index that goes backwards in the middle of churn → recovers to the registry’s state', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => `churn-${i}`);
+    for (const [i, id] of ids.entries()) await dc1.registerService({ ID: id, Name: `churn-${i % 3}`, Port: 7700 + i, Check: ttl(id) });
+    cleanup.push(async () => {
+      for (const id of ids) await dc1.deregister(id);
+    });
+    const proxy = await faultyProxy(dc1.httpAddr);
+    cleanup.push(() => proxy.close());
+    proxy.state.offset = 100_000;
+    const w = watch({ address: proxy.address, datacenters: ['dc1'] }, 'c1', { waitMs: 1_500, backoff: { initialMs: 200, maxMs: 1_000, minMs: 50 } });
+    const health = (id: string) => w.service('dc1', `churn-${Number(id.split('-')[1]) % 3}`)?.instances.find((i) => i.id === `node-dc1/${id}`)?.health;
+    await vi.waitFor(() => expect(ids.map(health)).toEqual(ids.map(() => 'passing')), WAIT);
+
+    const final = new Map<string, 'passing' | 'critical'>();
+    for (let round = 0; round < 24; round++) {
+      const id = ids[round % ids.length]!;
+      const status = round % 4 < 2 ? 'critical' : 'passing';
+      await (status === 'critical' ? dc1.failTtl(`${id}-ttl`, `r${round}`) : dc1.passTtl(`${id}-ttl`, `r${round}`));
+      final.set(id, status);
+      // Halfway through, the index falls by 100,000 (what a snapshot restore looks like).
+      if (round === 12) proxy.state.offset = 0;
+      await sleep(25);
+    }
+    await vi.waitFor(() => {
+      expect(ids.map(health)).toEqual(ids.map((id) => final.get(id)));
+      expect(w.store.source('c1')?.state).toBe('ok');
+    }, { timeout: 30_000, interval: 50 });
   });
 });

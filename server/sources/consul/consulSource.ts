@@ -1,23 +1,33 @@
 /**
- * The Consul adapter. Per datacenter it holds exactly three long-polls (two for the topology,
- * one for traffic policies in KV), whatever the number of services — a 1.8.7 agent drops the
- * 201st concurrent connection from one IP, so a blocking query per service cannot scale
- * (registry-semantics.md A8):
+ * The Consul adapter. Per datacenter it holds four long-polls, whatever the number of
+ * services (a 1.8.7 agent drops the 201st concurrent connection from one IP, so a blocking
+ * query per service cannot scale, registry-semantics.md A8), plus at most `concurrency`
+ * short reads:
  *
  * - `/v1/catalog/services` (blocking): membership and tags;
- * - `/v1/health/state/any` (blocking): every check change in the datacenter.
+ * - `/v1/health/state/critical` and `/v1/health/state/warning` (blocking): the non-passing
+ *   checks. With a healthy fleet both bodies are nearly empty, Consul answers them from its
+ *   status index, and a flip moves a check into or out of one of them (or changes its
+ *   ModifyIndex), which names the service;
+ * - the traffic-policy KV prefix (blocking).
  *
- * On a wake it works out which service names changed and re-reads only those with plain
- * `/v1/health/service/:name` calls (bounded concurrency). The first complete pass per
- * datacenter, and the first after any failure, is a full read reported as `scope.synced`, so
- * whatever vanished during an outage disappears.
+ * A check flip costs one `/v1/health/service/:name` read of the flipped service (a node-level
+ * check: one `/v1/catalog/node-services/:node` to name the services on that node). A catalog
+ * index move (registration, deregistration, tag change) costs one `/v1/internal/ui/services`
+ * read, compared per service (instance count, nodes, tags) with digests of what was reported,
+ * then reads of the services that differ: O(services) bytes, never a health read of the fleet.
  *
- * Known limitation: re-registering an instance with a new port/address/meta and unchanged
- * tags and checks (or adding/removing an instance that has no checks) moves
- * `/v1/catalog/services`' index without changing either body, and neither endpoint says which
- * service moved. A catalog move that the health watch does not account for within a second
- * triggers a sweep of every service in the datacenter, at most once per `sweepMinIntervalMs`,
- * so such changes can take that long to appear (covered by a real-Consul integration test).
+ * The first complete pass per datacenter, and the first after any failure, is a full read
+ * reported as `scope.synced`, so whatever vanished during an outage disappears. It goes per
+ * node (`/v1/catalog/nodes`, then `/v1/catalog/node-services/:node` + `/v1/health/node/:node`
+ * for each), 2K+1 requests instead of N, falling back to per-service reads on a registry
+ * without those endpoints (the embedded registry).
+ *
+ * Known limitations: a passing check whose Output changes while it stays passing is not seen
+ * until something else re-reads its service. Re-registering an instance with a new
+ * port/address/meta and unchanged tags, checks and instance count moves only
+ * `/v1/catalog/services`' index; nothing names the service, so a full read (a sweep) finds
+ * it, at most once per `sweepMinIntervalMs` (covered by a real-Consul integration test).
  */
 import type { Source, SourceEvent, SourceSink } from '../source';
 import { backoffDelay, DEFAULT_BACKOFF, systemClock, type Clock } from '../../../clients/consul/blockingQuery';
@@ -63,7 +73,12 @@ export class ConsulSource implements Source {
       token: config.token,
       fetch: options.fetch,
       requestTimeoutMs: options.requestTimeoutMs,
-      onResponse: options.onWatchLatency ? (r) => options.onWatchLatency!(r.seconds, r.endpoint) : undefined,
+      onResponse: options.onWatchLatency || options.onResponse
+        ? (r) => {
+            options.onWatchLatency?.(r.seconds, r.endpoint);
+            options.onResponse?.(r);
+          }
+        : undefined,
     });
     this.address = this.http.address;
   }

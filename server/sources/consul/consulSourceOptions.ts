@@ -1,5 +1,6 @@
 /** Configuration, options and defaults of the Consul adapter (shared by the source and its per-datacenter watches). */
 import type { Backoff, Clock, RateLimit } from '../../../clients/consul/blockingQuery';
+import type { ConsulHttpOptions } from '../../../clients/consul/consulHttp';
 import { DEFAULT_WAIT_MS } from '../../../clients/consul/blockingQuery';
 
 /** A `Config.consulSources` entry. */
@@ -26,17 +27,29 @@ export interface ConsulSourceOptions {
   logger?: SourceLogger;
   /** Called after every completed request to Consul, blocking or not; `endpoint` is a low-cardinality path. */
   onWatchLatency?(seconds: number, endpoint: string): void;
+  /** Called after every completed request with its body size (for request/byte accounting). */
+  onResponse?: ConsulHttpOptions['onResponse'];
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
   /** Blocking-query wait. @default DEFAULT_WAIT_MS (60 s) */
   waitMs?: number;
-  /** Parallel `/v1/health/service/:name` reads per datacenter. @default 8 */
+  /** Parallel reads per datacenter (service reads, and node reads of a full read). @default 16 */
   concurrency?: number;
+  /**
+   * How a full read (first sync, resync after a failure, sweep) reads the datacenter:
+   * `nodes` = `/v1/catalog/nodes`, then per node `/v1/catalog/node-services/:node` and
+   * `/v1/health/node/:node` (K nodes × 2 requests); `services` = `/v1/health/service/:name`
+   * per service (N requests). `auto` uses `nodes` and falls back to `services` when the
+   * registry lacks the node endpoints (the embedded registry). @default 'auto'
+   */
+  fullRead?: 'auto' | 'nodes' | 'services';
+  /** Body size caps per kind of read, in bytes; a larger body fails the read (source goes stale). */
+  bodyLimits?: Partial<BodyLimits>;
   /** How often `datacenters: 'all'` re-lists datacenters. @default 60_000 */
   datacenterRefreshMs?: number;
   /** Minimum spacing of full sweeps after unexplained catalog changes. @default 15_000 */
   sweepMinIntervalMs?: number;
-  /** @default DEFAULT_RATE_LIMIT (burst 2, then one per 500 ms) per watch */
+  /** @default CONSUL_SOURCE_DEFAULTS.rateLimit (burst 3, then one per 25 ms) per watch */
   rateLimit?: RateLimit;
   /** @default DEFAULT_BACKOFF (0.1–0.5 s first, doubling, capped at 15 s) */
   backoff?: Backoff;
@@ -48,9 +61,33 @@ export interface ConsulSourceOptions {
   random?: () => number;
 }
 
+export interface BodyLimits {
+  /** `/v1/catalog/services` (≈70 B per service). */
+  catalog: number;
+  /** `/v1/health/state/critical|warning` (≈400 B per non-passing check). */
+  checks: number;
+  /** `/v1/health/service/:name` (≈1.5 KB per instance). */
+  service: number;
+  /** `/v1/catalog/nodes`, `/v1/catalog/node-services/:node`, `/v1/health/node/:node`. */
+  node: number;
+  /** `/v1/internal/ui/services` (≈300–800 B per service). */
+  summary: number;
+  /** The traffic-policy KV prefix. */
+  traffic: number;
+}
+
+const MiB = 2 ** 20;
+
 export const CONSUL_SOURCE_DEFAULTS = {
   waitMs: DEFAULT_WAIT_MS,
-  concurrency: 8,
+  concurrency: 16,
   datacenterRefreshMs: 60_000,
   sweepMinIntervalMs: 15_000,
+  /**
+   * The blocking query is the rate limiter: a wake is handled at once, and a burst of changes
+   * is coalesced into the next answer, at most one request per 25 ms per watch once 3 went
+   * back to back. Consul is protected by bounded read concurrency, not by delaying changes.
+   */
+  rateLimit: { burst: 3, intervalMs: 25 } satisfies RateLimit,
+  bodyLimits: { catalog: 32 * MiB, checks: 64 * MiB, service: 32 * MiB, node: 32 * MiB, summary: 64 * MiB, traffic: 8 * MiB } satisfies BodyLimits,
 } as const;

@@ -1,9 +1,8 @@
 /**
- * The long-polls of one datacenter (`/v1/catalog/services`, `/v1/health/state/any`, and the
- * traffic-policy KV prefix),
- * what they imply changed, and the services last reported for it. See consulSource.ts for the
- * design and its known limitation.
+ * The long-polls of one datacenter, what they imply changed, and a compact record of what was
+ * last reported for it. See consulSource.ts for the design.
  */
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { KvEntries, parsePolicies, TRAFFIC_KEY_PREFIX } from '../../../clients/consul/trafficKv';
 import type { Service } from '../../../protocol/model';
@@ -11,18 +10,28 @@ import type { SourceEvent } from '../source';
 import {
   BlockingQuery,
   DEFAULT_BACKOFF,
-  DEFAULT_RATE_LIMIT,
   DEFAULT_WAIT_MS,
   type Clock,
   type FetchResult,
   type RoundResult,
 } from '../../../clients/consul/blockingQuery';
-import { CatalogServices, ConsulHttp, HealthChecks, ServiceEntries, type ConsulError, type HealthCheck } from '../../../clients/consul/consulHttp';
+import {
+  CatalogNodes,
+  CatalogServices,
+  ConsulHttp,
+  HealthChecks,
+  NodeServices,
+  ServiceEntries,
+  UiServices,
+  type ConsulError,
+  type HealthCheck,
+  type ServiceEntry,
+} from '../../../clients/consul/consulHttp';
 import { toService } from './consulNormalize';
 import type { ConsulSource } from './consulSource';
-import { CONSUL_SOURCE_DEFAULTS, type ConsulSourceOptions } from './consulSourceOptions';
+import { CONSUL_SOURCE_DEFAULTS, type BodyLimits, type ConsulSourceOptions } from './consulSourceOptions';
 
-/** How long the health watch gets to account for a catalog index move before a sweep. */
+/** How long the check watches get to account for a catalog index move before a sweep. */
 const EXPLAIN_GRACE_MS = 1_000;
 
 const TRAFFIC_PREFIX = `/v1/kv/${TRAFFIC_KEY_PREFIX}`;
@@ -34,7 +43,30 @@ interface CheckRef {
   nodeLevel: boolean;
 }
 
+/** What the adapter keeps per reported service: two short digests instead of a second copy of the fleet. */
+interface Reported {
+  /** Digest of the normalized Service (its JSON): a re-read that hashes the same is not re-emitted. */
+  fp: string;
+  /** Digest of what `/v1/internal/ui/services` says about it: instance count, nodes, tags. */
+  summary: string;
+}
+
 type Catalog = z.infer<typeof CatalogServices>;
+type Read = { ok: true; value: Map<string, Service | null> } | { ok: false; error: ConsulError };
+
+const digest = (s: string) => hash('sha1', s, 'base64');
+const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The summary digest, computed the same way from a Service and from a ui/services row. */
+export function summaryDigest(instanceCount: number, nodes: readonly string[], tags: readonly string[]): string {
+  const n = [...new Set(nodes)].sort(byString);
+  const t = [...new Set(tags)].sort(byString);
+  return digest(`${instanceCount}\u0000${n.join('\u0001')}\u0000${t.join('\u0001')}`);
+}
+
+function serviceSummary(svc: Service): string {
+  return summaryDigest(svc.instances.length, svc.instances.map((i) => i.node ?? ''), svc.tags);
+}
 
 /** The watches of one datacenter and the services last reported for it. */
 export class DatacenterWatch {
@@ -43,18 +75,35 @@ export class DatacenterWatch {
   /** Set by stop(): a datacenter that left the list must not report anything any more. */
   private retired = false;
   private catalog: Catalog | null = null;
-  private checks: Map<string, CheckRef> | null = null;
-  private readonly reported = new Map<string, Service>();
+  /** The non-passing checks, by `node/checkID`, per watched state. */
+  private readonly states: Record<'critical' | 'warning', Map<string, CheckRef> | null> = { critical: null, warning: null };
+  private readonly reported = new Map<string, Reported>();
   private readonly dirty = new Set<string>();
+  /** Nodes whose node-level checks moved: every service on them is re-read. */
+  private readonly dirtyNodes = new Set<string>();
+  /** A catalog index that moved since the last ui/services comparison. */
+  private summaryWanted: number | null = null;
   /** Bumped by every failure, so a round that raced one does not claim a sync. */
   private generation = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private lastSweep = -Infinity;
-  /** Raft indexes the health watch has seen a check change at (recent ones only). */
+  /** Raft indexes a check watch has seen a change at (recent ones only). */
   private readonly explainedIndexes = new Set<number>();
+  /**
+   * X-Consul-Index of recent `/v1/health/service/:name` reads (bounded): a check change at or
+   * below it is already in what was reported. A check that moves critical → warning leaves
+   * one list and enters the other, and the two watches answer separately; this keeps that
+   * to one read.
+   */
+  private readonly readAt = new Map<string, number>();
   private sweepScheduled = false;
+  private sweepWanted = false;
+  /** Whether the registry has the node endpoints (the embedded registry does not). */
+  private nodeReads: boolean;
+  private summaries = true;
   private readonly loops: BlockingQuery<unknown, ConsulError>[];
   private readonly concurrency: number;
+  private readonly limits: BodyLimits;
 
   constructor(
     private readonly source: ConsulSource,
@@ -65,45 +114,47 @@ export class DatacenterWatch {
     random: () => number,
   ) {
     this.concurrency = options.concurrency ?? CONSUL_SOURCE_DEFAULTS.concurrency;
+    this.limits = { ...CONSUL_SOURCE_DEFAULTS.bodyLimits, ...options.bodyLimits };
+    const fullRead = options.fullRead ?? 'auto';
+    this.nodeReads = fullRead === 'nodes' || (fullRead === 'auto' && source.kind === 'consul');
     const common = {
       waitMs: options.waitMs ?? DEFAULT_WAIT_MS,
-      rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
+      rateLimit: options.rateLimit ?? CONSUL_SOURCE_DEFAULTS.rateLimit,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
       clock,
       random,
     };
     const catalogLoop = new BlockingQuery<Catalog, ConsulError>({
       ...common,
-      fetch: (req) => this.blocking('/v1/catalog/services', CatalogServices, req),
-      onChange: (value) => this.serialize(() => this.applyCatalog(value)),
+      fetch: (req) => this.blocking('/v1/catalog/services', CatalogServices, req, { maxBytes: this.limits.catalog }),
+      onChange: (value, { index }) => this.serialize(() => this.applyCatalog(value, index)),
       onUnchanged: ({ index, indexMoved }) => this.serialize(() => {
-        if (indexMoved && this.synced) this.explainLater(index);
+        if (indexMoved && this.synced) this.summaryWanted = index;
         return this.round();
       }),
       onError: (error) => this.failed(error, () => (this.catalog = null)),
     });
-    const healthLoop = new BlockingQuery<HealthCheck[], ConsulError>({
+    // Only the non-passing checks are watched: with a healthy fleet both bodies are tiny, and
+    // each is served from Consul's status index (O(non-passing)), whereas
+    // `/v1/health/state/any?filter=Status != "passing"` scans every check on every wake.
+    const stateLoop = (state: 'critical' | 'warning') => new BlockingQuery<HealthCheck[], ConsulError>({
       ...common,
-      fetch: (req) => this.blocking('/v1/health/state/any', HealthChecks, req),
-      onChange: (value, { index }) => this.serialize(() => this.applyChecks(value, index)),
+      fetch: (req) => this.blocking(`/v1/health/state/${state}`, HealthChecks, req, { maxBytes: this.limits.checks }),
+      onChange: (value, { index }) => this.serialize(() => this.applyChecks(state, value, index)),
       onUnchanged: () => this.serialize(() => this.round()),
-      onError: (error) => this.failed(error, () => (this.checks = null)),
+      onError: (error) => this.failed(error, () => (this.states[state] = null)),
     });
-    // Traffic policies (switchboard/traffic/<service>) ride along as a third long-poll. A token
+    // Traffic policies (switchboard/traffic/<service>) ride along as another long-poll. A token
     // without KV read only loses the policies: it never marks the source down.
     const trafficLoop = new BlockingQuery<KvEntries, ConsulError>({
       ...common,
-      fetch: (req) => this.blocking(TRAFFIC_PREFIX, KvEntries, req, { query: { recurse: '' }, allowNotFound: true }),
+      fetch: (req) => this.blocking(TRAFFIC_PREFIX, KvEntries, req, { query: { recurse: '' }, allowNotFound: true, maxBytes: this.limits.traffic }),
       onChange: (value) => {
         this.emit({ type: 'traffic.synced', scope: this.dc, policies: parsePolicies(value, (key, why) => this.source.log.warn({ dc: this.dc, key, why }, 'ignoring invalid traffic policy')) });
       },
       onError: (error) => this.source.log.debug({ dc: this.dc, err: error.message }, 'traffic policies unavailable'),
     });
-    this.loops = [
-      catalogLoop as BlockingQuery<unknown, ConsulError>,
-      healthLoop as BlockingQuery<unknown, ConsulError>,
-      trafficLoop as BlockingQuery<unknown, ConsulError>,
-    ];
+    this.loops = [catalogLoop, stateLoop('critical'), stateLoop('warning'), trafficLoop] as BlockingQuery<unknown, ConsulError>[];
   }
 
   start(): void {
@@ -120,12 +171,16 @@ export class DatacenterWatch {
     path: string,
     schema: z.ZodType<T>,
     req: { index: number; waitMs: number; signal: AbortSignal },
-    extra: { query?: Record<string, string>; allowNotFound?: boolean } = {},
+    extra: { query?: Record<string, string>; allowNotFound?: boolean; maxBytes?: number } = {},
   ): Promise<FetchResult<T, ConsulError>> {
     return this.http.getIndexed(path, schema, { dc: this.dc, ...req, ...extra });
   }
 
-  /** Rounds of both watches run one at a time; each watch waits for its round (backpressure). */
+  private get<T>(path: string, schema: z.ZodType<T>, endpoint: string, maxBytes: number) {
+    return this.http.get(path, schema, { dc: this.dc, signal: this.source.signal, endpoint, maxBytes });
+  }
+
+  /** Rounds of all watches run one at a time; each watch waits for its round (backpressure). */
   private serialize(fn: () => Promise<RoundResult<ConsulError>>): Promise<RoundResult<ConsulError>> {
     const next = this.queue.then(fn);
     this.queue = next.catch(() => undefined);
@@ -139,7 +194,7 @@ export class DatacenterWatch {
     if (!this.retired) this.source.fail(this.dc, error);
   }
 
-  private applyCatalog(next: Catalog): Promise<RoundResult<ConsulError>> {
+  private applyCatalog(next: Catalog, index: number): Promise<RoundResult<ConsulError>> {
     const prev = this.catalog;
     this.catalog = next;
     if (prev && this.synced) {
@@ -148,39 +203,37 @@ export class DatacenterWatch {
         const b = next[name];
         if (!a || !b || !sameTags(a, b)) this.dirty.add(name);
       }
+      // The answer may also cover instance (de)registrations that change no tags.
+      this.summaryWanted = index;
     }
     return this.round();
   }
 
-  private applyChecks(list: HealthCheck[], index: number): Promise<RoundResult<ConsulError>> {
-    const prev = this.checks;
+  private applyChecks(state: 'critical' | 'warning', list: HealthCheck[], index: number): Promise<RoundResult<ConsulError>> {
+    const prev = this.states[state];
     const next = new Map<string, CheckRef>();
     for (const c of list) {
       next.set(`${c.Node}/${c.CheckID}`, { modifyIndex: c.ModifyIndex, serviceName: c.ServiceName, node: c.Node, nodeLevel: c.ServiceID === '' });
     }
-    this.checks = next;
+    this.states[state] = next;
     if (prev && this.synced) {
-      const touchedNodes = new Set<string>();
-      const mark = (ref: CheckRef) => {
-        if (ref.nodeLevel) touchedNodes.add(ref.node);
-        else this.dirty.add(ref.serviceName);
+      const other = this.states[state === 'critical' ? 'warning' : 'critical'];
+      const mark = (ref: CheckRef, changedAt: number) => {
+        // A node check (serfHealth) changes the health of every instance on that node.
+        if (ref.nodeLevel) this.dirtyNodes.add(ref.node);
+        else if ((this.readAt.get(ref.serviceName) ?? -1) < changedAt) this.dirty.add(ref.serviceName);
       };
       for (const [key, ref] of next) {
         if (prev.get(key)?.modifyIndex === ref.modifyIndex) continue;
-        mark(ref);
+        mark(ref, ref.modifyIndex);
         // A registration with checks writes service and checks at one raft index.
         this.explained(ref.modifyIndex);
       }
       for (const [key, ref] of prev) {
         if (next.has(key)) continue;
-        mark(ref);
+        // Moved to the other watched state: that watch's answer dates the change.
+        mark(ref, other?.get(key)?.modifyIndex ?? index);
         this.explained(index);
-      }
-      // A node check (serfHealth) changes the health of every instance on that node.
-      if (touchedNodes.size > 0) {
-        for (const svc of this.reported.values()) {
-          if (svc.instances.some((i) => i.node !== null && touchedNodes.has(i.node))) this.dirty.add(svc.name);
-        }
       }
     }
     return this.round();
@@ -192,9 +245,10 @@ export class DatacenterWatch {
   }
 
   /**
-   * The catalog moved at `index` without a visible change. If the health watch accounts for
-   * that index within a grace period (a registration or deregistration with checks), it was
-   * handled; otherwise only a sweep can find what changed.
+   * Nothing visible accounts for a catalog move at `index` (a re-registration with a new
+   * port/address/meta and the same tags, checks and instance count). If a check watch
+   * accounts for the index within a grace period it was handled; otherwise only a sweep can
+   * find what changed.
    */
   private explainLater(index: number): void {
     if (this.explainedIndexes.has(index)) return;
@@ -203,39 +257,27 @@ export class DatacenterWatch {
         if (this.source.signal.aborted || this.retired || !this.synced || this.explainedIndexes.has(index)) return;
         this.source.log.debug({ dc: this.dc, index }, 'unexplained catalog change; sweeping');
         this.requestSweep();
-        const res = await this.serialize(() => this.round());
-        if (res && !res.ok) this.failed(res.error, () => undefined);
       }),
     );
   }
 
-  /** Wants every service re-read, no more often than sweepMinIntervalMs. */
+  /** Wants every service re-read (one full read), no more often than sweepMinIntervalMs. */
   private requestSweep(): void {
     const min = this.options.sweepMinIntervalMs ?? CONSUL_SOURCE_DEFAULTS.sweepMinIntervalMs;
-    const wait = this.lastSweep + min - this.clock.now();
-    if (wait <= 0) {
-      this.markAllDirty();
-      return;
-    }
+    const wait = Math.max(0, this.lastSweep + min - this.clock.now());
     if (this.sweepScheduled) return;
     this.sweepScheduled = true;
     this.source.track(
       this.clock.sleep(wait, this.source.signal).then(async () => {
         this.sweepScheduled = false;
-        if (this.source.signal.aborted || !this.synced) return;
+        if (this.source.signal.aborted || this.retired || !this.synced) return;
         const res = await this.serialize(() => {
-          this.markAllDirty();
+          this.sweepWanted = true;
           return this.round();
         });
         if (res && !res.ok) this.failed(res.error, () => undefined);
       }),
     );
-  }
-
-  private markAllDirty(): void {
-    this.lastSweep = this.clock.now();
-    for (const name of Object.keys(this.catalog ?? {})) this.dirty.add(name);
-    for (const name of this.reported.keys()) this.dirty.add(name);
   }
 
   private emit(event: SourceEvent): void {
@@ -248,20 +290,23 @@ export class DatacenterWatch {
   }
 
   private async round(): Promise<RoundResult<ConsulError>> {
-    if (!this.catalog || !this.checks) return; // the other watch has not answered yet
+    if (!this.catalog || !this.states.critical || !this.states.warning) return; // not every watch has answered yet
     const generation = this.generation;
     if (!this.synced) {
-      const names = Object.keys(this.catalog).sort();
-      const fetched = await this.read(names);
+      const names = Object.keys(this.catalog).sort(byString);
+      const fetched = await this.fullRead(names);
       if (!fetched.ok) return fetched;
       if (generation !== this.generation) return; // a failure meanwhile; the next answer resyncs
       this.reported.clear();
+      this.readAt.clear();
       this.dirty.clear();
+      this.dirtyNodes.clear();
+      this.summaryWanted = null;
       const services: Service[] = [];
       for (const name of names) {
         const svc = fetched.value.get(name);
         if (!svc) continue;
-        this.reported.set(name, svc);
+        this.reported.set(name, { fp: digest(JSON.stringify(svc)), summary: serviceSummary(svc) });
         services.push(svc);
       }
       this.synced = true;
@@ -269,46 +314,196 @@ export class DatacenterWatch {
       this.succeeded(generation);
       return;
     }
+    if (this.sweepWanted) {
+      this.sweepWanted = false;
+      this.lastSweep = this.clock.now();
+      const names = [...new Set([...Object.keys(this.catalog), ...this.reported.keys()])].sort(byString);
+      const fetched = await this.fullRead(names);
+      if (!fetched.ok) return fetched;
+      this.report(names, fetched.value);
+    }
+    if (this.summaryWanted !== null) {
+      const index = this.summaryWanted;
+      this.summaryWanted = null;
+      const found = await this.compareSummaries();
+      if (found !== true && found !== false) return found;
+      if (!found && !this.dirty.size) this.explainLater(index);
+    }
+    if (this.dirtyNodes.size > 0) {
+      const nodes = [...this.dirtyNodes];
+      this.dirtyNodes.clear();
+      for (const node of nodes) {
+        const res = await this.get(`/v1/catalog/node-services/${encodeURIComponent(node)}`, NodeServices, '/v1/catalog/node-services/:node', this.limits.node);
+        if (!res.ok) {
+          if (res.error.status === 404 || res.error.status === 405) {
+            // No node endpoint (embedded registry): re-read every service (a single node there).
+            for (const name of this.reported.keys()) this.dirty.add(name);
+            continue;
+          }
+          for (const n of nodes) this.dirtyNodes.add(n);
+          return { ok: false, error: res.error };
+        }
+        for (const s of res.value?.Services ?? []) this.dirty.add(s.Service);
+      }
+    }
     if (this.dirty.size > 0) {
-      const names = [...this.dirty].sort();
+      const names = [...this.dirty].sort(byString);
       this.dirty.clear();
-      const fetched = await this.read(names);
+      const fetched = await this.readServices(names);
       if (!fetched.ok) {
         for (const n of names) this.dirty.add(n);
         return fetched;
       }
-      for (const name of names) {
-        const svc = fetched.value.get(name);
-        const before = this.reported.get(name);
-        if (!svc) {
-          if (before) {
-            this.reported.delete(name);
-            this.emit({ type: 'service.removed', serviceId: before.id });
-          }
-        } else if (!before || JSON.stringify(before) !== JSON.stringify(svc)) {
-          this.reported.set(name, svc);
-          this.emit({ type: 'service.changed', service: svc });
-        }
-      }
+      this.report(names, fetched.value);
     }
     this.succeeded(generation);
   }
 
+  /** Emits what differs from the last report for `names`. */
+  private report(names: readonly string[], fetched: Map<string, Service | null>): void {
+    for (const name of names) {
+      const svc = fetched.get(name) ?? null;
+      const before = this.reported.get(name);
+      if (!svc) {
+        if (before) {
+          this.reported.delete(name);
+          this.emit({ type: 'service.removed', serviceId: `${this.source.id}/${this.dc}/${name}` });
+        }
+        continue;
+      }
+      const fp = digest(JSON.stringify(svc));
+      if (before?.fp === fp) continue;
+      this.reported.set(name, { fp, summary: serviceSummary(svc) });
+      this.emit({ type: 'service.changed', service: svc });
+    }
+  }
+
+  /**
+   * One `/v1/internal/ui/services` read (O(services), never O(instances) on our side), compared
+   * with what was reported: services whose instance count, nodes or tags differ are marked
+   * dirty. Returns whether it found any. A registry without the endpoint falls back to a sweep.
+   */
+  private async compareSummaries(): Promise<boolean | { ok: false; error: ConsulError }> {
+    if (!this.summaries) {
+      this.requestSweep();
+      return true;
+    }
+    const res = await this.get('/v1/internal/ui/services', UiServices, '/v1/internal/ui/services', this.limits.summary);
+    if (!res.ok) {
+      if (res.error.status === 404 || res.error.status === 405 || res.error.status === 403) {
+        this.source.log.warn({ dc: this.dc, err: res.error.message }, 'no /v1/internal/ui/services; unexplained catalog changes will sweep');
+        this.summaries = false;
+        this.requestSweep();
+        return true;
+      }
+      return { ok: false, error: res.error };
+    }
+    let found = false;
+    const seen = new Set<string>();
+    for (const row of res.value) {
+      seen.add(row.Name);
+      const before = this.reported.get(row.Name);
+      if (before?.summary === summaryDigest(row.InstanceCount, row.Nodes ?? [], row.Tags ?? [])) continue;
+      if (!before && row.InstanceCount === 0) continue;
+      this.dirty.add(row.Name);
+      found = true;
+    }
+    for (const name of this.reported.keys()) {
+      if (seen.has(name)) continue;
+      this.dirty.add(name);
+      found = true;
+    }
+    return found;
+  }
+
+  /** A full read of the datacenter: by node when the registry allows, else by service. */
+  private async fullRead(names: readonly string[]): Promise<Read> {
+    if (this.nodeReads) {
+      const res = await this.readByNode();
+      if (res !== 'unsupported') return res;
+      this.nodeReads = false;
+      this.source.log.info({ dc: this.dc }, 'no per-node catalog endpoints; full reads go per service');
+    }
+    return this.readServices(names);
+  }
+
+  /**
+   * `/v1/catalog/nodes`, then per node `/v1/catalog/node-services/:node` followed by
+   * `/v1/health/node/:node`, `concurrency` nodes at a time: 2K+1 requests instead of N.
+   * Checks are read after services, so a check whose service is not in the services answer
+   * (registered in between) is dropped; the catalog watch then finds that registration.
+   */
+  private async readByNode(): Promise<Read | 'unsupported'> {
+    const listed = await this.get('/v1/catalog/nodes', CatalogNodes, '/v1/catalog/nodes', this.limits.node);
+    if (!listed.ok) return listed;
+    const byService = new Map<string, ServiceEntry[]>();
+    let failure: ConsulError | null = null;
+    let unsupported = false;
+    let next = 0;
+    const nodes = listed.value.map((n) => n.Node);
+    const worker = async () => {
+      while (failure === null && !unsupported && next < nodes.length) {
+        const node = nodes[next++]!;
+        const path = encodeURIComponent(node);
+        const svcs = await this.get(`/v1/catalog/node-services/${path}`, NodeServices, '/v1/catalog/node-services/:node', this.limits.node);
+        if (!svcs.ok) {
+          if (svcs.error.status === 404 || svcs.error.status === 405) unsupported = true;
+          else failure ??= svcs.error;
+          return;
+        }
+        if (!svcs.value || !svcs.value.Services?.length) continue;
+        const checks = await this.get(`/v1/health/node/${path}`, HealthChecks, '/v1/health/node/:node', this.limits.node);
+        if (!checks.ok) {
+          failure ??= checks.error;
+          return;
+        }
+        const nodeChecks: HealthCheck[] = [];
+        const serviceChecks = new Map<string, HealthCheck[]>();
+        for (const c of checks.value) {
+          if (c.ServiceID === '') nodeChecks.push(c);
+          else {
+            const list = serviceChecks.get(c.ServiceID);
+            if (list) list.push(c);
+            else serviceChecks.set(c.ServiceID, [c]);
+          }
+        }
+        const nodeObj = svcs.value.Node;
+        for (const s of svcs.value.Services) {
+          const entry: ServiceEntry = { Node: nodeObj, Service: s, Checks: [...nodeChecks, ...(serviceChecks.get(s.ID) ?? [])] };
+          const list = byService.get(s.Service);
+          if (list) list.push(entry);
+          else byService.set(s.Service, [entry]);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, nodes.length) }, worker));
+    if (unsupported) return 'unsupported';
+    if (failure) return { ok: false, error: failure };
+    const out = new Map<string, Service | null>();
+    for (const [name, entries] of byService) out.set(name, toService(this.source.id, this.dc, name, entries));
+    return { ok: true, value: out };
+  }
+
+  private noteRead(name: string, index: number): void {
+    this.readAt.delete(name);
+    this.readAt.set(name, index);
+    if (this.readAt.size > 4096) this.readAt.delete(this.readAt.keys().next().value!);
+  }
+
   /** Reads services by name, `concurrency` at a time; null for a service with no instances left. */
-  private async read(names: string[]): Promise<{ ok: true; value: Map<string, Service | null> } | { ok: false; error: ConsulError }> {
+  private async readServices(names: readonly string[]): Promise<Read> {
     const out = new Map<string, Service | null>();
     let failure: ConsulError | null = null;
     let next = 0;
     const worker = async () => {
       while (failure === null && next < names.length) {
         const name = names[next++]!;
-        const res = await this.http.get(`/v1/health/service/${encodeURIComponent(name)}`, ServiceEntries, {
-          dc: this.dc,
-          signal: this.source.signal,
-          endpoint: '/v1/health/service/:name',
-        });
+        const res = await this.get(`/v1/health/service/${encodeURIComponent(name)}`, ServiceEntries, '/v1/health/service/:name', this.limits.service);
         if (!res.ok) failure ??= res.error;
-        else out.set(name, res.value.length === 0 ? null : toService(this.source.id, this.dc, name, res.value));
+        else {
+          out.set(name, res.value.length === 0 ? null : toService(this.source.id, this.dc, name, res.value));
+          if (res.index !== null) this.noteRead(name, res.index);
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, names.length) }, worker));
