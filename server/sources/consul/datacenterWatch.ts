@@ -435,7 +435,7 @@ export class DatacenterWatch {
    */
   private async readByNode(): Promise<Read | 'unsupported'> {
     const listed = await this.get('/v1/catalog/nodes', CatalogNodes, '/v1/catalog/nodes', this.limits.node);
-    if (!listed.ok) return listed;
+    if (!listed.ok) return listed.error.status === 404 || listed.error.status === 405 ? 'unsupported' : listed;
     const byService = new Map<string, ServiceEntry[]>();
     let failure: ConsulError | null = null;
     let unsupported = false;
