@@ -282,6 +282,23 @@ describe('ConsulSource costs O(change) (real Consul 1.8.7)', () => {
     expect(w.store.source('c1')?.state).toBe('ok');
   });
 
+  // Regression: a service named ".." cannot be read through /v1/health/service/.. (every HTTP
+  // stack normalizes the path); it used to fail every round, so no other change appeared.
+  it('a service named ".." does not hold back the rest of the datacenter', async () => {
+    await dc1.registerService({ ID: 'dots-1', Name: '..', Port: 7501, Check: ttl('dots-1') });
+    cleanup.push(async () => {
+      for (const id of ['dots-1', 'after-dots-1']) await dc1.deregister(id);
+    });
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] });
+    await vi.waitFor(() => expect(w.store.source('c1')?.state).toBe('ok'), WAIT);
+    await dc1.failTtl('dots-1-ttl', 'down');
+    await dc1.registerService({ ID: 'after-dots-1', Name: 'after-dots', Port: 7502, Check: ttl('after-dots-1') });
+    await vi.waitFor(() => expect(w.service('dc1', 'after-dots')?.instances).toHaveLength(1), WAIT);
+    expect(w.store.source('c1')?.state).toBe('ok');
+    // …and it is not mistaken for gone: it stays as the last full read saw it.
+    expect(w.service('dc1', '..')?.instances).toHaveLength(1);
+  });
+
   it('a full read by node equals a full read by service', async () => {
     await dc1.registerService({ ID: 'eq-1', Name: 'eq', Port: 7501, Tags: ['b', 'a'], Meta: { z: '1', a: '2' }, Check: ttl('eq-1') });
     await dc1.registerService({ ID: 'eq-2', Name: 'eq', Port: 7502, Address: '10.1.1.1', Checks: [ttl('eq-2'), { CheckID: 'eq-2-b', Name: 'second', TTL: '10m' }] });

@@ -354,7 +354,8 @@ export class DatacenterWatch {
         for (const n of names) this.dirty.add(n);
         return fetched;
       }
-      this.report(names, fetched.value);
+      // A name no URL can address keeps what the full read reported (see readServices).
+      this.report(names.filter((n) => !unaddressable(n)), fetched.value);
     }
     this.succeeded(generation);
   }
@@ -498,6 +499,13 @@ export class DatacenterWatch {
     const worker = async () => {
       while (failure === null && next < names.length) {
         const name = names[next++]!;
+        if (unaddressable(name)) {
+          // `/v1/health/service/..` is normalized into another path by every HTTP stack, Consul's
+          // included: such a service cannot be read on its own. Skip it rather than fail the round
+          // (which would hold back every other service in the datacenter).
+          this.source.log.warn({ dc: this.dc, service: name }, 'service name cannot be read through the HTTP API; it is refreshed only by full reads');
+          continue;
+        }
         const res = await this.get(`/v1/health/service/${encodeURIComponent(name)}`, ServiceEntries, '/v1/health/service/:name', this.limits.service);
         if (!res.ok) failure ??= res.error;
         else {
@@ -509,6 +517,10 @@ export class DatacenterWatch {
     await Promise.all(Array.from({ length: Math.min(this.concurrency, names.length) }, worker));
     return failure ? { ok: false, error: failure } : { ok: true, value: out };
   }
+}
+
+function unaddressable(name: string): boolean {
+  return name === '.' || name === '..';
 }
 
 function sameTags(a: readonly string[] | null, b: readonly string[] | null): boolean {
