@@ -3,11 +3,31 @@
  * one run. Registrations/s and KV writes/s through the HTTP API (16 in flight), the wake-up
  * latency of 1,000 blocking queries on one KV key after a write (p50/p99), and the registry
  * process's RSS holding 10,000 registered instances.
+ *
+ * `npm run bench:registry -- --scale [--services 10000] [--per 15]`: the embedded registry
+ * alone at 150,000 instances (10,000 services × 15) registered through its agent API while a
+ * watcher follows it the way Switchboard's Consul adapter does (blocking `/v1/catalog/services`,
+ * `/v1/health/state/critical`, `/warning`, `/any?filter=Status != "passing"`,
+ * `/v1/internal/ui/services`, and `/v1/health/service/:name` of 50 services plus of every
+ * service a non-passing list names): registrations/s as the catalog grows, RSS, and the
+ * registry process's CPU per check flip with those watchers woken.
+ * `--print-only` prints the section without appending it to BENCHMARKS.md.
  */
 import { readFileSync } from 'node:fs';
 import { startConsulAgent } from '../test/support/consulAgent';
 import { spawnRegistryProcess } from '../test/support/registryProcessHandle';
 import { percentile, report } from './benchReport';
+
+const args = process.argv.slice(2);
+const option = (name: string, def: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? def : Number(args[i + 1]);
+};
+const emit = (title: string, command: string, body: string) => (args.includes('--print-only') ? process.stdout.write(`\n## ${title}\n\n${body}\n`) : report(title, command, body));
+if (args.includes('--scale')) {
+  await scale();
+  process.exit(0);
+}
 
 const REGISTRATIONS = 1000;
 const KV_WRITES = 2000;
@@ -98,7 +118,7 @@ for (const make of [embedded, consul]) {
 }
 
 const col = (f: (r: (typeof results)[number]['r']) => string) => results.map((x) => f(x.r)).join(' | ');
-report(
+emit(
   'Embedded registry vs Consul 1.8.7',
   'npm run bench:registry',
   [
@@ -115,3 +135,150 @@ report(
   ].join('\n'),
 );
 process.exit(0);
+
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+async function scale(): Promise<void> {
+  const SERVICES = option('services', 10_000);
+  const PER = option('per', 15);
+  const TOTAL = SERVICES * PER;
+  const IN_FLIGHT = 32;
+  const FLIPS = 100;
+  const milestones = [10_000, 50_000, 100_000, 150_000].filter((m) => m <= TOTAL);
+  if (!milestones.includes(TOTAL)) milestones.push(TOTAL);
+  const reg = await spawnRegistryProcess();
+  const pid = reg.child.pid!;
+  const addr = reg.httpAddr;
+  const stop = new AbortController();
+  const wakes = new Map<string, number>();
+  const seen = { critical: [] as { at: number; body: string }[] };
+
+  // ---- the watcher: Switchboard's Consul adapter's long-polls, each a loop ----
+  async function follow(path: string, onBody?: (body: string) => void): Promise<void> {
+    let index = 0;
+    while (!stop.signal.aborted) {
+      try {
+        const sep = path.includes('?') ? '&' : '?';
+        const r = await fetch(`${addr}${path}${sep}index=${index}&wait=30s`, { signal: stop.signal });
+        const body = await r.text();
+        const next = Number(r.headers.get('x-consul-index') ?? 0);
+        if (next !== index) {
+          wakes.set(path, (wakes.get(path) ?? 0) + 1);
+          onBody?.(body);
+        }
+        index = next < index ? 0 : next;
+      } catch {
+        if (stop.signal.aborted) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+  const healthRead = (name: string) => fetch(`${addr}/v1/health/service/${name}`).then((r) => r.arrayBuffer()).catch(() => undefined);
+  const onNonPassing = (body: string) => {
+    seen.critical.push({ at: performance.now(), body });
+    // Like the adapter: read each service a non-passing list names.
+    const names = new Set((JSON.parse(body) as { ServiceName: string }[]).map((c) => c.ServiceName));
+    for (const n of names) void healthRead(n);
+  };
+  const loops = [
+    follow('/v1/catalog/services'),
+    follow('/v1/health/state/critical', onNonPassing),
+    follow('/v1/health/state/warning', onNonPassing),
+    follow(`/v1/health/state/any?filter=${encodeURIComponent('Status != "passing"')}`),
+    follow('/v1/internal/ui/services'),
+    ...Array.from({ length: 50 }, (_, i) => follow(`/v1/health/service/svc-${Math.floor((i * SERVICES) / 50)}`)),
+  ];
+
+  // ---- registration: instance-major, so every service exists early and grows to PER instances ----
+  const rows: { at: number; perSec: number; rss: number }[] = [];
+  let done = 0;
+  let windowStart = performance.now();
+  let windowDone = 0;
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < TOTAL) {
+      const n = next++;
+      const s = n % SERVICES;
+      const i = Math.floor(n / SERVICES);
+      const body = JSON.stringify({
+        Name: `svc-${s}`, ID: `svc-${s}-${i}`, Address: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, Port: 8000 + i,
+        Tags: [i % 2 ? 'blue' : 'green', `v${i % 3}`], Meta: { zone: `z${i % 3}` },
+        Check: { CheckID: `svc-${s}-${i}-ttl`, TTL: '30m', Status: 'passing' },
+      });
+      await put(addr, '/v1/agent/service/register', body);
+      done++;
+      if (milestones.includes(done)) {
+        const now = performance.now();
+        rows.push({ at: done, perSec: (done - windowDone) / ((now - windowStart) / 1000), rss: rssMiB(pid) });
+        process.stderr.write(`  ${done} instances: ${rows.at(-1)!.perSec.toFixed(0)}/s since ${windowDone}, RSS ${rows.at(-1)!.rss.toFixed(0)} MiB, ${((now - t0) / 1000).toFixed(0)} s\n`);
+        windowStart = now;
+        windowDone = done;
+      }
+    }
+  }));
+  const totalSecs = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 3000)); // let the watchers catch up
+
+  // ---- CPU per flip: idle baseline, then FLIPS flips (fail, then pass back), 150 ms apart ----
+  const spacing = 150;
+  const idleFrom = cpuSeconds(pid);
+  await new Promise((r) => setTimeout(r, FLIPS * spacing));
+  const idle = cpuSeconds(pid) - idleFrom;
+  const latencies: number[] = [];
+  const cpuFrom = cpuSeconds(pid);
+  for (let f = 0; f < FLIPS; f++) {
+    const n = Math.floor(((f >> 1) * 7919 * 13) % TOTAL);
+    const check = `svc-${n % SERVICES}-${Math.floor(n / SERVICES)}-ttl`;
+    const verb = f % 2 === 0 ? 'fail' : 'pass';
+    const before = seen.critical.length;
+    const sent = performance.now();
+    await put(addr, `/v1/agent/check/${verb}/${check}?note=flip-${f}`, '');
+    while (seen.critical.length === before && performance.now() - sent < 5000) await new Promise((r) => setTimeout(r, 1));
+    if (seen.critical.length > before) latencies.push(seen.critical[before]!.at - sent);
+    await new Promise((r) => setTimeout(r, Math.max(0, spacing - (performance.now() - sent))));
+  }
+  const cpuPerFlipMs = ((cpuSeconds(pid) - cpuFrom - idle) / FLIPS) * 1000;
+  const sortedLat = latencies.sort((a, b) => a - b);
+
+  // ---- one-off costs at full size ----
+  const timed = async (path: string) => {
+    const c0 = cpuSeconds(pid);
+    const w0 = performance.now();
+    const r = await fetch(`${addr}${path}`);
+    const bytes = (await r.arrayBuffer()).byteLength;
+    return { ms: performance.now() - w0, cpuMs: (cpuSeconds(pid) - c0) * 1000, bytes };
+  };
+  const anyAll = await timed('/v1/health/state/any');
+  const catalog = await timed('/v1/catalog/services?cached-bypass=1');
+  const rss = rssMiB(pid);
+  stop.abort();
+  await Promise.allSettled(loops);
+  await reg.stop();
+
+  emit(
+    `Embedded registry at ${TOTAL.toLocaleString('en')} instances (${SERVICES.toLocaleString('en')} × ${PER})`,
+    'npm run bench:registry -- --scale',
+    [
+      `Registered through \`PUT /v1/agent/service/register\` (TTL check, passing), ${IN_FLIGHT} in flight, while one watcher follows \`/v1/catalog/services\`, \`/v1/health/state/critical\`, \`/warning\`, \`/any?filter=Status != "passing"\`, \`/v1/internal/ui/services\` and 50 \`/v1/health/service/:name\` (blocking), reading \`/v1/health/service/:name\` of every service a non-passing list names. The registry runs in its own process (SQLite WAL, synchronous=FULL, group commit).`,
+      '',
+      '| catalog size | registrations/s (since the previous row) | registry RSS, MiB |',
+      '|---|---|---|',
+      ...rows.map((r) => `| ${r.at.toLocaleString('en')} | ${r.perSec.toFixed(0)} | ${r.rss.toFixed(0)} |`),
+      '',
+      '| measure | value |',
+      '|---|---|',
+      `| all ${TOTAL.toLocaleString('en')} registered in | ${totalSecs.toFixed(0)} s (${(TOTAL / totalSecs).toFixed(0)}/s) |`,
+      `| registry CPU per check flip (${FLIPS} flips, watchers woken, idle subtracted) | ${cpuPerFlipMs.toFixed(2)} ms |`,
+      `| flip → \`/health/state/critical\` watcher woken, p50 / p99 | ${percentile(sortedLat, 50).toFixed(1)} / ${percentile(sortedLat, 99).toFixed(1)} ms |`,
+      `| watcher wakes during the run (catalog/services, critical, ui/services) | ${wakes.get('/v1/catalog/services') ?? 0}, ${wakes.get('/v1/health/state/critical') ?? 0}, ${wakes.get('/v1/internal/ui/services') ?? 0} |`,
+      `| one unfiltered \`/v1/health/state/any\` (every check) | ${(anyAll.bytes / 2 ** 20).toFixed(1)} MiB, ${anyAll.cpuMs.toFixed(0)} ms CPU |`,
+      `| one \`/v1/catalog/services\` (cached) | ${(catalog.bytes / 2 ** 10).toFixed(0)} KiB, ${catalog.cpuMs.toFixed(0)} ms CPU |`,
+      `| registry RSS at the end | ${rss.toFixed(0)} MiB |`,
+    ].join('\n'),
+  );
+}

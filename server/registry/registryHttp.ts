@@ -46,7 +46,12 @@ interface Ctx {
   params: string[];
 }
 
-type Reply = { json: unknown } | { encoded: Buffer } | { raw: Buffer } | { notFound: true };
+type Reply = { json: unknown } | { encoded: Body } | { raw: Buffer } | { notFound: true };
+/** An encoded JSON body: one buffer or chunks written in order. */
+interface Body {
+  chunks: Buffer[];
+  bytes: number;
+}
 const notFound: Reply = { notFound: true };
 
 type Route = [method: string, pattern: RegExp, handler: (ctx: Ctx) => Promise<void> | void];
@@ -89,10 +94,10 @@ function allowedHostSet(deps: RegistryHttpDeps): Set<string> {
 
 /** Rendered bodies by key, one version each, evicted least-recently-used past a byte budget. */
 class ResponseCache {
-  private readonly entries = new Map<string, { version: string; body: Buffer }>();
+  private readonly entries = new Map<string, { version: string; body: Body }>();
   private bytes = 0;
   constructor(private readonly budget: number) {}
-  get(key: string, version: string, render: () => string): Buffer {
+  get(key: string, version: string, render: () => string | Buffer[]): Body {
     const hit = this.entries.get(key);
     if (hit && hit.version === version) {
       this.entries.delete(key);
@@ -101,15 +106,17 @@ class ResponseCache {
     }
     if (hit) {
       this.entries.delete(key);
-      this.bytes -= hit.body.length;
+      this.bytes -= hit.body.bytes;
     }
-    const body = Buffer.from(render());
+    const rendered = render();
+    const chunks = typeof rendered === 'string' ? [Buffer.from(rendered)] : rendered;
+    const body = { chunks, bytes: chunks.reduce((n, c) => n + c.length, 0) };
     this.entries.set(key, { version, body });
-    this.bytes += body.length;
+    this.bytes += body.bytes;
     for (const [k, e] of this.entries) {
       if (this.bytes <= this.budget || k === key) break;
       this.entries.delete(k);
-      this.bytes -= e.body.length;
+      this.bytes -= e.body.bytes;
     }
     return body;
   }
@@ -123,7 +130,7 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
   const allowedHosts = allowedHostSet(deps);
 
   /** A JSON body rendered once per (key, version) for every waiter that asks for it. */
-  const cached = (key: string, version: number | string, render: () => string): Reply => ({ encoded: cache.get(key, String(version), render) });
+  const cached = (key: string, version: number | string, render: () => string | Buffer[]): Reply => ({ encoded: cache.get(key, String(version), render) });
 
   /** Waits per Consul's blocking rules, then answers with the endpoint's index (never below 1). */
   async function blocking(ctx: Ctx, indexOf: IndexOf, render: () => Reply, topics?: readonly string[]): Promise<void> {
@@ -154,8 +161,13 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     const reply = render();
     ctx.res.setHeader('X-Consul-Index', index);
     if ('encoded' in reply) {
-      ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
-      ctx.res.end(reply.encoded);
+      const { chunks, bytes } = reply.encoded;
+      ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': bytes, 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
+      // Corked: the chunks leave in one writev, without being copied into one body first.
+      ctx.res.cork();
+      for (const c of chunks) ctx.res.write(c);
+      ctx.res.uncork();
+      ctx.res.end();
     } else if ('raw' in reply) {
       ctx.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       ctx.res.end(reply.raw);

@@ -14,6 +14,7 @@
  * is written through the persistence port (group-committed, see registryStorage.ts) before
  * waiters are woken; HTTP writes await `durable()` before they answer.
  */
+import { FragmentList } from './fragmentList';
 import { noPersistence, type CheckRecord, type CheckStatus, type KvRecord, type RegistryPersistence, type ServiceRecord } from './registryRecords';
 
 export type IndexOf = () => number;
@@ -63,10 +64,14 @@ interface Waiter {
  * record. The HTTP layer fills them (registryViews.ts); the state only invalidates them.
  */
 export interface FragmentCache {
-  check: Map<string, string>;
+  /** Check JSON, in check-creation order (the /health/state/any body). */
+  check: FragmentList;
+  /** A /health/service entry per instance. */
   entry: Map<string, string>;
-  catalogName: Map<string, string>;
-  uiName: Map<string, string>;
+  /** `"name":[tags]` per service name, in name-creation order (/catalog/services). */
+  catalogName: FragmentList;
+  /** A /internal/ui/services summary per service name. */
+  uiName: FragmentList;
 }
 
 export class RegistryState {
@@ -82,7 +87,7 @@ export class RegistryState {
   private readonly checksOf = new Map<string, Set<string>>();
   /** The non-passing checks, by status; a passing check is in neither. */
   readonly nonPassing: Record<'warning' | 'critical', Set<string>> = { warning: new Set(), critical: new Set() };
-  readonly fragments: FragmentCache = { check: new Map(), entry: new Map(), catalogName: new Map(), uiName: new Map() };
+  readonly fragments: FragmentCache = { check: new FragmentList(), entry: new Map(), catalogName: new FragmentList(), uiName: new FragmentList() };
   /** Moves whenever the body of /catalog/services changes (a name or a tag set), not on every registration. */
   catalogVersion = 0;
   private servicesIndex = 1;
@@ -205,6 +210,8 @@ export class RegistryState {
       if (!set) this.byLower.set(lower, (set = new Set()));
       set.add(name);
       this.catalogVersion++;
+      this.fragments.catalogName.add(name);
+      this.fragments.uiName.add(name);
     }
     return e;
   }
@@ -216,8 +223,8 @@ export class RegistryState {
     const set = this.byLower.get(lower);
     set?.delete(e.name);
     if (set?.size === 0) this.byLower.delete(lower);
-    this.fragments.catalogName.delete(e.name);
-    this.fragments.uiName.delete(e.name);
+    this.fragments.catalogName.remove(e.name);
+    this.fragments.uiName.remove(e.name);
     this.catalogVersion++;
   }
 
@@ -276,6 +283,7 @@ export class RegistryState {
   private putCheck(c: CheckRecord): void {
     const prev = this.checks.get(c.CheckID);
     if (prev) this.unindexCheck(prev);
+    else this.fragments.check.add(c.CheckID);
     this.checks.set(c.CheckID, c);
     let set = this.checksOf.get(c.ServiceID);
     if (!set) this.checksOf.set(c.ServiceID, (set = new Set()));
@@ -306,6 +314,7 @@ export class RegistryState {
     const c = this.checks.get(id);
     if (!c) return;
     this.unindexCheck(c);
+    this.fragments.check.remove(id);
     this.checks.delete(id);
     this.persistence.deleteCheck(id);
   }

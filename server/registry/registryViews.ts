@@ -31,15 +31,8 @@ export class RegistryViews {
   }
 
   /** `/v1/catalog/services`: `{name: [tags…]}`; rebuilt only when a name or a tag set changed. */
-  catalogServices(): string {
-    const cache = this.state.fragments.catalogName;
-    const parts: string[] = [];
-    for (const e of this.state.names.values()) {
-      let s = cache.get(e.name);
-      if (s === undefined) cache.set(e.name, (s = `${JSON.stringify(e.name)}:${JSON.stringify([...e.tags.keys()])}`));
-      parts.push(s);
-    }
-    return `{${parts.join(',')}}`;
+  catalogServices(): Buffer[] {
+    return this.state.fragments.catalogName.encode('{', '}', (name) => `${JSON.stringify(name)}:${JSON.stringify([...this.state.names.get(name)!.tags.keys()])}`);
   }
 
   /** `/v1/catalog/service/:name`, O(that service). */
@@ -73,8 +66,13 @@ export class RegistryViews {
   }
 
   /** `/v1/health/state/*`: O(non-passing) when only warning/critical are wanted, O(all checks) otherwise. */
-  healthState(statuses: ReadonlySet<CheckStatus>): string {
+  healthState(statuses: ReadonlySet<CheckStatus>): string | Buffer[] {
     const parts: string[] = [];
+    if (statuses.size === ALL_STATUSES.length) {
+      // Every check: unchanged blocks of the encoded list are reused.
+      const list = this.state.fragments.check;
+      return list.encode(`[${this.serfText}${list.size ? ',' : ''}`, ']', (id) => JSON.stringify(checkJson(this.node, this.state.checks.get(id)!, this.state.services)));
+    }
     if (statuses.has('passing')) {
       parts.push(this.serfText);
       for (const c of this.state.checks.values()) if (statuses.has(c.Status)) parts.push(this.check(c));
@@ -88,29 +86,22 @@ export class RegistryViews {
   }
 
   /** `/v1/internal/ui/services` in Consul 1.8.7's shape (node checks counted once per instance, as it does). */
-  uiServices(): string {
-    const cache = this.state.fragments.uiName;
-    const parts: string[] = [];
-    for (const e of this.state.names.values()) {
-      let s = cache.get(e.name);
-      if (s === undefined) {
-        const tags = [...e.tags.keys()];
-        s = JSON.stringify({
-          Name: e.name,
-          Tags: tags.length ? tags : null,
-          Nodes: Array.from({ length: e.ids.size }, () => this.node.name),
-          InstanceCount: e.ids.size,
-          ChecksPassing: e.counts.passing + e.ids.size,
-          ChecksWarning: e.counts.warning,
-          ChecksCritical: e.counts.critical,
-          ExternalSources: null,
-          GatewayConfig: {},
-        });
-        cache.set(e.name, s);
-      }
-      parts.push(s);
-    }
-    return `[${parts.join(',')}]`;
+  uiServices(): Buffer[] {
+    return this.state.fragments.uiName.encode('[', ']', (name) => {
+      const e = this.state.names.get(name)!;
+      const tags = [...e.tags.keys()];
+      return JSON.stringify({
+        Name: e.name,
+        Tags: tags.length ? tags : null,
+        Nodes: Array.from({ length: e.ids.size }, () => this.node.name),
+        InstanceCount: e.ids.size,
+        ChecksPassing: e.counts.passing + e.ids.size,
+        ChecksWarning: e.counts.warning,
+        ChecksCritical: e.counts.critical,
+        ExternalSources: null,
+        GatewayConfig: {},
+      });
+    });
   }
 }
 
