@@ -37,6 +37,9 @@ export class LiveTopology {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private attempt = 0;
+  /** Frames waiting behind a compressed one that is being inflated. */
+  private inbox: (string | ArrayBuffer)[] = [];
+  private inflating = false;
   private stopped = false;
   /** Watched services and how many components show each. */
   private readonly watched = new Map<string, number>();
@@ -104,29 +107,23 @@ export class LiveTopology {
   private connect(): void {
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/ws`;
     const ws = new this.WS(url);
+    ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
-      this.send({ type: 'subscribe', sinceRev: this.summaryCache()?.rev });
+      this.send({ type: 'subscribe', sinceRev: this.summaryCache()?.rev, compress: 'gzip' });
       for (const id of this.watched.keys()) this.send({ type: 'watch', serviceId: id, sinceRev: this.serviceCache(id)?.rev });
       this.setState('live');
       this.armWatchdog();
     };
     ws.onmessage = (ev) => {
       this.armWatchdog();
-      let parsed;
-      try {
-        parsed = ServerMessage.safeParse(JSON.parse(String(ev.data)));
-      } catch {
-        return;
-      }
-      if (!parsed.success) return;
-      if (this.pending.length >= MAX_PENDING) {
-        this.pending = [];
-        this.overflowed = true;
-      }
-      if (!this.overflowed) this.pending.push(parsed.data);
-      if (!document.hidden) this.scheduleFlush();
+      const data = ev.data as string | ArrayBuffer;
+      // Large frames arrive gzip-compressed (binary); inflating is async, so frames behind one
+      // wait in `inbox` to keep their order.
+      if (typeof data === 'string' && !this.inflating) return this.receive(data);
+      this.inbox.push(data);
+      if (!this.inflating) void this.drainInbox();
     };
     ws.onclose = () => {
       if (this.ws !== ws || this.stopped) return;
@@ -135,6 +132,31 @@ export class LiveTopology {
       this.setState('reconnecting');
       void this.retry();
     };
+  }
+
+  private async drainInbox(): Promise<void> {
+    this.inflating = true;
+    while (this.inbox.length > 0) {
+      const data = this.inbox.shift()!;
+      this.receive(typeof data === 'string' ? data : await inflate(data).catch(() => ''));
+    }
+    this.inflating = false;
+  }
+
+  private receive(text: string): void {
+    let parsed;
+    try {
+      parsed = ServerMessage.safeParse(JSON.parse(text));
+    } catch {
+      return;
+    }
+    if (!parsed.success) return;
+    if (this.pending.length >= MAX_PENDING) {
+      this.pending = [];
+      this.overflowed = true;
+    }
+    if (!this.overflowed) this.pending.push(parsed.data);
+    if (!document.hidden) this.scheduleFlush();
   }
 
   private async retry(): Promise<void> {
@@ -178,7 +200,7 @@ export class LiveTopology {
       // Too much happened while hidden: start every stream over rather than replay it.
       this.overflowed = false;
       this.pending = [];
-      this.send({ type: 'subscribe' });
+      this.send({ type: 'subscribe', compress: 'gzip' });
       for (const id of this.watched.keys()) this.send({ type: 'watch', serviceId: id });
       return;
     }
@@ -208,7 +230,7 @@ export class LiveTopology {
             summaryResync = false;
           } else if (step.kind === 'resync' && !summaryResync) {
             summaryResync = true;
-            this.send({ type: 'subscribe', sinceRev: step.sinceRev });
+            this.send({ type: 'subscribe', sinceRev: step.sinceRev, compress: 'gzip' });
           }
           break;
         }
@@ -236,4 +258,9 @@ export class LiveTopology {
     if (summaryChanged && summary) this.queryClient.setQueryData(TOPOLOGY_KEY, summary);
     for (const [id, value] of services) if (value) this.queryClient.setQueryData(serviceKey(id), value);
   }
+}
+
+async function inflate(data: ArrayBuffer): Promise<string> {
+  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Response(stream).text();
 }

@@ -14,8 +14,12 @@ import { DeltaOp, SummaryOp } from './delta';
 export const MAX_WATCHED_SERVICES = 64;
 
 export const ClientMessage = z.discriminatedUnion('type', [
-  /** First frame after connecting. `sinceRev`: the last summary revision this client applied. */
-  z.object({ type: z.literal('subscribe'), sinceRev: z.number().int().nonnegative().optional() }),
+  /**
+   * First frame after connecting. `sinceRev`: the last summary revision this client applied.
+   * `compress: "gzip"`: send large frames (the list snapshot of a big fleet) gzip-compressed as
+   * binary frames; every other frame stays JSON text.
+   */
+  z.object({ type: z.literal('subscribe'), sinceRev: z.number().int().nonnegative().optional(), compress: z.literal('gzip').optional() }),
   /** Follow one service's instances; `sinceRev`: the revision of the copy the client holds. */
   z.object({ type: z.literal('watch'), serviceId: z.string().min(1).max(1024), sinceRev: z.number().int().nonnegative().optional() }),
   z.object({ type: z.literal('unwatch'), serviceId: z.string().min(1).max(1024) }),

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { gunzipSync } from 'node:zlib';
 import { WebSocket } from 'ws';
 import { MAX_WATCHED_SERVICES, ServerMessage } from '../../protocol/realtime';
 import { stepService, stepSummary, type ServiceCache, type SummaryCache } from '../../lib/topologyCache';
@@ -106,6 +107,24 @@ describe('RealtimeHub', () => {
     store.apply('p', { type: 'service.changed', service: service('p', 'dc1', 'later', [instance('n/l-0')]) });
     await vi.waitFor(() => expect(c.service('p/dc1/later')?.service).toEqual(store.service('p/dc1/later')));
     expect(c.gaps()).toBe(0);
+  });
+
+  it('sends a large list snapshot gzip-compressed to a client that asks, small frames as text', async () => {
+    const { store, url } = await setup();
+    for (let i = 0; i < 300; i++) store.apply('p', { type: 'service.changed', service: service('p', 'dc1', `svc-${i}`, [instance('n/a')]) });
+    const ws = new WebSocket(url);
+    const got: { binary: boolean; text: string }[] = [];
+    ws.on('message', (data, isBinary) => got.push({ binary: isBinary, text: isBinary ? gunzipSync(data as Buffer).toString() : data.toString() }));
+    await new Promise((r) => ws.once('open', r));
+    cleanups.push(() => ws.terminate());
+    ws.send(JSON.stringify({ type: 'subscribe', compress: 'gzip' }));
+    await vi.waitFor(() => expect(got).toHaveLength(1));
+    expect(got[0]!.binary).toBe(true);
+    const snap = ServerMessage.parse(JSON.parse(got[0]!.text));
+    expect(snap.type === 'snapshot' && snap.services).toHaveLength(300);
+    store.apply('p', { type: 'service.removed', serviceId: 'p/dc1/svc-0' });
+    await vi.waitFor(() => expect(got).toHaveLength(2));
+    expect(got[1]).toMatchObject({ binary: false });
   });
 
   it('resumes a reconnecting client per stream with only what it missed', async () => {

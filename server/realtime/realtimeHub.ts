@@ -10,6 +10,7 @@
  * history). Client frames are rate-limited; a client that floods is closed.
  */
 import type { IncomingMessage } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ClientMessage, HEARTBEAT_MS, MAX_WATCHED_SERVICES, type ServerMessage } from '../../protocol/realtime';
@@ -53,6 +54,8 @@ interface StreamPosition {
 interface Client {
   ws: WebSocket;
   principal: Principal;
+  /** Asked for large frames gzip-compressed, as binary frames (browsers inflate with DecompressionStream). */
+  gzip: boolean;
   /** The summary stream; null until the client subscribes. */
   summary: StreamPosition | null;
   watches: Map<string, StreamPosition>;
@@ -124,7 +127,7 @@ export class RealtimeHub {
 
   private accept(ws: WebSocket, principal: Principal): void {
     const rate = this.opts.clientFramesPerSecond;
-    const client: Client = { ws, principal, summary: null, watches: new Map(), alive: true, tokens: rate * 2, tokensAt: this.opts.now() };
+    const client: Client = { ws, principal, gzip: false, summary: null, watches: new Map(), alive: true, tokens: rate * 2, tokensAt: this.opts.now() };
     this.clients.add(client);
     this.opts.metrics?.wsClients.set(this.clients.size);
     const subscribeTimer = setTimeout(() => {
@@ -153,6 +156,7 @@ export class RealtimeHub {
       switch (msg.type) {
         case 'subscribe':
           clearTimeout(subscribeTimer);
+          client.gzip = msg.compress === 'gzip';
           client.summary = this.position(msg.sinceRev, (rev) => this.opts.store.summarySince(rev) !== null);
           this.scheduleFlush();
           break;
@@ -307,8 +311,26 @@ export class RealtimeHub {
 
   private sendFrame(client: Client, frame: Buffer): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
+    if (client.gzip && frame.length >= GZIP_FROM_BYTES) {
+      const packed = this.gzipped(frame);
+      this.opts.metrics?.wsBytesSent.inc(packed.length);
+      client.ws.send(packed, { binary: true });
+      return;
+    }
     this.opts.metrics?.wsBytesSent.inc(frame.length);
     client.ws.send(frame, { binary: false });
+  }
+
+  /** Each large frame is compressed once, however many clients receive it. */
+  private readonly gzipCache = new WeakMap<Buffer, Buffer>();
+  private gzipped(frame: Buffer): Buffer {
+    let packed = this.gzipCache.get(frame);
+    if (!packed) {
+      // Level 1: a 2 MB list snapshot shrinks ~10× in a few ms; higher levels buy little more.
+      packed = gzipSync(frame, { level: 1 });
+      this.gzipCache.set(frame, packed);
+    }
+    return packed;
   }
 
   private beat(): void {
@@ -338,6 +360,9 @@ export class RealtimeHub {
     for (const c of this.clients) c.ws.terminate();
   }
 }
+
+/** Frames at least this large go compressed to clients that asked for it. */
+const GZIP_FROM_BYTES = 16 * 1024;
 
 /** Marks "nothing to send for this position" in the per-flush frame cache. */
 const EMPTY: Buffer = Buffer.alloc(0);
