@@ -13,6 +13,11 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 async function main(): Promise<void> {
   const logger = createLogger();
+  // Last line of defence: a stray rejection or throw is logged and the control plane keeps
+  // serving (every request path has its own handler; this catches what escapes timers and
+  // event emitters). Startup failures still exit through main().catch below.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection (still serving)'));
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (still serving)'));
   let config;
   try {
     config = loadConfig();
@@ -40,10 +45,12 @@ async function main(): Promise<void> {
   logger.info({ url, config: config.file ?? '(none)' }, 'dashboard ready');
   const admin = switchboard.firstStartCredential;
   if (admin) {
-    // Printed once, on stdout rather than in the log stream; only its hash is stored.
+    // Printed once, on stdout rather than in the log stream; only its hash is stored. The link
+    // carries the token in the URL fragment, which browsers never send: it reaches no access log.
     process.stdout.write(
       `\n  Switchboard is running at ${url}\n  No users are configured, so an admin credential was created (shown only this once):\n\n` +
-        `    admin token: ${admin.token}\n\n  Sign in at ${url}signin with it. Its hash is in ${admin.file}; delete that file to make a new one.\n\n`,
+        `    Open this link to sign in as admin:\n\n    ${url}signin#token=${admin.token}\n\n` +
+        `    admin token: ${admin.token}\n\n  (or paste the token at ${url}signin). Its hash is in ${admin.file}; delete that file to make a new one.\n\n`,
     );
   }
 

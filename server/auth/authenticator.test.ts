@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Authenticator, hasRole, sameOrigin } from './authenticator';
+import { Authenticator, allows, readCookie, sameOrigin } from './authenticator';
 
 const users = [
   { name: 'alice', role: 'operator' as const, token: 'alice-token' },
@@ -22,15 +22,17 @@ describe('Authenticator', () => {
     const auth = new Authenticator({ users, anonymousRole: null, sessionTtlMs: 1000, now: () => now });
     const { id: sid } = auth.createSession({ name: 'vic', role: 'viewer' });
     const req = { headers: { cookie: `other=1; sb_session=${encodeURIComponent(sid)}` } };
-    expect(auth.authenticate(req)).toEqual({ name: 'vic', role: 'viewer', via: 'session' });
+    expect(auth.authenticate(req)).toEqual({ name: 'vic', role: 'viewer', via: 'session', sessionId: sid });
     now = 1001;
     expect(auth.authenticate(req)).toBeNull();
   });
 
-  it('ranks roles', () => {
-    expect(hasRole({ name: 'a', role: 'admin', via: 'bearer' }, 'operator')).toBe(true);
-    expect(hasRole({ name: 'v', role: 'viewer', via: 'bearer' }, 'operator')).toBe(false);
-    expect(hasRole(null, 'viewer')).toBe(false);
+  it('grants each role exactly its permission set', () => {
+    const as = (role: 'client' | 'viewer' | 'operator' | 'admin') => ({ name: 'x', role, via: 'bearer' as const });
+    expect(allows(as('admin'), 'traffic:write')).toBe(true);
+    expect(allows(as('viewer'), 'traffic:write')).toBe(false);
+    expect(allows(null, 'topology:read')).toBe(false);
+    expect(allows('invalid', 'topology:read')).toBe(false);
   });
 
   it('checks the Origin against Host', () => {
@@ -66,9 +68,37 @@ describe('Authenticator', () => {
     expect(auth.csrfOk({ headers: { cookie } })).toBe(false);
   });
 
-  it('ranks the client role below viewer', () => {
-    expect(hasRole({ name: 'svc', role: 'client', via: 'bearer' }, 'client')).toBe(true);
-    expect(hasRole({ name: 'svc', role: 'client', via: 'bearer' }, 'viewer')).toBe(false);
-    expect(hasRole({ name: 'v', role: 'viewer', via: 'bearer' }, 'client')).toBe(true);
+  it('does not rank roles: a viewer is not a client, a client is not a viewer', () => {
+    expect(allows({ name: 'svc', role: 'client', via: 'bearer' }, 'telemetry:write')).toBe(true);
+    expect(allows({ name: 'svc', role: 'client', via: 'bearer' }, 'topology:read')).toBe(false);
+    expect(allows({ name: 'v', role: 'viewer', via: 'anonymous' }, 'telemetry:write')).toBe(false);
+    expect(allows({ name: 'o', role: 'operator', via: 'bearer' }, 'gateway')).toBe(false);
+  });
+
+  it('reads a malformed cookie as absent, never throwing', () => {
+    expect(readCookie('sb_session=%', 'sb_session')).toBeNull();
+    expect(readCookie('a=%E0%A4%A; sb_session=ok%20x', 'sb_session')).toBe('ok x');
+    const auth = new Authenticator({ users, anonymousRole: 'viewer' });
+    expect(auth.authenticate({ headers: { cookie: 'sb_session=%' } })).toEqual({ name: 'anonymous', role: 'viewer', via: 'anonymous' });
+  });
+
+  it('reaps expired sessions, bounds their number and announces each end', () => {
+    let now = 0;
+    const auth = new Authenticator({ users, anonymousRole: null, sessionTtlMs: 1000, maxSessions: 2, now: () => now });
+    const ended: string[] = [];
+    auth.onSessionEnd((id, why) => ended.push(`${id}:${why}`));
+    const a = auth.createSession({ name: 'vic', role: 'viewer' });
+    now = 500;
+    const b = auth.createSession({ name: 'vic', role: 'viewer' });
+    const c = auth.createSession({ name: 'vic', role: 'viewer' });
+    expect(ended).toEqual([`${a.id}:evicted`]);
+    expect(auth.sessionCount).toBe(2);
+    now = 1600;
+    expect(auth.reap()).toBe(2);
+    expect(ended).toEqual([`${a.id}:evicted`, `${b.id}:expired`, `${c.id}:expired`]);
+    expect(auth.sessionCount).toBe(0);
+    auth.endSession(c.id);
+    expect(ended).toHaveLength(3);
+    auth.close();
   });
 });

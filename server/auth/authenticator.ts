@@ -2,26 +2,29 @@
  * Who is calling: a Bearer token (scripts, SDK clients) or a browser session cookie, else the
  * configured anonymous role. Tokens are random and long, so a SHA-256 digest compared in
  * constant time is enough; passwords are chosen by people, so they are held as scrypt hashes.
- * Sessions live in memory (a restart signs browsers out) and each carries a CSRF token the
- * browser must echo on changes.
+ * Sessions live in memory (a restart signs browsers out), each carries a CSRF token the browser
+ * must echo on changes, their number is bounded, and expired ones are reaped on a timer; every
+ * session that ends (sign-out, expiry, eviction) is announced so its WebSockets can be closed.
  */
 import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { IncomingMessage } from 'node:http';
-import type { Role } from '../config/configSchema';
+import { can, type Permission, type Role } from '../../protocol/api';
 
 export interface Principal {
   name: string;
   role: Role;
   /** How the caller proved who it is; cookie callers need an Origin check on unsafe methods. */
   via: 'bearer' | 'session' | 'anonymous';
+  /** The session behind a cookie caller, so its sockets can be closed when it ends. */
+  sessionId?: string;
 }
 
-const RANK: Record<Role, number> = { client: 0, viewer: 1, operator: 2, admin: 3 };
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
-export function hasRole(principal: Principal | null, needed: Role): boolean {
-  return principal !== null && RANK[principal.role] >= RANK[needed];
+/** Whether the caller holds `permission`: exactly its role's set (protocol/api.ts), nothing inherited. */
+export function allows(principal: Principal | null | 'invalid', permission: Permission): boolean {
+  return principal !== null && principal !== 'invalid' && can(principal.role, permission);
 }
 
 export const SESSION_COOKIE = 'sb_session';
@@ -43,19 +46,34 @@ export interface SessionInfo {
 
 export const CSRF_HEADER = 'x-csrf-token';
 
+/** Why a session ended, for the sockets it had open. */
+export type SessionEnd = 'signed out' | 'expired' | 'evicted';
+
 export interface AuthenticatorOptions {
   users: readonly UserCredential[];
   anonymousRole: Role | null;
   /** @default 12 h */
   sessionTtlMs?: number;
+  /** Live sessions at most; the oldest is ended to make room. @default 10000 (config `limits.sessions`) */
+  maxSessions?: number;
+  /** How often expired sessions are removed. @default 60 s */
+  reapEveryMs?: number;
   now?: () => number;
+}
+
+interface StoredSession extends SessionInfo {
+  expiresAt: number;
 }
 
 export class Authenticator {
   private readonly users: { name: string; role: Role; digest: Buffer | null; password: { salt: Buffer; hash: Buffer } | null }[];
-  private readonly sessions = new Map<string, SessionInfo & { expiresAt: number }>();
+  /** Insertion order is creation order: the first entry is the oldest session. */
+  private readonly sessions = new Map<string, StoredSession>();
+  private readonly ended = new Set<(sessionId: string, why: SessionEnd) => void>();
   private readonly ttl: number;
+  private readonly maxSessions: number;
   private readonly now: () => number;
+  private readonly reaper: NodeJS.Timeout;
   readonly anonymousRole: Role | null;
 
   constructor(options: AuthenticatorOptions) {
@@ -71,7 +89,21 @@ export class Authenticator {
     });
     this.anonymousRole = options.anonymousRole;
     this.ttl = options.sessionTtlMs ?? 12 * 3600_000;
+    this.maxSessions = options.maxSessions ?? 10_000;
     this.now = options.now ?? Date.now;
+    this.reaper = setInterval(() => this.reap(), options.reapEveryMs ?? 60_000);
+    this.reaper.unref();
+  }
+
+  /** Live sessions (for /metrics). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Called for every session that ends; returns an unsubscribe function. */
+  onSessionEnd(listener: (sessionId: string, why: SessionEnd) => void): () => void {
+    this.ended.add(listener);
+    return () => this.ended.delete(listener);
   }
 
   /** The user owning `token`, or null. */
@@ -96,6 +128,11 @@ export class Authenticator {
   }
 
   createSession(user: { name: string; role: Role }): { id: string; csrfToken: string } {
+    if (this.sessions.size >= this.maxSessions) this.reap();
+    while (this.sessions.size >= this.maxSessions) {
+      const oldest = this.sessions.keys().next().value as string;
+      this.end(oldest, 'evicted');
+    }
     const id = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
     this.sessions.set(id, { ...user, csrfToken, expiresAt: this.now() + this.ttl });
@@ -104,10 +141,8 @@ export class Authenticator {
 
   /** The live session behind a request's cookie, if any. */
   session(req: Pick<IncomingMessage, 'headers'>): SessionInfo | null {
-    const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
-    const s = sid ? this.sessions.get(sid) : undefined;
-    if (!s || s.expiresAt <= this.now()) return null;
-    return { name: s.name, role: s.role, csrfToken: s.csrfToken };
+    const s = this.live(readCookie(req.headers.cookie, SESSION_COOKIE));
+    return s ? { name: s.name, role: s.role, csrfToken: s.csrfToken } : null;
   }
 
   /** Whether a cookie-authenticated change carries its session's CSRF token. */
@@ -120,8 +155,9 @@ export class Authenticator {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
+  /** Sign-out: the session ends now, and so do its WebSockets. */
   endSession(id: string): void {
-    this.sessions.delete(id);
+    this.end(id, 'signed out');
   }
 
   /** Resolves the caller; `invalid` means credentials were presented and are wrong (→ 401, not anonymous). */
@@ -133,12 +169,47 @@ export class Authenticator {
       return user ? { ...user, via: 'bearer' } : 'invalid';
     }
     const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
-    if (sid) {
-      const s = this.sessions.get(sid);
-      if (s && s.expiresAt > this.now()) return { name: s.name, role: s.role, via: 'session' };
-      if (s) this.sessions.delete(sid);
-    }
+    const s = this.live(sid);
+    if (s) return { name: s.name, role: s.role, via: 'session', sessionId: sid! };
     return this.anonymousRole ? { name: 'anonymous', role: this.anonymousRole, via: 'anonymous' } : null;
+  }
+
+  /** Removes expired sessions (on a timer, and before evicting a live one). */
+  reap(): number {
+    const now = this.now();
+    let n = 0;
+    for (const [id, s] of this.sessions) {
+      if (s.expiresAt <= now) {
+        this.end(id, 'expired');
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Stops the reaper timer. */
+  close(): void {
+    clearInterval(this.reaper);
+  }
+
+  private live(sid: string | null): StoredSession | null {
+    if (!sid) return null;
+    const s = this.sessions.get(sid);
+    if (!s) return null;
+    if (s.expiresAt > this.now()) return s;
+    this.end(sid, 'expired');
+    return null;
+  }
+
+  private end(id: string, why: SessionEnd): void {
+    if (!this.sessions.delete(id)) return;
+    for (const listener of this.ended) {
+      try {
+        listener(id, why);
+      } catch {
+        // A listener's failure must not keep the session alive or break the caller.
+      }
+    }
   }
 }
 
@@ -146,11 +217,18 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
+/** A cookie's value, or null; malformed percent-encoding is "no such cookie", never an exception. */
 export function readCookie(header: string | undefined, name: string): string | null {
   if (!header) return null;
   for (const part of header.split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    const eq = part.indexOf('=');
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return null;
+    }
   }
   return null;
 }
@@ -167,4 +245,27 @@ export function sameOrigin(req: Pick<IncomingMessage, 'headers'>): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether the browser reached us over HTTPS: a TLS listener, or (only when configured to trust
+ * it) a reverse proxy's `X-Forwarded-Proto: https`. Decides the session cookie's Secure flag.
+ */
+export function viaHttps(req: Pick<IncomingMessage, 'headers' | 'socket'>, trustProxy: boolean): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted) return true;
+  if (!trustProxy) return false;
+  const proto = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(proto) ? proto[0] : proto)?.split(',', 1)[0]?.trim().toLowerCase();
+  return first === 'https';
+}
+
+/** The caller's address: the socket peer, or the proxy's X-Forwarded-For client when trusted. */
+export function clientAddress(req: Pick<IncomingMessage, 'headers' | 'socket'>, trustProxy: boolean): string {
+  if (trustProxy) {
+    const xff = req.headers['x-forwarded-for'];
+    const list = (Array.isArray(xff) ? xff.join(',') : (xff ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
+    // The last hop the proxy appended is the one it saw; earlier entries are the client's say-so.
+    if (list.length) return list.at(-1)!;
+  }
+  return req.socket.remoteAddress ?? 'unknown';
 }

@@ -3,6 +3,7 @@
  * errors name the field by its path (e.g. `sources[0].address`).
  */
 import { z } from 'zod';
+import { Role as RoleSchema } from '../../protocol/api';
 
 /** `env:NAME` reads the variable NAME at load time; anything else is the literal secret. */
 const Secret = z.string().min(1, 'must not be empty');
@@ -51,9 +52,26 @@ export const SourceConfig = z.discriminatedUnion('kind', [ConsulSourceConfig, Ku
   error: 'kind must be one of "consul", "kubernetes", "dns"',
 });
 
-/** client: SDK callers and the gateway only; viewer: read; operator: change traffic; admin: users and config. */
-export const Role = z.enum(['client', 'viewer', 'operator', 'admin']);
+/** client: SDK callers, the gateway and xDS; viewer: read; operator: change traffic; admin: everything (protocol/api.ts). */
+export const Role = RoleSchema;
 export type Role = z.infer<typeof Role>;
+
+/** Every resource an outsider can make the control plane hold is bounded here (DESIGN.md "Configuration additions"). */
+export const LIMIT_DEFAULTS = { bodyBytes: 65_536, sessions: 10_000, telemetrySeries: 50_000, wsOutboundBytes: 1_048_576, gatewayClients: 50 } as const;
+const Limits = z
+  .strictObject({
+    /** Largest request body the API and the gateway read. */
+    bodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(LIMIT_DEFAULTS.bodyBytes),
+    /** Browser sessions held at once; the oldest is signed out to make room. */
+    sessions: z.number().int().min(1).default(LIMIT_DEFAULTS.sessions),
+    /** Telemetry series (per service and per instance) and reporting clients kept at once. */
+    telemetrySeries: z.number().int().min(10).default(LIMIT_DEFAULTS.telemetrySeries),
+    /** Unsent bytes per WebSocket before the hub stops sending to it. */
+    wsOutboundBytes: z.number().int().min(16 * 1024).default(LIMIT_DEFAULTS.wsOutboundBytes),
+    /** Services the gateway keeps a registry watch for (each holds two long-polls); idle ones are closed first. */
+    gatewayClients: z.number().int().min(1).max(1000).default(LIMIT_DEFAULTS.gatewayClients),
+  })
+  .default(LIMIT_DEFAULTS);
 
 const UserConfig = z
   .strictObject({
@@ -68,8 +86,13 @@ const UserConfig = z
 
 export const ConfigSchema = z.strictObject({
   listen: z
-    .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: Port.default(3000) })
-    .default({ host: '127.0.0.1', port: 3000 }),
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: Port.default(3000),
+      /** Behind a reverse proxy: believe its X-Forwarded-Proto (Secure cookies) and X-Forwarded-For (rate limits). */
+      trustProxy: z.boolean().default(false),
+    })
+    .default({ host: '127.0.0.1', port: 3000, trustProxy: false }),
   dataDir: z.string().min(1).default('.switchboard'),
   embedded: z
     .strictObject({
@@ -87,6 +110,15 @@ export const ConfigSchema = z.strictObject({
       users: z.array(UserConfig).default([]),
     })
     .optional(),
+  session: z
+    .strictObject({
+      /** Reserved for stateless signed sessions across replicas (DESIGN.md); validated, not used yet. */
+      secret: Secret.optional(),
+      /** How long a browser session lasts. */
+      ttlHours: z.number().min(0.05).max(24 * 30).default(12),
+    })
+    .default({ ttlHours: 12 }),
+  limits: Limits,
 });
 
 export type RawConfig = z.input<typeof ConfigSchema>;

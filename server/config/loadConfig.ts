@@ -27,13 +27,15 @@ export interface UserEntry {
 export interface Config {
   /** The file this came from, or null for the built-in default. */
   file: string | null;
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; trustProxy: boolean };
   dataDir: string;
   embedded: ParsedConfig['embedded'];
   consulSources: (Omit<ConsulSourceConfig, 'token'> & { token: string | null })[];
   dnsSources: DnsSourceConfig[];
   kubernetesSources: KubernetesSourceConfig[];
   auth: { anonymousRole: Role | null; users: UserEntry[] };
+  session: { secret: string | null; ttlMs: number };
+  limits: ParsedConfig['limits'];
 }
 
 
@@ -111,6 +113,7 @@ export function fromRaw(
   (cfg.auth?.users ?? []).forEach((u, i) => {
     if (cfg.auth!.users.findIndex((o) => o.name === u.name) !== i) problems.push(`auth.users[${i}].name: "${u.name}" is configured twice`);
   });
+  const sessionSecret = secret(cfg.session.secret, 'session.secret');
   if (problems.length) throw new ConfigError(`invalid config${ctx.file ? ` (${ctx.file})` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
   const listen = { ...cfg.listen };
@@ -147,6 +150,8 @@ export function fromRaw(
     // Without an auth section the dashboard is read-only for anyone who can reach a loopback
     // listener; on any other address nothing is shown without signing in.
     auth: { anonymousRole: cfg.auth ? cfg.auth.anonymousRole : isLoopback(listen.host) ? 'viewer' : null, users },
+    session: { secret: sessionSecret, ttlMs: Math.round(cfg.session.ttlHours * 3600_000) },
+    limits: cfg.limits,
   };
 }
 

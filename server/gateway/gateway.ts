@@ -1,21 +1,26 @@
 /**
  * Server-side discovery for callers that embed nothing: `/gw/<service>/<path>` is routed
  * through the SDK's ServiceClient, so it obeys the same traffic policy (weights, drain) as
- * every embedded client. Not an open proxy: callers present a Bearer token (the `client`
- * role is enough), and only instances the registry lists for that service are reached.
+ * every embedded client. Not an open proxy: the router lets only Bearer callers with the
+ * `gateway` permission through, and only instances the registry lists for that service are
+ * reached.
+ *
+ * Each routed service holds a ServiceClient (two registry long-polls). They are bounded: a
+ * client idle for `idleMs` is closed, and at `maxClients` the least recently used idle one makes
+ * room (Consul caps connections per client address at 200). Metrics label only services that
+ * exist in the topology, so callers cannot mint label values.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { TelemetryReport } from '../../protocol/telemetry';
 import { NoEndpointError, ServiceClient } from '../../sdk/serviceClient';
-import { type Authenticator, hasRole } from '../auth/authenticator';
-import { sendJson } from '../http/apiRouter';
+import { readBody } from '../http/bodyReader';
+import { HttpError } from '../http/httpError';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { TopologyStore } from '../topology/topologyStore';
 
 export const GATEWAY_PREFIX = '/gw/';
-const MAX_BODY = 1024 * 1024;
 const READY_TIMEOUT_MS = 5_000;
 // Hop-by-hop headers (RFC 9110 §7.6.1) and the caller's credentials stay on this side.
 const DROP_REQUEST = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'authorization', 'cookie', 'content-length', 'expect']);
@@ -24,11 +29,17 @@ const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 
 
 export interface GatewayDeps {
   store: TopologyStore;
-  auth: Authenticator;
   metrics: Metrics;
   logger: Logger;
   /** How to discover a source's services (a Consul-compatible registry, or a Kubernetes cluster), or null if the gateway cannot route through it. */
   registryFor(sourceId: string): GatewayRegistry | null;
+  /** Service clients held at once. @default 50 (config `limits.gatewayClients`) */
+  maxClients?: number;
+  /** A client unused this long is closed. @default 5 min */
+  idleMs?: number;
+  /** Largest request body forwarded. @default 1 MiB */
+  maxBodyBytes?: number;
+  now?: () => number;
 }
 
 export type GatewayRegistry =
@@ -42,42 +53,72 @@ interface Target {
   name: string;
 }
 
+interface RouteEntry {
+  target: Target;
+  client: ServiceClient;
+  lastUsed: number;
+  inFlight: number;
+}
+
 export class Gateway {
-  /** By service name: where it was found and the client routing to it (one watch per service, reused by every request). */
-  private readonly routes = new Map<string, { target: Target; client: ServiceClient }>();
+  /** By service name, least recently used first: where it was found and the client routing to it. */
+  private readonly routes = new Map<string, RouteEntry>();
+  private readonly maxClients: number;
+  private readonly idleMs: number;
+  private readonly maxBody: number;
+  private readonly now: () => number;
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly deps: GatewayDeps) {}
+  constructor(private readonly deps: GatewayDeps) {
+    this.maxClients = deps.maxClients ?? 50;
+    this.idleMs = deps.idleMs ?? 5 * 60_000;
+    this.maxBody = deps.maxBodyBytes ?? 1024 * 1024;
+    this.now = deps.now ?? Date.now;
+    this.sweeper = setInterval(() => this.evictIdle(), Math.max(1000, Math.min(60_000, this.idleMs / 2)));
+    this.sweeper.unref();
+  }
 
-  /** Handles `/gw/…`; returns false for any other path. */
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (!url.pathname.startsWith(GATEWAY_PREFIX)) return false;
-    const rest = url.pathname.slice(GATEWAY_PREFIX.length);
+  /** Service clients currently held (for /metrics). */
+  get clientCount(): number {
+    return this.routes.size;
+  }
+
+  /** Proxies one request; the caller is already authorized (router: `gateway`, Bearer only). */
+  async handle(req: IncomingMessage, res: ServerResponse, target: { path: string; query: URLSearchParams }): Promise<void> {
+    const rest = target.path.slice(GATEWAY_PREFIX.length);
     const slash = rest.indexOf('/');
-    const name = decodeURIComponent(slash === -1 ? rest : rest.slice(0, slash));
-    const path = `${slash === -1 ? '/' : rest.slice(slash)}${url.search}`;
-    const count = (outcome: string) => this.deps.metrics.gatewayRequests.inc({ service: name || '-', outcome });
-
-    const principal = this.deps.auth.authenticate(req);
-    if (principal === null || principal === 'invalid' || principal.via !== 'bearer' || !hasRole(principal, 'client')) {
-      count('refused');
-      sendJson(res, 401, { error: 'the gateway needs Authorization: Bearer <token> (role client or above)' });
-      return true;
+    let name: string;
+    try {
+      name = decodeURIComponent(slash === -1 ? rest : rest.slice(0, slash));
+    } catch {
+      throw new HttpError('bad_request', 'malformed service name in the path');
     }
+    const search = target.query.toString();
+    const path = `${slash === -1 ? '/' : rest.slice(slash)}${search ? `?${search}` : ''}`;
     const route = this.route(name);
     if (!route) {
-      count('refused');
-      sendJson(res, 404, { error: `no registered service named "${name}"` });
-      return true;
+      this.count('-', 'unknown_service');
+      throw new HttpError('not_found', `no registered service named "${name}"`);
     }
-    let body: Buffer | undefined;
+    const count = (outcome: string) => this.count(route.target.name, outcome);
+    route.inFlight++;
+    route.lastUsed = this.now();
     try {
-      body = await readBody(req);
-    } catch {
-      count('refused');
-      sendJson(res, 413, { error: `request body larger than ${MAX_BODY} bytes` });
-      return true;
+      let body: Buffer | undefined;
+      try {
+        body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req, { limit: this.maxBody });
+      } catch (err) {
+        count('refused');
+        throw err;
+      }
+      await this.forward(req, res, route, path, body, count);
+    } finally {
+      route.inFlight--;
+      route.lastUsed = this.now();
     }
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse, route: RouteEntry, path: string, body: Buffer | undefined, count: (outcome: string) => void): Promise<void> {
     const { target, client } = route;
     try {
       await client.ready(READY_TIMEOUT_MS);
@@ -95,21 +136,16 @@ export class Gateway {
       if (response.body) await pipe(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), res);
       else res.end();
     } catch (err) {
-      if (res.headersSent) {
-        // The instance failed mid-body: cut the response so the caller sees it was incomplete.
-        res.destroy();
-        return true;
-      }
+      // The instance failed mid-body: the router cuts the response so the caller sees it was incomplete.
+      if (res.headersSent) throw err;
       if (err instanceof NoEndpointError) {
         count('no_instance');
-        sendJson(res, 503, { error: err.message });
-      } else {
-        count('unreachable');
-        this.deps.logger.warn({ service: target.id, err: (err as Error).message }, 'gateway request failed');
-        sendJson(res, 502, { error: `${name}: no instance answered (${(err as Error).message})` });
+        throw new HttpError('unavailable', err.message);
       }
+      count('unreachable');
+      this.deps.logger.warn({ service: target.id, err: (err as Error).message }, 'gateway request failed');
+      throw new HttpError('bad_gateway', `${target.name}: no instance answered (${(err as Error).message})`);
     }
-    return true;
   }
 
   /** What the gateway's own clients would report, for the control plane to take in-process. */
@@ -118,8 +154,31 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     await Promise.all([...this.routes.values()].map((r) => r.client.close()));
     this.routes.clear();
+  }
+
+  /** Closes clients nobody used for `idleMs`; returns how many. */
+  evictIdle(): number {
+    const cutoff = this.now() - this.idleMs;
+    let n = 0;
+    for (const [name, r] of this.routes) {
+      if (r.inFlight === 0 && r.lastUsed <= cutoff) {
+        this.drop(name, r);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private drop(name: string, r: RouteEntry): void {
+    this.routes.delete(name);
+    void r.client.close().catch(() => undefined);
+  }
+
+  private count(service: string, outcome: string): void {
+    this.deps.metrics.gatewayRequests.inc({ service, outcome });
   }
 
   /**
@@ -127,11 +186,22 @@ export class Gateway {
    * requests skip the scan); with the same name in several sources or datacenters, the first in
    * config order.
    */
-  private route(name: string): { target: Target; client: ServiceClient } | null {
+  private route(name: string): RouteEntry | null {
     const cached = this.routes.get(name);
-    if (cached || !name) return cached ?? null;
+    if (cached) {
+      // Re-inserted: the map's order is least recently used first.
+      this.routes.delete(name);
+      this.routes.set(name, cached);
+      return cached;
+    }
+    if (!name) return null;
     const found = this.deps.store.servicesNamed(name).find((s) => this.deps.registryFor(s.sourceId) !== null);
     if (!found) return null;
+    if (this.routes.size >= this.maxClients) {
+      const idle = [...this.routes].find(([, r]) => r.inFlight === 0);
+      if (!idle) throw new HttpError('unavailable', `the gateway is routing to ${this.maxClients} services already (limits.gatewayClients); retry shortly`, { headers: { 'retry-after': '1' } });
+      this.drop(idle[0], idle[1]);
+    }
     const target: Target = { id: found.id, sourceId: found.sourceId, scope: found.scope, name: found.name };
     const registry = this.deps.registryFor(target.sourceId)!;
     const where =
@@ -144,7 +214,7 @@ export class Gateway {
       caller: 'switchboard-gateway',
       onError: (e) => this.deps.logger.debug({ service: target.id, err: e.message }, 'gateway watch trouble; serving last-known-good'),
     }).start();
-    const route = { target, client };
+    const route: RouteEntry = { target, client, lastUsed: this.now(), inFlight: 0 };
     this.routes.set(name, route);
     return route;
   }
@@ -160,18 +230,6 @@ function forwardHeaders(req: IncomingMessage): Record<string, string> {
   out['x-forwarded-for'] = out['x-forwarded-for'] ? `${out['x-forwarded-for']}, ${peer}` : peer;
   out['x-forwarded-host'] = req.headers.host ?? '';
   return out;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  if (req.method === 'GET' || req.method === 'HEAD') return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new Error('too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function pipe(from: Readable, to: ServerResponse): Promise<void> {

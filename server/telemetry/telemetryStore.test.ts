@@ -36,7 +36,8 @@ describe('TelemetryStore', () => {
     store.ingest(report('a', [['p1', 'closed', 150, 25, fast]]), 5_000);
     const points = store.points('payment', null, 5_000);
     expect(points).toEqual([
-      { t: 0, rps: 20, errorRate: 0, p50: 5, p99: 5 },
+      // Interpolated within the (2, 3] ms bucket the 99 fast samples fall in.
+      { t: 0, rps: 20, errorRate: 0, p50: 2.51, p99: 3 },
       { t: 5_000, rps: 10, errorRate: 0.5, p50: null, p99: null },
     ]);
     expect(store.points('payment', 'p1', 5_000)).toHaveLength(2);
@@ -48,5 +49,20 @@ describe('TelemetryStore', () => {
     store.ingest(report('a', [['p1', 'closed', 100, 0]]), 0);
     store.ingest(report('a', [['p1', 'closed', 3, 1]]), 1_000);
     expect(store.points('payment', null, 1_000)[0]).toMatchObject({ rps: 103 / 5 });
+  });
+
+  it('deletes series that left the window and holds at most maxSeries series and clients', () => {
+    const store = new TelemetryStore({ maxSeries: 3 });
+    store.ingest(report('a', [['p1', 'closed', 1, 0]]), 0);
+    expect(store.seriesCount).toBe(2);
+    // A second instance needs one series more than fits: only the first fits.
+    store.ingest(report('a', [['p1', 'closed', 2, 0], ['p2', 'closed', 1, 0], ['p3', 'closed', 1, 0]]), 1000);
+    expect(store.seriesCount).toBe(3);
+    expect(store.dropped).toBeGreaterThan(0);
+    for (const id of ['b', 'c', 'd']) store.ingest(report(id, []), 1000);
+    expect(store.clientCount).toBe(3);
+    store.prune(16 * 60_000);
+    expect(store.seriesCount).toBe(0);
+    expect(store.clientCount).toBe(0);
   });
 });

@@ -4,6 +4,10 @@
  * rate and latency per service and per instance in 5-second buckets. Reports carry cumulative
  * counters; the store turns them into per-bucket deltas (a counter going backwards means the
  * client restarted). Pure: the clock is passed in.
+ *
+ * Bounded: series whose newest bucket left the 15-minute window are deleted when clients are
+ * pruned, and at most `maxSeries` series and as many clients are held; past that, reports for
+ * new series or new clients are dropped (and counted) rather than growing memory.
  */
 import type { BreakerView, InstanceReport, SeriesPoint, TelemetryReport } from '../../protocol/telemetry';
 
@@ -31,6 +35,8 @@ interface ClientState {
 export interface TelemetryStoreOptions {
   /** A client silent this long no longer counts. @default 15 s */
   ageOutMs?: number;
+  /** Series (per service and per instance) held at once; also the bound on reporting clients. @default 50000 (config `limits.telemetrySeries`) */
+  maxSeries?: number;
 }
 
 export class TelemetryStore {
@@ -38,13 +44,31 @@ export class TelemetryStore {
   /** `service` or `service/instanceId` → buckets, oldest first. */
   private readonly series = new Map<string, Bucket[]>();
   private readonly ageOutMs: number;
+  private readonly maxSeries: number;
+  /** Reports (or parts of them) dropped because a bound was reached. */
+  dropped = 0;
 
   constructor(options: TelemetryStoreOptions = {}) {
     this.ageOutMs = options.ageOutMs ?? 15_000;
+    this.maxSeries = options.maxSeries ?? 50_000;
+  }
+
+  /** Series held now (for /metrics). */
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
+  /** Reporting clients held now (for /metrics). */
+  get clientCount(): number {
+    return this.clients.size;
   }
 
   ingest(report: TelemetryReport, now: number): void {
     const prev = this.clients.get(report.clientId);
+    if (!prev && this.clients.size >= this.maxSeries) {
+      this.dropped++;
+      return;
+    }
     const instances = new Map(report.instances.map((i) => [i.id, i]));
     for (const inst of report.instances) {
       const before = prev?.instances.get(inst.id);
@@ -58,7 +82,7 @@ export class TelemetryStore {
     this.clients.set(report.clientId, { caller: report.caller, guardHolds: report.guardHolds, service: report.service, lastSeen: now, instances });
   }
 
-  /** Forgets clients that stopped reporting; returns the services whose breaker views changed. */
+  /** Forgets clients that stopped reporting and series with nothing left in the window; returns the services whose breaker views changed. */
   prune(now: number): string[] {
     const touched = new Set<string>();
     for (const [id, c] of this.clients) {
@@ -66,6 +90,10 @@ export class TelemetryStore {
         this.clients.delete(id);
         touched.add(c.service);
       }
+    }
+    const from = bucketStart(now) - (KEEP_BUCKETS - 1) * BUCKET_MS;
+    for (const [key, buckets] of this.series) {
+      if ((buckets.at(-1)?.t ?? -Infinity) < from) this.series.delete(key);
     }
     return [...touched];
   }
@@ -108,7 +136,13 @@ export class TelemetryStore {
 
   private add(key: string, now: number, requests: number, errors: number, latency: number[]): void {
     let buckets = this.series.get(key);
-    if (!buckets) this.series.set(key, (buckets = []));
+    if (!buckets) {
+      if (this.series.size >= this.maxSeries) {
+        this.dropped++;
+        return;
+      }
+      this.series.set(key, (buckets = []));
+    }
     const t = bucketStart(now);
     let last = buckets.at(-1);
     if (!last || last.t !== t) {

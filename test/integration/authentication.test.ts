@@ -53,7 +53,7 @@ describe('authentication and roles', () => {
     // Nobody but an admin lists users; a client token cannot read the topology.
     const asPat = await fetch(`${base}/api/users`, { headers: { cookie } });
     expect(asPat.status).toBe(403);
-    expect(((await asPat.json()) as { error: string }).error).toBe('role admin required (you are pat, operator)');
+    expect(((await asPat.json()) as { error: string }).error).toBe('role admin required for admin (you are pat, operator)');
     const asRoot = await fetch(`${base}/api/users`, { headers: { authorization: 'Bearer root-token' } });
     expect(await asRoot.json()).toEqual({
       users: [

@@ -1,0 +1,187 @@
+/**
+ * Every REST body and answer (DESIGN.md "User-facing contracts"), as zod schemas shared by
+ * the server (which parses requests with them), the browser (lib/api.ts validates answers)
+ * and the CLI. Roles and what each may do live here too, so the UI, the CLI and every server
+ * entry point (REST, WebSocket, gateway, telemetry) agree on one table.
+ */
+import { z } from 'zod';
+import { Health, HealthCounts, Service, SourceStatus, Topology, TopologySummary } from './model';
+import { TelemetryReport } from './telemetry';
+import { TrafficPolicy } from './traffic';
+
+// ── Roles and permissions (DESIGN.md "Permissions: a set per role, not a ranking") ──────────
+
+/** client: SDK callers, the gateway and xDS; viewer: read; operator: change traffic; admin: everything. */
+export const Role = z.enum(['client', 'viewer', 'operator', 'admin']);
+export type Role = z.infer<typeof Role>;
+
+export const Permission = z.enum(['telemetry:write', 'gateway', 'xds', 'topology:read', 'traffic:write', 'rollout:write', 'admin']);
+export type Permission = z.infer<typeof Permission>;
+
+/** The whole table. A role has exactly these permissions; nothing is implied by another role. */
+export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
+  client: new Set(['telemetry:write', 'gateway', 'xds']),
+  viewer: new Set(['topology:read']),
+  operator: new Set(['topology:read', 'traffic:write', 'rollout:write']),
+  admin: new Set(Permission.options),
+};
+
+export function can(role: Role | null | undefined, permission: Permission): boolean {
+  return role != null && ROLE_PERMISSIONS[role].has(permission);
+}
+
+/** The roles that hold a permission, for error messages ("role operator or admin required"). */
+export function rolesWith(permission: Permission): Role[] {
+  return Role.options.filter((r) => ROLE_PERMISSIONS[r].has(permission));
+}
+
+// ── Errors ──────────────────────────────────────────────────────────────────────────────────
+
+/** Every 4xx/5xx body. A 409 on a traffic change also carries the registry's current policy. */
+export const ErrorBody = z.object({ error: z.string() });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ── Session ─────────────────────────────────────────────────────────────────────────────────
+
+export const SignInBody = z.union(
+  [
+    z.strictObject({ token: z.string().min(1, 'token must not be empty').max(4096) }),
+    z.strictObject({ name: z.string().min(1, 'name must not be empty').max(256), password: z.string().min(1, 'password must not be empty').max(1024) }),
+  ],
+  { error: 'send { "token" } or { "name", "password" }' },
+);
+export type SignInBody = z.infer<typeof SignInBody>;
+
+export const SessionUser = z.object({ name: z.string(), role: Role });
+export type SessionUser = z.infer<typeof SessionUser>;
+
+/** GET /api/session: who is signed in (null = anonymous) and the CSRF token changes must carry. */
+export const SessionResponse = z.object({ user: SessionUser.nullable(), anonymousRole: Role.nullable(), csrfToken: z.string().nullable() });
+export type SessionResponse = z.infer<typeof SessionResponse>;
+
+export const SignInResponse = z.object({ user: SessionUser, csrfToken: z.string() });
+export type SignInResponse = z.infer<typeof SignInResponse>;
+
+export const SignOutResponse = z.object({ user: z.null() });
+
+export const UsersResponse = z.object({ users: z.array(z.object({ name: z.string(), role: Role, token: z.boolean(), password: z.boolean() })) });
+export type UsersResponse = z.infer<typeof UsersResponse>;
+
+// ── Topology ────────────────────────────────────────────────────────────────────────────────
+
+export { Topology, TopologySummary };
+export const SourcesResponse = z.object({ sources: z.array(SourceStatus) });
+
+/** Where else an address:port is registered (DNS sources carry no health of their own). */
+export const LinkedInstance = z.object({ serviceId: z.string(), health: Health });
+export const ServiceResponse = z.object({
+  service: Service,
+  counts: HealthCounts,
+  source: SourceStatus.nullable(),
+  links: z.record(z.string(), z.array(LinkedInstance)),
+});
+export type ServiceResponse = z.infer<typeof ServiceResponse>;
+
+// ── Traffic ─────────────────────────────────────────────────────────────────────────────────
+
+/** PUT …/traffic. */
+export const PolicyChange = z.strictObject({
+  weights: z.record(z.string().max(63, 'subset names are at most 63 characters'), z.number().int('weights are integers').min(0, 'weights are 0-100').max(100, 'weights are 0-100')),
+  subsets: TrafficPolicy.shape.subsets.optional(),
+  drain: z.array(z.string().max(512)).max(10_000).optional(),
+  reason: z.string().max(500).default(''),
+  force: z.boolean().default(false),
+});
+export type PolicyChange = z.infer<typeof PolicyChange>;
+
+/** POST …/traffic/flip (an empty body is `{}`). */
+export const FlipBody = z.strictObject({ reason: z.string().max(500).optional(), force: z.boolean().optional() });
+/** POST …/traffic/rollback. */
+export const RollbackBody = z.strictObject({ id: z.string().min(1, 'id of a history entry is required').max(64), force: z.boolean().optional() });
+/** POST …/traffic/enable takes no fields. */
+export const EnableBody = z.strictObject({});
+
+/** GET|PUT …/traffic and every change: the policy, its compare-and-set version and subset health. */
+export const TrafficView = z.object({
+  policy: TrafficPolicy.nullable(),
+  /** Consul: the key's ModifyIndex (0 when absent); send it back as If-Match. */
+  modifyIndex: z.number().int(),
+  /** Set when the registry holds something that is not a valid policy: why. Saving a new policy overwrites it. */
+  invalid: z.string().optional(),
+  /** Per subset: instances and how many are passing (drained ones excluded). */
+  subsets: z.record(z.string(), z.object({ instances: z.number().int(), passing: z.number().int() })),
+});
+export type TrafficView = z.infer<typeof TrafficView>;
+
+/** One audit entry: an applied change or a refused attempt. Also the stored form (registry KV / annotation). */
+export const AuditEntry = z.object({
+  id: z.string(),
+  at: z.string(),
+  by: z.string(),
+  reason: z.string(),
+  /** Rejected attempts are recorded too: who tried what, and why it was refused. */
+  outcome: z.enum(['applied', 'rejected']).default('applied'),
+  /** Set when the operator overrode the no-passing-instances guardrail. */
+  forced: z.boolean().default(false),
+  error: z.string().optional(),
+  before: TrafficPolicy.nullable(),
+  /** The policy written (applied) or attempted (rejected; null when it could not be built). */
+  after: TrafficPolicy.nullable(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const TrafficHistory = z.array(AuditEntry);
+
+/** 409: someone else changed the policy first; `current` is what the registry holds now. */
+export const ConflictBody = ErrorBody.extend({ current: z.object({ policy: TrafficPolicy.nullable(), modifyIndex: z.number().int(), invalid: z.string().optional() }) });
+export type ConflictBody = z.infer<typeof ConflictBody>;
+
+/** "blue 80% / green 20%", plus ", draining payment-4" when instances are drained. */
+export function describeWeights(policy: { weights: Record<string, number>; drain?: readonly string[] } | null): string {
+  if (!policy) return 'no policy';
+  const split = Object.entries(policy.weights)
+    .map(([name, w]) => `${name} ${w}%`)
+    .join(' / ');
+  return policy.drain?.length ? `${split}, draining ${policy.drain.join(', ')}` : split;
+}
+
+// ── Telemetry ───────────────────────────────────────────────────────────────────────────────
+
+/** POST /api/telemetry (SDK clients; answers 204). */
+export { TelemetryReport };
+
+export const SeriesPoint = z.object({ t: z.number(), rps: z.number(), errorRate: z.number().nullable(), p50: z.number().nullable(), p99: z.number().nullable() });
+
+/** GET /api/services/:source/:scope/:name/telemetry. */
+export const ServiceTelemetry = z.object({
+  service: z.array(SeriesPoint),
+  instances: z.record(z.string(), z.array(SeriesPoint)),
+  reporters: z.array(z.object({ clientId: z.string(), caller: z.string(), lastSeen: z.number(), guardHolds: z.number() })),
+});
+export type ServiceTelemetry = z.infer<typeof ServiceTelemetry>;
+
+// ── Probes ──────────────────────────────────────────────────────────────────────────────────
+
+export const HealthzResponse = z.object({ status: z.literal('ok') });
+export const ReadyzResponse = z.union([z.object({ status: z.literal('ready') }), z.object({ status: z.literal('not ready'), waitingFor: z.array(z.string()) })]);
+
+// ── Redirects ───────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Where to send a browser after sign-in: `next` only when it resolves to a path on `origin`
+ * itself, else "/". Resolving with the URL parser (not prefix checks) catches every spelling
+ * browsers treat as another host: `//evil`, `/\evil`, `/%5Cevil` once decoded, tabs and newlines.
+ */
+export function sameOriginPath(next: string | null | undefined, origin: string): string {
+  if (!next || !next.startsWith('/')) return '/';
+  let url: URL;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== new URL(origin).origin) return '/';
+  // Re-serialized from the parsed URL, so what the browser follows is what was checked.
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  return path.startsWith('//') || path.startsWith('/\\') ? '/' : path;
+}
