@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { startDemoFleet, type DemoFleet } from '../demo/demoFleet';
 import { startLoadGenerator, type LoadGenerator } from '../demo/loadGenerator';
 import { ensureAdminCredential } from './auth/adminCredential';
-import { Authenticator, hasRole, sameOrigin } from './auth/authenticator';
+import { Authenticator, allows, sameOrigin } from './auth/authenticator';
 import { EMBEDDED_SOURCE, type Config } from './config/loadConfig';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from './registry/embeddedRegistry';
 import { Gateway, type GatewayRegistry } from './gateway/gateway';
@@ -84,8 +84,10 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   // The demo fleet's SDK clients report with a token that lives only as long as this process.
   const demoToken = config.embedded.demo ? randomBytes(24).toString('base64url') : null;
   const users = [...(admin ? [{ name: admin.name, role: admin.role, tokenSha256: admin.tokenSha256 }] : config.auth.users), ...(demoToken ? [{ name: 'demo-fleet', role: 'client' as const, token: demoToken }] : [])];
-  const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole });
-  const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs });
+  const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole, sessionTtlMs: config.session.ttlMs, maxSessions: config.limits.sessions });
+  const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs, highWaterBytes: config.limits.wsOutboundBytes });
+  // A session that ends (sign-out, expiry, eviction) takes its open WebSockets with it.
+  auth.onSessionEnd((sessionId, why) => hub.closeWhere((p) => p.sessionId === sessionId, why === 'signed out' ? 'signed out' : 'session ended'));
   // Every source here speaks Consul's KV API (the embedded registry included once it is up).
   const trafficStores = new Map<string, TrafficStore>(
     config.consulSources.map((c) => [c.name, new ConsulTrafficStore({ address: c.address, token: c.token })]),
@@ -98,20 +100,31 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     }
   }
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
-  const telemetry = new TelemetryStore();
-  const api = createApiRouter({ store, auth, metrics, traffic, telemetry });
+  const telemetry = new TelemetryStore({ maxSeries: config.limits.telemetrySeries });
   const registries = new Map<string, GatewayRegistry>([
     ...config.consulSources.map((c) => [c.name, { kind: 'consul', address: c.address, token: c.token }] as const),
     ...config.kubernetesSources.map((k) => [k.name, { kind: 'kubernetes', kubeconfig: k.kubeconfig, context: k.context, inCluster: k.inCluster }] as const),
   ]);
-  const gateway = new Gateway({ store, auth, metrics, logger: logger.child({ component: 'gateway' }), registryFor: (id) => registries.get(id) ?? null });
+  const gateway = new Gateway({ store, metrics, logger: logger.child({ component: 'gateway' }), registryFor: (id) => registries.get(id) ?? null, maxClients: config.limits.gatewayClients });
+  const api = createApiRouter({
+    store,
+    auth,
+    metrics,
+    logger: logger.child({ component: 'http' }),
+    traffic,
+    telemetry,
+    gateway,
+    trustProxy: config.listen.trustProxy,
+    sessionTtlMs: config.session.ttlMs,
+    bodyBytes: config.limits.bodyBytes,
+    limits: config.limits,
+  });
   const sources = (options.createSources ?? defaultSources)(config, { logger, metrics });
 
   const server = createServer((req, res) => {
     void (async () => {
       try {
         if (await api(req, res)) return;
-        if (await gateway.handle(req, res)) return;
         if (options.fallback) await options.fallback(req, res);
         else {
           res.writeHead(404, { 'content-type': 'application/json' });
@@ -119,8 +132,9 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         }
       } catch (err) {
         logger.error({ err, url: req.url }, 'request failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'internal error' }));
+        // Answered once: a response already under way is cut rather than appended to.
+        if (res.headersSent) res.destroy();
+        else res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'internal error' }));
       }
     })();
   });
@@ -141,7 +155,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       if (principal === 'invalid' || principal === null) return refuseUpgrade(socket, 401, 'sign in required');
       if (principal.via === 'session' && !sameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
       // The WebSocket carries the topology: the same permission as GET /api/topology.
-      if (!hasRole(principal, 'viewer')) return refuseUpgrade(socket, 403, `role ${principal.role} may not read the topology`);
+      if (!allows(principal, 'topology:read')) return refuseUpgrade(socket, 403, `role ${principal.role} may not read the topology`);
       hub.handleUpgrade(req, socket, head, principal);
     } catch (err) {
       logger.warn({ err, url: req.url }, 'websocket upgrade failed');
@@ -231,6 +245,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       clearInterval(telemetryTick);
       await Promise.allSettled(sources.map((s) => s.stop()));
       await gateway.close();
+      auth.close();
       await registry?.close();
       await hub.close();
       server.closeAllConnections();
