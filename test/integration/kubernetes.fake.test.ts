@@ -10,6 +10,7 @@ import { KubernetesSource } from '../../server/sources/kubernetes/kubernetesSour
 import { TopologyStore } from '../../server/topology/topologyStore';
 import { startFakeKubeApiServer, type FakeKubeApiServer, type KubeObject } from '../support/fakeKubeApiServer';
 import { kubernetesAdapterSuite, writeKubeconfig, type TestCluster } from '../support/kubernetesSuite';
+import type { SourceEvent } from '../../server/sources/source';
 
 let fake: FakeKubeApiServer;
 let cluster: TestCluster;
@@ -59,4 +60,142 @@ describe('a cluster that serves no EndpointSlice API', () => {
       await old.stop();
     }
   });
+});
+
+describe('at scale and against a hostile upstream (fake API server only)', () => {
+  let fake: FakeKubeApiServer;
+  let source: KubernetesSource;
+  let store: TopologyStore;
+  const events: SourceEvent[] = [];
+  const states: string[] = [];
+  const NS = 'many';
+  const SERVICES = 60;
+  const sliceOf = (s: number, notReady = -1, pods = (e: number) => `svc-${s}-${e}`): KubeObject => ({
+    metadata: { name: `svc-${s}-a`, namespace: NS, labels: { 'kubernetes.io/service-name': `svc-${s}` } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: Array.from({ length: 3 }, (_, e) => ({ addresses: [`10.1.${s}.${e + 1}`], conditions: { ready: e !== notReady }, targetRef: { kind: 'Pod', name: pods(e), namespace: NS } })),
+  });
+  const changedSince = (mark: number) => events.slice(mark).filter((e) => e.type === 'service.changed').map((e) => (e as { service: { name: string } }).service.name).sort();
+  const settle = () => new Promise((r) => setTimeout(r, 300));
+
+  beforeAll(async () => {
+    fake = await startFakeKubeApiServer();
+    for (let s = 0; s < SERVICES; s++) {
+      fake.put('services', { metadata: { name: `svc-${s}`, namespace: NS }, spec: { selector: { app: `svc-${s}` } } });
+      for (let e = 0; e < 3; e++) fake.put('pods', { metadata: { name: `svc-${s}-${e}`, namespace: NS, labels: { app: `svc-${s}`, color: 'blue' } } });
+      fake.put('endpointslices', sliceOf(s));
+    }
+    source = new KubernetesSource(
+      { name: 'big', kubeconfig: writeKubeconfig(dir, fake.url, fake.token, { insecure: true }), context: null, inCluster: false, namespaces: [NS] },
+      undefined,
+      // Small bounds so the hostile cases need only small bodies.
+      { limits: { maxLineBytes: 64 * 1024, maxListBytes: 256 * 1024, pageSize: 25 } },
+    );
+    store = new TopologyStore();
+    store.addSource({ id: 'big', kind: 'kubernetes', name: 'big', address: source.address });
+    source.start((e) => {
+      events.push(e);
+      store.apply('big', e);
+      states.push(store.source('big')!.state);
+    });
+    await vi.waitFor(() => expect(store.source('big')?.state).toBe('ok'), { timeout: 20_000 });
+  });
+
+  afterAll(async () => {
+    await source?.stop();
+    await fake?.stop();
+  });
+
+  it('lists in pages and reports the namespace once', () => {
+    expect(events.filter((e) => e.type === 'scope.synced')).toHaveLength(1);
+    expect(store.service(`big/${NS}/svc-59`)?.instances).toHaveLength(3);
+    expect(fake.requests.filter((r) => r.startsWith(`GET /api/v1/namespaces/${NS}/pods?limit=25`)).length).toBeGreaterThanOrEqual(SERVICES * 3 / 25);
+  });
+
+  it('an endpoint readiness change re-emits only that Service', async () => {
+    const mark = events.length;
+    fake.put('endpointslices', sliceOf(17, 1));
+    await vi.waitFor(() => expect(store.service(`big/${NS}/svc-17`)?.instances.find((i) => i.address === '10.1.17.2')?.health).toBe('critical'), { timeout: 10_000 });
+    await settle();
+    expect(changedSince(mark)).toEqual(['svc-17']);
+    expect(events.slice(mark).filter((e) => e.type !== 'service.changed')).toEqual([]);
+  });
+
+  it('a pod label change re-emits only the Services whose endpoints target that pod', async () => {
+    // svc-30 and svc-31 both point an endpoint at pod svc-30-0.
+    fake.put('endpointslices', sliceOf(31, -1, (e) => (e === 0 ? 'svc-30-0' : `svc-31-${e}`)));
+    await vi.waitFor(() => expect(store.service(`big/${NS}/svc-31`)?.instances[0]?.tags).toContain('app=svc-30'), { timeout: 10_000 });
+    await settle();
+    const mark = events.length;
+    fake.put('pods', { metadata: { name: 'svc-30-0', namespace: NS, labels: { app: 'svc-30', color: 'green' } } });
+    await vi.waitFor(() => expect(store.service(`big/${NS}/svc-31`)?.instances[0]?.tags).toContain('color=green'), { timeout: 10_000 });
+    await settle();
+    expect(changedSince(mark)).toEqual(['svc-30', 'svc-31']);
+    // A pod no endpoint targets changes nothing; a change that leaves the labels as they were re-emits nothing.
+    const quiet = events.length;
+    fake.put('pods', { metadata: { name: 'stray', namespace: NS, labels: { app: 'x' } } });
+    fake.put('pods', { metadata: { name: 'svc-5-1', namespace: NS, labels: { app: 'svc-5', color: 'blue' } } });
+    await settle();
+    expect(events.length).toBe(quiet);
+  });
+
+  it('a policy change sends traffic.synced once; other changes never do', async () => {
+    const policy = { version: 1, subsets: { blue: { tags: ['color=blue'] }, green: { tags: ['color=green'] } }, weights: { blue: 100, green: 0 }, drain: [], updatedAt: '2026-01-01T00:00:00Z', updatedBy: 'op', reason: 'test' };
+    const mark = events.length;
+    fake.put('services', { metadata: { name: 'svc-8', namespace: NS, annotations: { 'switchboard.dev/traffic': JSON.stringify(policy) } }, spec: { selector: { app: 'svc-8' } } });
+    await vi.waitFor(() => expect(store.service(`big/${NS}/svc-8`)?.traffic?.weights).toEqual({ blue: 100, green: 0 }), { timeout: 10_000 });
+    fake.put('endpointslices', sliceOf(8, 2));
+    await vi.waitFor(() => expect(store.service(`big/${NS}/svc-8`)?.instances.find((i) => i.address === '10.1.8.3')?.health).toBe('critical'), { timeout: 10_000 });
+    await settle();
+    expect(events.slice(mark).filter((e) => e.type === 'traffic.synced')).toHaveLength(1);
+  });
+
+  const staleThenOk = async (mark: number, error: RegExp) => {
+    const errors = () => events.slice(mark).flatMap((e) => (e.type === 'status' && e.state === 'down' ? [e.error ?? ''] : []));
+    await vi.waitFor(() => expect(errors().some((m) => error.test(m)), errors().join(' | ')).toBe(true), { timeout: 10_000 });
+    expect(states.slice(mark)).toContain('stale');
+    expect(store.source('big')?.lastError ?? events.slice(mark).find((e) => e.type === 'status' && e.state === 'down')).toBeTruthy();
+    // Last-known-good: nothing was removed.
+    expect(events.slice(mark).filter((e) => e.type === 'service.removed' || e.type === 'scope.synced')).toEqual([]);
+    expect(store.service(`big/${NS}/svc-59`)?.instances).toHaveLength(3);
+  };
+
+  it('a malformed watch line: stale with last-known-good and a clear error, then resumes', async () => {
+    const mark = events.length;
+    fake.injectWatchLine('endpointslices', '{"type":"MODIFIED","object":{"metadata":\n');
+    await staleThenOk(mark, /malformed watch event from \/apis\/discovery\.k8s\.io\/v1\/namespaces\/many\/endpointslices/);
+    await vi.waitFor(() => expect(store.source('big')?.state).toBe('ok'), { timeout: 20_000 });
+    // Still following changes.
+    fake.put('endpointslices', sliceOf(40, 0));
+    await vi.waitFor(() => expect(store.service(`big/${NS}/svc-40`)?.instances[0]?.health).toBe('critical'), { timeout: 10_000 });
+  });
+
+  it('a watch line beyond the limit is dropped unbuffered: stale with last-known-good, then resumes', async () => {
+    const mark = events.length;
+    const before = process.memoryUsage().arrayBuffers;
+    // 4 MiB without a newline, far beyond the 64 KiB limit.
+    fake.injectWatchLine('pods', Buffer.alloc(4 * 2 ** 20, 'a'));
+    await staleThenOk(mark, /watch event from \/api\/v1\/namespaces\/many\/pods exceeds 65536 bytes/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 2 ** 20);
+    await vi.waitFor(() => expect(store.source('big')?.state).toBe('ok'), { timeout: 20_000 });
+  });
+
+  it('a huge or malformed list body: stale with last-known-good and a clear error, recovers when the upstream does', async () => {
+    for (const [body, error] of [
+      [Buffer.alloc(2 * 2 ** 20, ' '), /response from \/api\/v1\/namespaces\/many\/services exceeds 256 KiB|exceeds 262144 bytes/],
+      ['{"kind":"ServiceList","items":[{"metadata":', /malformed list response from \/api\/v1\/namespaces\/many\/services/],
+    ] as const) {
+      const mark = events.length;
+      fake.sabotageList('services', body);
+      // Force a relist: watches cut, a change, history compacted → the resumed watch gets 410 → list.
+      fake.dropWatches();
+      fake.put('pods', { metadata: { name: 'stray', namespace: NS, labels: { app: String(mark) } } });
+      fake.compact();
+      await staleThenOk(mark, error);
+      fake.sabotageList('services', null);
+      await vi.waitFor(() => expect(store.source('big')?.state).toBe('ok'), { timeout: 30_000 });
+      expect(store.service(`big/${NS}/svc-0`)?.instances).toHaveLength(3);
+    }
+  }, 90_000);
 });

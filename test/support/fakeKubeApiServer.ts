@@ -19,11 +19,27 @@ export interface KubeObject {
 
 type Resource = 'services' | 'pods' | 'endpointslices' | 'endpoints';
 
+/** A stored object and its JSON, serialized once per write (lists and watches reuse it). */
+interface Entry {
+  object: KubeObject;
+  json: string;
+}
+
 interface Event {
   rv: number;
-  type: 'ADDED' | 'MODIFIED' | 'DELETED';
   resource: Resource;
+  namespace: string;
   object: KubeObject;
+  /** The watch line, newline included. */
+  line: string;
+}
+
+interface Watcher {
+  resource: Resource;
+  namespace: string | null;
+  selector: ((o: KubeObject) => boolean) | null;
+  res: ServerResponse;
+  bookmarks: boolean;
 }
 
 const KINDS: Record<Resource, { kind: string; apiVersion: string }> = {
@@ -32,6 +48,18 @@ const KINDS: Record<Resource, { kind: string; apiVersion: string }> = {
   endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
   endpoints: { kind: 'Endpoints', apiVersion: 'v1' },
 };
+
+export interface FakeKubeApiServerOptions {
+  token?: string;
+  forbid?: { token: string; verbs: string[] }[];
+  port?: number;
+  /** 'none': a cluster without the EndpointSlice API (core Endpoints only). @default 'v1' */
+  sliceApi?: 'v1' | 'none';
+  /** Watch events kept for resuming; older resourceVersions get 410 (a real apiserver keeps ~5 min). @default 10000 */
+  historySize?: number;
+  /** Period of BOOKMARK events to watches that asked for them. @default 5000 */
+  bookmarkIntervalMs?: number;
+}
 
 export interface FakeKubeApiServer {
   url: string;
@@ -42,36 +70,65 @@ export interface FakeKubeApiServer {
   compact(): void;
   /** Cut every open watch (as an apiserver restart or a load balancer would). */
   dropWatches(): void;
+  /** Hostile upstream: writes `text` as-is (no newline added) to every open watch of `resource`. */
+  injectWatchLine(resource: Resource, text: string | Buffer): void;
+  /** Hostile upstream: every list of `resource` answers 200 with `body` instead (null: back to normal). */
+  sabotageList(resource: Resource, body: string | Buffer | null): void;
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** Requests seen, e.g. `GET /api/v1/services?watch=true&resourceVersion=7`. */
+  /** Recent requests (the last 1,000), e.g. `GET /api/v1/services?watch=true&resourceVersion=7`. */
   requests: string[];
+  /** Open watch streams. */
+  watchCount(): number;
 }
 
-export async function startFakeKubeApiServer(options: { token?: string; forbid?: { token: string; verbs: string[] }[]; port?: number; /** 'none': a cluster without the EndpointSlice API (core Endpoints only). @default 'v1' */ sliceApi?: 'v1' | 'none' } = {}): Promise<FakeKubeApiServer> {
+export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions = {}): Promise<FakeKubeApiServer> {
   const token = options.token ?? 'fake-token';
-  const store = new Map<string, KubeObject>(); // `${resource}/${ns}/${name}`
-  const events: Event[] = [];
+  const historySize = options.historySize ?? 10_000;
+  // resource → namespace → name → entry: a namespaced list or watch touches only its namespace.
+  const store = new Map<Resource, Map<string, Map<string, Entry>>>();
+  // Bounded: the oldest half is dropped at 2× historySize (amortized O(1) per write).
+  let events: Event[] = [];
   let rv = 1;
   let compactedBelow = 0;
-  const watchers = new Set<{ resource: Resource; namespace: string | null; res: ServerResponse; bookmarks: boolean }>();
+  const watchers = new Set<Watcher>();
   const requests: string[] = [];
+  const sabotage = new Map<Resource, string | Buffer>();
+  /** Paginated lists in progress: a consistent snapshot per continue token, as a real apiserver serves. */
+  const continuations = new Map<string, { entries: Entry[]; offset: number; rv: number; expires: number }>();
+  let nextToken = 1;
 
-  const emit = (e: Event) => {
-    events.push(e);
+  const bucket = (resource: Resource, namespace: string) => {
+    let byNs = store.get(resource);
+    if (!byNs) store.set(resource, (byNs = new Map()));
+    let byName = byNs.get(namespace);
+    if (!byName) byNs.set(namespace, (byName = new Map()));
+    return byName;
+  };
+
+  const emit = (resource: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', object: KubeObject, json: string) => {
+    const namespace = object.metadata.namespace ?? '';
+    const event: Event = { rv, resource, namespace, object, line: `{"type":"${type}","object":${json}}\n` };
+    events.push(event);
+    if (events.length >= 2 * historySize) {
+      events = events.slice(events.length - historySize);
+      compactedBelow = events[0]!.rv - 1;
+    }
     for (const w of watchers) {
-      if (w.resource !== e.resource || (w.namespace && w.namespace !== e.object.metadata.namespace)) continue;
-      w.res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      if (w.resource !== resource || (w.namespace && w.namespace !== namespace) || (w.selector && !w.selector(object))) continue;
+      w.res.write(event.line);
     }
   };
 
   const put = (resource: Resource, object: KubeObject): KubeObject => {
-    const key = `${resource}/${object.metadata.namespace}/${object.metadata.name}`;
-    const existed = store.has(key);
+    const namespace = object.metadata.namespace ?? '';
+    const names = bucket(resource, namespace);
+    const existed = names.has(object.metadata.name);
     rv++;
-    const stored: KubeObject = { ...KINDS[resource], ...object, metadata: { uid: `${key}`, ...object.metadata, resourceVersion: String(rv) } };
-    store.set(key, stored);
-    emit({ rv, type: existed ? 'MODIFIED' : 'ADDED', resource, object: stored });
+    const stored: KubeObject = { ...KINDS[resource], ...object, metadata: { uid: `${resource}/${namespace}/${object.metadata.name}`, ...object.metadata, resourceVersion: String(rv) } };
+    const json = JSON.stringify(stored);
+    names.set(object.metadata.name, { object: stored, json });
+    emit(resource, existed ? 'MODIFIED' : 'ADDED', stored, json);
     return stored;
   };
 
@@ -87,9 +144,20 @@ export async function startFakeKubeApiServer(options: { token?: string; forbid?:
     return m ? { namespace: m[1] ?? null, resource: m[2] as Resource, name: m[3] ?? null } : null;
   };
 
+  /** Every entry of `resource` in `namespace` (or all), filtered. */
+  const select = (resource: Resource, namespace: string | null, selector: ((o: KubeObject) => boolean) | null): Entry[] => {
+    const byNs = store.get(resource);
+    if (!byNs) return [];
+    const buckets = namespace === null ? [...byNs.values()] : [byNs.get(namespace) ?? new Map<string, Entry>()];
+    const out: Entry[] = [];
+    for (const names of buckets) for (const e of names.values()) if (!selector || selector(e.object)) out.push(e);
+    return out;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.push(`${req.method} ${url.pathname}${url.search}`);
+    if (requests.length > 2000) requests.splice(0, requests.length - 1000);
     if (req.headers.authorization !== `Bearer ${token}` && !options.forbid?.some((f) => req.headers.authorization === `Bearer ${f.token}`)) {
       return status(res, 401, 'Unauthorized', 'Unauthorized');
     }
@@ -108,12 +176,17 @@ export async function startFakeKubeApiServer(options: { token?: string; forbid?:
     const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const verb = req.method === 'PATCH' ? 'patch' : watch ? 'watch' : r.name ? 'get' : 'list';
     if (forbidden?.verbs.includes(verb)) return status(res, 403, 'Forbidden', `${r.resource} is forbidden: User "limited" cannot ${verb} resource "${r.resource}" in API group "" in the namespace "${r.namespace}"`);
-    const selector = url.searchParams.get('labelSelector');
-    const matches = (o: KubeObject) => (!r.namespace || o.metadata.namespace === r.namespace) && (!selector || selector.split(',').every((kv) => { const [k, v] = kv.split('='); return o.metadata.labels?.[k!] === v; }));
+    const labelSelector = url.searchParams.get('labelSelector');
+    const selector = labelSelector
+      ? (o: KubeObject) =>
+          labelSelector.split(',').every((kv) => {
+            const [k, v] = kv.split('=');
+            return o.metadata.labels?.[k!] === v;
+          })
+      : null;
 
     if (req.method === 'PATCH') {
-      const key = `${r.resource}/${r.namespace}/${r.name}`;
-      const current = store.get(key);
+      const current = store.get(r.resource)?.get(r.namespace ?? '')?.get(r.name ?? '')?.object;
       if (!current) return status(res, 404, 'NotFound', `${r.resource} "${r.name}" not found`);
       const type = req.headers['content-type'] ?? '';
       if (!type.includes('merge-patch+json') && !type.includes('strategic-merge-patch+json')) return status(res, 415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`);
@@ -132,14 +205,40 @@ export async function startFakeKubeApiServer(options: { token?: string; forbid?:
 
     if (!watch) {
       if (r.name) {
-        const o = store.get(`${r.resource}/${r.namespace}/${r.name}`);
-        if (!o) return status(res, 404, 'NotFound', `${r.resource} "${r.name}" not found`);
+        const e = store.get(r.resource)?.get(r.namespace ?? '')?.get(r.name);
+        if (!e) return status(res, 404, 'NotFound', `${r.resource} "${r.name}" not found`);
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify(o));
+        return res.end(e.json);
       }
-      const items = [...store.entries()].filter(([k]) => k.startsWith(`${r.resource}/`)).map(([, o]) => o).filter(matches);
+      const sabotaged = sabotage.get(r.resource);
+      if (sabotaged !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(sabotaged);
+      }
+      const now = Date.now();
+      for (const [t, c] of continuations) if (c.expires < now) continuations.delete(t);
+      const token = url.searchParams.get('continue');
+      let page: { entries: Entry[]; offset: number; rv: number; expires: number };
+      if (token) {
+        const found = continuations.get(token);
+        if (!found) return status(res, 410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+        continuations.delete(token);
+        page = found;
+      } else page = { entries: select(r.resource, r.namespace, selector), offset: 0, rv, expires: now + 60_000 };
+      const limit = Number(url.searchParams.get('limit') ?? '0');
+      const end = limit > 0 ? Math.min(page.entries.length, page.offset + limit) : page.entries.length;
+      const items = page.entries.slice(page.offset, end);
+      let next = '';
+      if (end < page.entries.length) {
+        next = String(nextToken++);
+        continuations.set(next, { ...page, offset: end });
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ kind: `${KINDS[r.resource].kind}List`, apiVersion: KINDS[r.resource].apiVersion, metadata: { resourceVersion: String(rv) }, items }));
+      const metadata = JSON.stringify({ resourceVersion: String(page.rv), ...(next ? { continue: next } : {}) });
+      res.write(`{"kind":"${KINDS[r.resource].kind}List","apiVersion":"${KINDS[r.resource].apiVersion}","metadata":${metadata},"items":[`);
+      // Written in chunks so a big list never becomes one giant string.
+      for (let i = 0; i < items.length; i += 200) res.write((i ? ',' : '') + items.slice(i, i + 200).map((e) => e.json).join(','));
+      return res.end(']}');
     }
 
     const from = Number(url.searchParams.get('resourceVersion') ?? '0');
@@ -151,16 +250,39 @@ export async function startFakeKubeApiServer(options: { token?: string; forbid?:
       res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${from} (${compactedBelow})`, reason: 'Expired', code: 410 } })}\n`);
       return;
     }
-    const watcher = { resource: r.resource, namespace: r.namespace, res, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true' };
+    const watcher: Watcher = { resource: r.resource, namespace: r.namespace, selector, res, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true' };
     if (from === 0) {
-      for (const [k, o] of store) if (k.startsWith(`${r.resource}/`) && matches(o)) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
+      for (const e of select(r.resource, r.namespace, selector)) res.write(`{"type":"ADDED","object":${e.json}}\n`);
     } else {
-      for (const e of events) if (e.rv > from && e.resource === r.resource && matches(e.object)) res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+      // Events are in rv order: binary-search the first one after `from`.
+      let lo = 0;
+      let hi = events.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (events[mid]!.rv <= from) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < events.length; i++) {
+        const e = events[i]!;
+        if (e.resource === r.resource && (!r.namespace || e.namespace === r.namespace) && (!selector || selector(e.object))) res.write(e.line);
+      }
     }
-    if (watcher.bookmarks) res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: KINDS[r.resource].kind, apiVersion: KINDS[r.resource].apiVersion, metadata: { resourceVersion: String(rv) } } })}\n`);
+    if (watcher.bookmarks) res.write(bookmark(r.resource));
     watchers.add(watcher);
     req.on('close', () => watchers.delete(watcher));
+    const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
+    if (timeout > 0) {
+      const t = setTimeout(() => res.end(), timeout * 1000);
+      t.unref();
+      req.on('close', () => clearTimeout(t));
+    }
   };
+
+  const bookmark = (resource: Resource) => `${JSON.stringify({ type: 'BOOKMARK', object: { kind: KINDS[resource].kind, apiVersion: KINDS[resource].apiVersion, metadata: { resourceVersion: String(rv) } } })}\n`;
+  const bookmarks = setInterval(() => {
+    for (const w of watchers) if (w.bookmarks) w.res.write(bookmark(w.resource));
+  }, options.bookmarkIntervalMs ?? 5000);
+  bookmarks.unref();
 
   let server: Server | null = null;
   let port = options.port ?? 0;
@@ -177,21 +299,30 @@ export async function startFakeKubeApiServer(options: { token?: string; forbid?:
     requests,
     put,
     remove(resource, namespace, name) {
-      const key = `${resource}/${namespace}/${name}`;
-      const o = store.get(key);
-      if (!o) return;
-      store.delete(key);
+      const names = store.get(resource)?.get(namespace);
+      const e = names?.get(name);
+      if (!names || !e) return;
+      names.delete(name);
       rv++;
-      emit({ rv, type: 'DELETED', resource, object: { ...o, metadata: { ...o.metadata, resourceVersion: String(rv) } } });
+      const object = { ...e.object, metadata: { ...e.object.metadata, resourceVersion: String(rv) } };
+      emit(resource, 'DELETED', object, JSON.stringify(object));
     },
     compact() {
       compactedBelow = rv;
-      events.length = 0;
+      events = [];
     },
     dropWatches() {
       for (const w of watchers) w.res.destroy();
       watchers.clear();
     },
+    injectWatchLine(resource, text) {
+      for (const w of watchers) if (w.resource === resource) w.res.write(text);
+    },
+    sabotageList(resource, body) {
+      if (body === null) sabotage.delete(resource);
+      else sabotage.set(resource, body);
+    },
+    watchCount: () => watchers.size,
     start,
     async stop() {
       for (const w of watchers) w.res.destroy();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { expect, it, vi } from 'vitest';
 import { KubernetesSource } from '../../server/sources/kubernetes/kubernetesSource';
 import { TopologyStore } from '../../server/topology/topologyStore';
+import type { SourceEvent } from '../../server/sources/source';
 import { startFromConfig } from './controlPlane';
 
 export interface TestCluster {
@@ -81,6 +82,8 @@ export function pod(name: string, labels: Record<string, string>): Record<string
 export function kubernetesAdapterSuite(cluster: () => TestCluster, dir: () => string, options: { canCompact: boolean }): void {
   let source: KubernetesSource;
   let store: TopologyStore;
+  /** Every event the source has sent, in order. */
+  const events: SourceEvent[] = [];
   const SVC = `k8s/${NS}/web`;
   const instance = (ip: string) => store.service(SVC)?.instances.find((i) => i.address === ip);
 
@@ -95,7 +98,10 @@ export function kubernetesAdapterSuite(cluster: () => TestCluster, dir: () => st
     source = new KubernetesSource({ name: 'k8s', kubeconfig: c.kubeconfig(dir()), context: null, inCluster: false, namespaces: [NS] });
     store = new TopologyStore();
     store.addSource({ id: source.id, kind: source.kind, name: source.name, address: source.address });
-    source.start((e) => store.apply(source.id, e));
+    source.start((e) => {
+      events.push(e);
+      store.apply(source.id, e);
+    });
     await vi.waitFor(() => expect(store.service(SVC)?.instances).toHaveLength(2), { timeout: 20_000 });
     expect(store.source('k8s')).toMatchObject({ state: 'ok', detail: `EndpointSlices discovery.k8s.io/${v}`, scopes: [NS] });
     expect(instance('192.0.2.1')).toMatchObject({ id: '192.0.2.1:8080', port: 8080, health: 'passing', node: 'node-a', tags: ['app=web', 'color=blue'], meta: { pod: 'web-1' } });
@@ -110,6 +116,32 @@ export function kubernetesAdapterSuite(cluster: () => TestCluster, dir: () => st
     // v1beta1 in 1.20 has no serving/terminating: not-ready is all it can say.
     expect(instance('192.0.2.2')?.health).toBe(v === 'v1' ? 'warning' : 'critical');
     if (v === 'v1') expect(instance('192.0.2.2')?.meta.terminating).toBe('true');
+  });
+
+  it('re-reports only the Service whose endpoint changed, and only the Services targeting a relabelled pod', async () => {
+    const c = cluster();
+    const v = c.sliceVersion;
+    await c.apply('pods', pod('api-1', { app: 'api', color: 'blue' }));
+    await c.apply('services', service('api'));
+    await c.apply('endpointslices', slice('api-abc', 'api', [{ ip: '192.0.2.31', ready: true, pod: 'api-1' }], v));
+    await vi.waitFor(() => expect(store.service(`k8s/${NS}/api`)?.instances).toHaveLength(1), { timeout: 20_000 });
+    const changedSince = (mark: number) => events.slice(mark).filter((e) => e.type === 'service.changed').map((e) => (e as { service: { id: string } }).service.id);
+
+    let mark = events.length;
+    await c.apply('endpointslices', slice('api-abc', 'api', [{ ip: '192.0.2.31', ready: false, pod: 'api-1' }], v));
+    await vi.waitFor(() => expect(store.service(`k8s/${NS}/api`)?.instances[0]?.health).toBe('critical'), { timeout: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(changedSince(mark)).toEqual([`k8s/${NS}/api`]);
+    expect(events.slice(mark).some((e) => e.type === 'scope.synced')).toBe(false);
+
+    // web-1 is targeted by web only: relabelling it re-reports web, not api or db.
+    mark = events.length;
+    await c.apply('pods', pod('web-1', { app: 'web', color: 'green' }));
+    await vi.waitFor(() => expect(instance('192.0.2.1')?.tags).toEqual(['app=web', 'color=green']), { timeout: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(changedSince(mark)).toEqual([SVC]);
+    await c.apply('pods', pod('web-1', { app: 'web', color: 'blue' }));
+    await vi.waitFor(() => expect(instance('192.0.2.1')?.tags).toEqual(['app=web', 'color=blue']), { timeout: 20_000 });
   });
 
   it('unions several slices of one Service and drops a deleted one', async () => {

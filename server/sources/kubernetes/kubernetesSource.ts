@@ -4,17 +4,30 @@
  * serves (EndpointSlice v1, else v1beta1, else core Endpoints — discovered at start and shown
  * in the source status), and Pods for their labels. A failed watch keeps the informer's cache
  * (last-known-good), marks the source stale and restarts with backoff.
+ *
+ * Cost is O(change): the informers' caches hold compacted objects (kubernetesCompact.ts) read
+ * through bounded list/watch (boundedListWatch.ts: a huge or malformed upstream is an error, not
+ * unbounded memory or a silently wrong cache). Beside them the source keeps only small indexes —
+ * slice → owning Service, Service → its slices and the pods its endpoints target, pod → those
+ * Services — and a fingerprint of what it last reported per Service. A watch event marks the
+ * Services it can affect dirty; once per short burst window each dirty Service is rebuilt from
+ * the caches and reported (`service.changed` / `service.removed`) only if its fingerprint
+ * changed. `scope.synced` (every Service of a namespace) is sent only for the initial sync and a
+ * full restart; `traffic.synced` only when a namespace's policies changed.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Service } from '../../../protocol/model';
+import { serviceId } from '../../../protocol/model';
 import { decodePolicyJson, type TrafficPolicy } from '../../../protocol/traffic';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../../clients/backoff';
 import type { Logger } from '../../log';
-import type { Source, SourceSink } from '../source';
+import type { Source, SourceEvent, SourceSink } from '../source';
 import { loadKubeConfig } from '../../../clients/kubernetes/kubeConfig';
-import { describeEndpointsApi, discoverEndpointsApi, endpointsResource, type EndpointsApi } from '../../../clients/kubernetes/endpointsApi';
+import { describeEndpointsApi, discoverEndpointsApi, type EndpointsApi } from '../../../clients/kubernetes/endpointsApi';
+import { DEFAULT_LIMITS, makeBoundedInformer, type Compact, type ListWatchLimits } from '../../../clients/kubernetes/boundedListWatch';
 import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from '../../../clients/kubernetes/kubernetesObjects';
+import { compactEndpoints, compactPod, compactService, compactSlice } from './kubernetesCompact';
 import { toService } from './kubernetesNormalize';
 
 export interface KubernetesSourceConfig {
@@ -27,6 +40,39 @@ export interface KubernetesSourceConfig {
   namespaces: string[] | 'all';
 }
 
+export interface KubernetesSourceOptions {
+  /** Window in which a burst of watch events is coalesced into one recompute per Service. @default 20 */
+  coalesceMs?: number;
+  /** Bounds on what the upstream may send (see boundedListWatch.ts). */
+  limits?: Partial<ListWatchLimits>;
+}
+
+type Kind = 'services' | 'pods' | 'endpoints';
+type Informer = k8s.ListWatch<KubernetesObject>;
+
+/** What the source remembers of one Service name in one namespace (beyond the informer caches). */
+interface ServiceState {
+  /** EndpointSlices labelled with this Service's name (slices API only). */
+  slices: string[];
+  /** Pods its endpoints target, as last computed. */
+  pods: string[];
+  /** Fingerprint of the Service last reported; null when not reported (or removed). */
+  hash: number | null;
+  /** The traffic annotation last seen, raw. */
+  policy: string | undefined;
+}
+
+interface NamespaceIndex {
+  services: Map<string, ServiceState>;
+  /** slice name → owning Service name. */
+  sliceOwner: Map<string, string>;
+  /** pod name → Services whose endpoints target it. */
+  podServices: Map<string, string[]>;
+  policies: Map<string, TrafficPolicy>;
+  policiesDirty: boolean;
+  /** Services currently reported. */
+  reported: number;
+}
 
 export class KubernetesSource implements Source {
   readonly kind = 'kubernetes' as const;
@@ -34,27 +80,38 @@ export class KubernetesSource implements Source {
   readonly name: string;
   readonly address: string | null;
   private kc = new k8s.KubeConfig();
-  private informers: k8s.Informer<KubernetesObject>[] = [];
-  private caches: { services: k8s.ObjectCache<KubeService>[]; endpoints: k8s.ObjectCache<KubernetesObject>[]; pods: k8s.ObjectCache<KubePod>[] } = { services: [], endpoints: [], pods: [] };
+  private informers: Informer[] = [];
+  /** Informer per kind, by namespace ('' = all namespaces). */
+  private caches: Record<Kind, Map<string, Informer>> = { services: new Map(), pods: new Map(), endpoints: new Map() };
   private api: EndpointsApi = { kind: 'endpoints' };
   private sink: SourceSink = () => undefined;
   private stopped = false;
   private synced = false;
   private failures = 0;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly restartTimers = new Set<ReturnType<typeof setTimeout>>();
-  private readonly failing = new Map<k8s.Informer<KubernetesObject>, string>();
+  private readonly restartTimers = new Map<Informer | null, ReturnType<typeof setTimeout>>();
+  private readonly failing = new Map<Informer, string>();
+  /** Bumped on every failure of an informer, so a restart that resolves after a newer failure is not taken for success. */
+  private readonly generation = new Map<Informer, number>();
   private namespaces: string[] | null = null;
   private configError: string | null = null;
+  private index = new Map<string, NamespaceIndex>();
+  private dirty = new Map<string, Set<string>>();
   /** Policies last reported per namespace (JSON), so unchanged ones are not re-sent. */
   private readonly lastPolicies = new Map<string, string>();
+  private lastScopes = '';
+  private readonly coalesceMs: number;
+  private readonly limits: ListWatchLimits;
 
   constructor(
     private readonly config: KubernetesSourceConfig,
     private readonly log?: Logger,
+    options: KubernetesSourceOptions = {},
   ) {
     this.id = config.name;
     this.name = config.name;
+    this.coalesceMs = options.coalesceMs ?? 20;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     try {
       this.kc = loadKubeConfig(config);
     } catch (err) {
@@ -73,7 +130,8 @@ export class KubernetesSource implements Source {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    for (const t of this.restartTimers) clearTimeout(t);
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.restartTimers.clear();
     await Promise.allSettled(this.informers.map((i) => i.stop()));
   }
 
@@ -82,73 +140,86 @@ export class KubernetesSource implements Source {
     if (this.stopped) return;
     const contextNs = this.kc.getContextObject(this.kc.getCurrentContext())?.namespace ?? 'default';
     this.namespaces = this.config.namespaces === 'all' ? null : this.config.namespaces.length ? this.config.namespaces : [contextNs];
-    const core = this.kc.makeApiClient(k8s.CoreV1Api);
-    const scopes: (string | null)[] = this.namespaces ?? [null];
-    for (const ns of scopes) {
-      const base = ns ? `/api/v1/namespaces/${ns}` : '/api/v1';
-      this.add('services', `${base}/services`, () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces()) as Promise<KubernetesListObject<KubernetesObject>>);
-      this.add('pods', `${base}/pods`, () => (ns ? core.listNamespacedPod({ namespace: ns }) : core.listPodForAllNamespaces()) as Promise<KubernetesListObject<KubernetesObject>>);
-      const endpoints = endpointsResource(this.kc, this.api, ns);
-      this.add('endpoints', endpoints.path, endpoints.list);
+    const endpointsPath = (base: string) => (this.api.kind === 'slices' ? `/apis/discovery.k8s.io/${this.api.version}${base}/endpointslices` : `/api/v1${base}/endpoints`);
+    for (const ns of this.namespaces ?? ['']) {
+      const base = ns ? `/namespaces/${ns}` : '';
+      this.add('services', ns, `/api/v1${base}/services`, compactService);
+      this.add('pods', ns, `/api/v1${base}/pods`, compactPod);
+      this.add('endpoints', ns, endpointsPath(base), this.api.kind === 'slices' ? compactSlice : compactEndpoints);
     }
-    const results = await Promise.allSettled(this.informers.map((i) => i.start()));
+    await Promise.allSettled(this.informers.map((i) => i.start()));
     if (this.stopped) return;
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) return this.fail(null, (failed as PromiseRejectedResult).reason);
-    this.synced = true;
-    this.flush();
+    // An informer whose first list failed is retried by fail(); the first sync waits for it.
+    if (this.failing.size === 0) this.fullSync();
   }
 
-  private add(kind: 'services' | 'pods' | 'endpoints', path: string, list: () => Promise<KubernetesListObject<KubernetesObject>>): void {
-    const informer = k8s.makeInformer(this.kc, path, list);
+  private add(kind: Kind, ns: string, path: string, compact: Compact): void {
+    const informer = makeBoundedInformer(this.kc, path, compact, this.limits);
     this.informers.push(informer);
-    (this.caches[kind] as k8s.ObjectCache<KubernetesObject>[]).push(informer);
-    const changed = () => this.schedule();
-    informer.on('add', changed);
-    informer.on('update', changed);
-    informer.on('delete', changed);
-    informer.on('error', (err) => this.fail(informer, err));
-    informer.on('connect', () => {
-      if (this.failing.delete(informer) && this.failing.size === 0 && this.synced) this.reportOk();
-    });
-  }
-
-  /** A failed list or watch: keep what we have (stale), retry that informer with backoff. */
-  private fail(informer: k8s.Informer<KubernetesObject> | null, err: unknown): void {
-    if (this.stopped) return;
-    const message = describeError(err);
-    this.failures++;
-    if (informer) this.failing.set(informer, message);
-    this.log?.warn({ err: message }, 'kubernetes watch failed; keeping last-known-good');
-    this.sink({ type: 'status', state: 'down', error: message, detail: describeEndpointsApi(this.api) });
-    const delay = backoffDelay(Math.min(this.failures, 6), DEFAULT_BACKOFF, Math.random);
-    const timer = setTimeout(() => {
-      this.restartTimers.delete(timer);
-      if (this.stopped) return;
-      if (!informer) {
-        void this.restartAll();
-        return;
+    this.caches[kind].set(ns, informer);
+    const on = (o: KubernetesObject, deleted: boolean) => {
+      try {
+        this.observe(kind, o, deleted);
+      } catch (err) {
+        this.log?.error({ err: (err as Error).message }, 'kubernetes event handling failed');
       }
-      informer.start().then(
-        () => {
-          this.failing.delete(informer);
-          if (this.failing.size === 0) {
-            this.failures = 0;
-            if (!this.synced) this.synced = true;
-            this.flush();
-          }
-        },
-        (e) => this.fail(informer, e),
-      );
-    }, delay);
-    this.restartTimers.add(timer);
+    };
+    informer.on('add', (o) => on(o, false));
+    informer.on('update', (o) => on(o, false));
+    informer.on('delete', (o) => on(o, true));
+    informer.on('error', (err) => this.fail(informer, err));
   }
 
-  private async restartAll(): Promise<void> {
-    await Promise.allSettled(this.informers.map((i) => i.stop()));
-    this.informers = [];
-    this.caches = { services: [], endpoints: [], pods: [] };
-    await this.begin().catch((err) => this.fail(null, err));
+  private cache(kind: Kind, ns: string): Informer | undefined {
+    return this.caches[kind].get(ns) ?? this.caches[kind].get('');
+  }
+
+  private ns(ns: string): NamespaceIndex {
+    let idx = this.index.get(ns);
+    if (!idx) this.index.set(ns, (idx = { services: new Map(), sliceOwner: new Map(), podServices: new Map(), policies: new Map(), policiesDirty: false, reported: 0 }));
+    return idx;
+  }
+
+  private state(idx: NamespaceIndex, name: string): ServiceState {
+    let st = idx.services.get(name);
+    if (!st) idx.services.set(name, (st = { slices: [], pods: [], hash: null, policy: undefined }));
+    return st;
+  }
+
+  /** One watch event (or relist difference): update the indexes, mark the Services it touches. */
+  private observe(kind: Kind, o: KubernetesObject, deleted: boolean): void {
+    const namespace = o.metadata?.namespace ?? 'default';
+    const name = o.metadata?.name;
+    if (!name) return;
+    const idx = this.ns(namespace);
+    if (kind === 'services') return this.markDirty(namespace, name);
+    if (kind === 'pods') {
+      for (const svc of idx.podServices.get(name) ?? []) this.markDirty(namespace, svc);
+      return;
+    }
+    if (this.api.kind !== 'slices') return this.markDirty(namespace, name);
+    const before = idx.sliceOwner.get(name);
+    const after = deleted ? undefined : (o as unknown as KubeEndpointSlice).metadata.labels?.[SERVICE_NAME_LABEL];
+    if (before !== after) {
+      if (before !== undefined) {
+        idx.sliceOwner.delete(name);
+        const st = idx.services.get(before);
+        if (st) st.slices = st.slices.filter((s) => s !== name);
+      }
+      if (after !== undefined) {
+        idx.sliceOwner.set(name, after);
+        this.state(idx, after).slices.push(name);
+      }
+    }
+    if (before !== undefined) this.markDirty(namespace, before);
+    if (after !== undefined && after !== before) this.markDirty(namespace, after);
+  }
+
+  private markDirty(namespace: string, name: string): void {
+    let set = this.dirty.get(namespace);
+    if (!set) this.dirty.set(namespace, (set = new Set()));
+    set.add(name);
+    this.schedule();
   }
 
   private schedule(): void {
@@ -157,66 +228,211 @@ export class KubernetesSource implements Source {
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
       this.flush();
-    }, 50);
+    }, this.coalesceMs);
   }
 
-  /** Recomputes every service from the caches and reports each namespace as a complete list. */
+  /**
+   * Rebuilds one Service from the caches and updates its indexes. Returns the Service if it
+   * differs from what was last reported, `null` if it is gone and was reported, else undefined.
+   */
+  private recompute(namespace: string, name: string): Service | null | undefined {
+    const idx = this.ns(namespace);
+    const st = this.state(idx, name);
+    const svc = this.cache('services', namespace)?.get(name, namespace) as KubeService | undefined;
+    let service: Service | undefined;
+    let pods: string[] = [];
+    if (svc) {
+      const endpoints =
+        this.api.kind === 'slices'
+          ? fromSlices(st.slices.map((s) => this.cache('endpoints', namespace)?.get(s, namespace) as KubeEndpointSlice | undefined).filter((s) => s !== undefined))
+          : fromEndpoints(this.cache('endpoints', namespace)?.get(name, namespace) as KubeEndpoints | undefined);
+      const podCache = this.cache('pods', namespace);
+      service = toService(this.id, svc, endpoints, (podNs, pod) => (podCache?.get(pod, podNs) as KubePod | undefined)?.metadata.labels);
+      for (const e of endpoints) if (e.pod !== null) pods.push(e.pod);
+      if (pods.length > 1) pods = [...new Set(pods)];
+    }
+    this.relinkPods(idx, name, st, pods);
+    this.updatePolicy(idx, namespace, name, st, svc?.metadata.annotations?.[TRAFFIC_ANNOTATION]);
+    if (!service) {
+      const wasReported = st.hash !== null;
+      if (wasReported) idx.reported--;
+      if (st.slices.length === 0) idx.services.delete(name);
+      else st.hash = null;
+      return wasReported ? null : undefined;
+    }
+    const hash = fingerprint(JSON.stringify(service));
+    if (hash === st.hash) return undefined;
+    if (st.hash === null) idx.reported++;
+    st.hash = hash;
+    return service;
+  }
+
+  private relinkPods(idx: NamespaceIndex, name: string, st: ServiceState, pods: string[]): void {
+    if (pods.length === st.pods.length && pods.every((p, i) => p === st.pods[i])) return;
+    const next = new Set(pods);
+    for (const p of st.pods) {
+      if (next.has(p)) continue;
+      const list = idx.podServices.get(p)?.filter((s) => s !== name);
+      if (list?.length) idx.podServices.set(p, list);
+      else idx.podServices.delete(p);
+    }
+    const prev = new Set(st.pods);
+    for (const p of pods) {
+      if (prev.has(p)) continue;
+      const list = idx.podServices.get(p);
+      if (list) list.push(name);
+      else idx.podServices.set(p, [name]);
+    }
+    st.pods = pods;
+  }
+
+  private updatePolicy(idx: NamespaceIndex, namespace: string, name: string, st: ServiceState, raw: string | undefined): void {
+    if (raw === st.policy) return;
+    st.policy = raw;
+    idx.policiesDirty = true;
+    const decoded = raw === undefined ? null : decodePolicyJson(raw);
+    if (decoded?.ok) idx.policies.set(name, decoded.policy);
+    else {
+      idx.policies.delete(name);
+      if (decoded) this.log?.warn({ service: `${namespace}/${name}`, why: decoded.why }, 'ignoring invalid traffic annotation');
+    }
+  }
+
+  /** Every Service, reported per namespace as a complete list: first sync and full restarts. */
+  private fullSync(): void {
+    if (this.stopped) return;
+    this.synced = true;
+    this.dirty.clear();
+    const byNamespace = new Map<string, Service[]>();
+    for (const ns of this.namespaces ?? []) byNamespace.set(ns, []);
+    // Report everything, whatever was reported before: scope.synced is the complete list.
+    for (const idx of this.index.values()) {
+      idx.reported = 0;
+      for (const st of idx.services.values()) st.hash = null;
+    }
+    for (const [ns, informer] of this.caches.services) {
+      for (const o of informer.list(ns || undefined)) this.state(this.ns(o.metadata?.namespace ?? 'default'), o.metadata!.name!);
+    }
+    for (const [namespace, idx] of this.index) {
+      for (const name of [...idx.services.keys()]) {
+        const service = this.recompute(namespace, name);
+        if (!service) continue;
+        let list = byNamespace.get(namespace);
+        if (!list) byNamespace.set(namespace, (list = []));
+        list.push(service);
+      }
+    }
+    for (const ns of byNamespace.keys()) this.ns(ns).policiesDirty = true;
+    this.sendPolicies();
+    for (const [ns, services] of byNamespace) this.sink({ type: 'scope.synced', scope: ns, services });
+    this.sendScopes(true);
+    if (this.failing.size === 0) this.reportOk();
+  }
+
+  /** Reports the dirty Services that changed. */
   private flush(): void {
     if (this.stopped) return;
-    const services = this.caches.services.flatMap((c) => c.list()) as KubeService[];
-    const pods = new Map<string, KubePod>();
-    for (const c of this.caches.pods) for (const p of c.list()) pods.set(`${p.metadata.namespace}/${p.metadata.name}`, p);
-    // Index endpoints by owning Service once per flush, so a flush is O(objects), not O(services × slices).
-    const slicesOf = new Map<string, KubeEndpointSlice[]>();
-    const endpointsOf = new Map<string, KubeEndpoints>();
-    for (const c of this.caches.endpoints) {
-      for (const o of c.list()) {
-        if (this.api.kind === 'slices') {
-          const owner = (o as KubeEndpointSlice).metadata.labels?.[SERVICE_NAME_LABEL];
-          if (!owner) continue;
-          const key = `${o.metadata?.namespace}/${owner}`;
-          const list = slicesOf.get(key);
-          if (list) list.push(o as KubeEndpointSlice);
-          else slicesOf.set(key, [o as KubeEndpointSlice]);
-        } else endpointsOf.set(`${o.metadata?.namespace}/${o.metadata?.name}`, o as KubeEndpoints);
+    const dirty = this.dirty;
+    this.dirty = new Map();
+    const events: SourceEvent[] = [];
+    for (const [namespace, names] of dirty) {
+      for (const name of names) {
+        const result = this.recompute(namespace, name);
+        if (result) events.push({ type: 'service.changed', service: result });
+        else if (result === null) events.push({ type: 'service.removed', serviceId: serviceId(this.id, namespace, name) });
       }
     }
-    const byNamespace = new Map<string, { services: Service[]; policies: Record<string, TrafficPolicy> }>();
-    const scope = (ns: string) => {
-      let entry = byNamespace.get(ns);
-      if (!entry) byNamespace.set(ns, (entry = { services: [], policies: {} }));
-      return entry;
-    };
-    for (const ns of this.namespaces ?? []) scope(ns);
-    for (const svc of services) {
-      const ns = svc.metadata.namespace ?? 'default';
-      const key = `${ns}/${svc.metadata.name}`;
-      const endpoints = this.api.kind === 'slices' ? fromSlices(slicesOf.get(key) ?? []) : fromEndpoints(endpointsOf.get(key));
-      const entry = scope(ns);
-      entry.services.push(toService(this.id, svc, endpoints, (podNs, pod) => pods.get(`${podNs}/${pod}`)?.metadata.labels));
-      // Policies live in Service annotations; the store merges them into service headers as for Consul KV.
-      const raw = svc.metadata.annotations?.[TRAFFIC_ANNOTATION];
-      if (!raw) continue;
-      const decoded = decodePolicyJson(raw);
-      if (decoded.ok) entry.policies[svc.metadata.name] = decoded.policy;
-      else this.log?.warn({ service: key, why: decoded.why }, 'ignoring invalid traffic annotation');
-    }
-    for (const [ns, { services: list, policies }] of byNamespace) {
+    this.sendPolicies();
+    for (const e of events) this.sink(e);
+    this.sendScopes(false);
+  }
+
+  private sendPolicies(): void {
+    for (const [ns, idx] of this.index) {
+      if (!idx.policiesDirty) continue;
+      idx.policiesDirty = false;
+      const policies = Object.fromEntries([...idx.policies].sort(([a], [b]) => (a < b ? -1 : 1)));
       // Only changed policies are sent: each traffic.synced makes the store re-diff the whole namespace.
       const text = JSON.stringify(policies);
-      if (this.lastPolicies.get(ns) !== text) {
-        this.lastPolicies.set(ns, text);
-        this.sink({ type: 'traffic.synced', scope: ns, policies });
-      }
-      this.sink({ type: 'scope.synced', scope: ns, services: list });
+      if (this.lastPolicies.get(ns) === text) continue;
+      this.lastPolicies.set(ns, text);
+      this.sink({ type: 'traffic.synced', scope: ns, policies });
     }
-    this.sink({ type: 'scopes.changed', scopes: [...byNamespace.keys()].sort() });
-    if (this.failing.size === 0) this.reportOk();
+  }
+
+  private sendScopes(always: boolean): void {
+    const scopes = this.namespaces ? [...this.namespaces].sort() : [...this.index].filter(([, idx]) => idx.reported > 0).map(([ns]) => ns).sort();
+    const text = scopes.join('\n');
+    if (!always && text === this.lastScopes) return;
+    this.lastScopes = text;
+    this.sink({ type: 'scopes.changed', scopes });
+  }
+
+  /** A failed list or watch: keep what we have (stale), retry that informer with backoff. */
+  private fail(informer: Informer | null, err: unknown): void {
+    if (this.stopped) return;
+    const message = describeError(err);
+    this.failures++;
+    if (informer) {
+      this.failing.set(informer, message);
+      this.generation.set(informer, (this.generation.get(informer) ?? 0) + 1);
+    }
+    this.log?.warn({ err: message }, 'kubernetes watch failed; keeping last-known-good');
+    this.sink({ type: 'status', state: 'down', error: message, detail: describeEndpointsApi(this.api) });
+    if (this.restartTimers.has(informer)) return;
+    const delay = backoffDelay(Math.min(this.failures, 6), DEFAULT_BACKOFF, Math.random);
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(informer);
+      if (this.stopped) return;
+      if (!informer) {
+        void this.restartAll();
+        return;
+      }
+      const generation = this.generation.get(informer);
+      informer.start().then(
+        () => {
+          // A failure during start() (its list, or the watch request) was reported and rescheduled.
+          if (this.stopped || this.generation.get(informer) !== generation) return;
+          this.failing.delete(informer);
+          if (this.failing.size > 0) return;
+          this.failures = 0;
+          if (!this.synced) this.fullSync();
+          else this.reportOk();
+        },
+        (e) => this.fail(informer, e),
+      );
+    }, delay);
+    this.restartTimers.set(informer, timer);
+  }
+
+  private async restartAll(): Promise<void> {
+    await Promise.allSettled(this.informers.map((i) => i.stop()));
+    this.informers = [];
+    this.caches = { services: new Map(), pods: new Map(), endpoints: new Map() };
+    this.failing.clear();
+    this.index = new Map();
+    this.dirty = new Map();
+    this.synced = false;
+    await this.begin().catch((err) => this.fail(null, err));
   }
 
   private reportOk(): void {
     this.sink({ type: 'status', state: 'ok', error: null, detail: describeEndpointsApi(this.api) });
   }
+}
+
+/** 53-bit string hash (cyrb53): a fingerprint of a reported Service, 8 bytes instead of a copy. */
+function fingerprint(text: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 /** client-node errors carry the apiserver's Status; say what it says (e.g. 403 forbidden). */
