@@ -330,7 +330,7 @@ describe('switchboard CLI: exit codes for API answers', () => {
     ['502 from the registry', { status: 502, body: { error: 'the registry refused: ACL not found' } }, `PUT ${TRAFFIC}: HTTP 502: the registry refused: ACL not found`],
     ['500 without a JSON error', { status: 500, body: { oops: true } }, `PUT ${TRAFFIC}: HTTP 500: HTTP 500`],
     ['a non-JSON answer (a proxy page)', { status: 200, raw: '<html>bad gateway</html>' }, `PUT ${TRAFFIC}: HTTP 200, not JSON: <html>bad gateway</html>`],
-    ['a 200 of the wrong shape', { status: 200, body: { policy: { weights: 'all' }, modifyIndex: 1, subsets: {} } }, `PUT ${TRAFFIC}: unexpected answer: policy.subsets:`],
+    ['a 200 of the wrong shape', { status: 200, body: { policy: { weights: 'all' }, modifyIndex: 1, subsets: {} } }, `PUT ${TRAFFIC}: unexpected answer: policy.version:`],
   ])('%s → 1 (unexpected)', async (_what, reply, message) => {
     const api = await fakeApi({ [`PUT ${TRAFFIC}`]: reply });
     const r = await run(set, { SWITCHBOARD_URL: api.url, SWITCHBOARD_TOKEN: 't' });

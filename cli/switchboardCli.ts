@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { ConflictBody, describeWeights, ErrorBody, TrafficHistory as History, TrafficView } from '../protocol/api';
+import { ServiceSummary, servicePath } from '../protocol/model';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unauthorized: 3, conflict: 4, guardrail: 5, notFound: 6 } as const;
 
@@ -46,37 +48,8 @@ export interface CliIo {
   fetch?: typeof fetch;
 }
 
-// Response shapes, checked loosely: unknown fields are tolerated so a newer server still works.
-const Policy = z.object({
-  subsets: z.record(z.string(), z.object({ tags: z.array(z.string()) })),
-  weights: z.record(z.string(), z.number()),
-  drain: z.array(z.string()).default([]),
-  updatedAt: z.string(),
-  updatedBy: z.string(),
-  reason: z.string().default(''),
-});
-type Policy = z.infer<typeof Policy>;
-const TrafficView = z.object({
-  policy: Policy.nullable(),
-  modifyIndex: z.number(),
-  subsets: z.record(z.string(), z.object({ instances: z.number(), passing: z.number() })),
-});
-type TrafficView = z.infer<typeof TrafficView>;
-const AuditEntry = z.object({
-  id: z.string(),
-  at: z.string(),
-  by: z.string(),
-  reason: z.string().default(''),
-  outcome: z.string().default('applied'),
-  forced: z.boolean().default(false),
-  error: z.string().optional(),
-  before: Policy.nullable(),
-  after: Policy.nullable(),
-});
-const History = z.array(AuditEntry);
-const TopologyServices = z.object({ services: z.array(z.object({ id: z.string(), name: z.string() })) });
-const ErrorBody = z.object({ error: z.string() });
-const ConflictBody = z.object({ error: z.string(), current: z.object({ policy: Policy.nullable(), modifyIndex: z.number() }).optional() });
+// Every REST shape comes from protocol/api.ts; the service list needs only ids and names.
+const TopologyServices = z.object({ services: z.array(ServiceSummary.pick({ id: true, name: true })) });
 
 type Command = 'get' | 'set' | 'flip' | 'history' | 'rollback';
 const COMMANDS: Record<Command, { args: number | 'many'; options: string[] }> = {
@@ -152,7 +125,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
     const api = new Api(server, token || null, io.fetch ?? fetch, timeoutS);
     const id = await api.resolve(service);
-    const base = `/api/services/${id.split('/').map(encodeURIComponent).join('/')}/traffic`;
+    const base = `/api/services/${servicePath(id)}/traffic`;
     const print = (raw: unknown, human: () => string) => io.stdout(values.json ? `${JSON.stringify(raw, null, 2)}\n` : human());
     const force = values.force ?? false;
 
@@ -307,12 +280,6 @@ class Api {
         throw new CliError(EXIT.failed, `${method} ${path}: HTTP ${status}: ${error}`);
     }
   }
-}
-
-function describeWeights(policy: Pick<Policy, 'weights' | 'drain'> | null): string {
-  if (!policy) return 'no policy';
-  const split = Object.entries(policy.weights).map(([n, w]) => `${n} ${w}%`).join(' / ');
-  return policy.drain.length ? `${split}, draining ${policy.drain.join(', ')}` : split;
 }
 
 function describeView(id: string, view: TrafficView): string {

@@ -6,29 +6,14 @@
  * puts the registry's current policy on screen and says who got there first.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { AuditEntry, ConflictBody, describeWeights, TrafficHistory, TrafficView } from '@/protocol/api';
+import { servicePath } from '@/protocol/model';
 import { flipTarget, type TrafficPolicy } from '@/protocol/traffic';
 import { ApiError, getJson, sendJson } from './api';
 import { useSession } from './useSession';
 
-export interface TrafficView {
-  policy: TrafficPolicy | null;
-  modifyIndex: number;
-  /** Set when the registry holds something that is not a valid policy: why. Saving a new policy overwrites it. */
-  invalid?: string;
-  subsets: Record<string, { instances: number; passing: number }>;
-}
-
-export interface AuditEntry {
-  id: string;
-  at: string;
-  by: string;
-  reason: string;
-  outcome: 'applied' | 'rejected';
-  forced: boolean;
-  error?: string;
-  before: TrafficPolicy | null;
-  after: TrafficPolicy | null;
-}
+export { describeWeights };
+export type { AuditEntry, TrafficView };
 
 export type TrafficAction =
   | { kind: 'set'; weights: Record<string, number>; drain?: string[]; reason?: string; force?: boolean }
@@ -36,16 +21,16 @@ export type TrafficAction =
   | { kind: 'rollback'; id: string; force?: boolean }
   | { kind: 'enable' };
 
-const base = (serviceId: string) => `/api/services/${serviceId.split('/').map(encodeURIComponent).join('/')}/traffic`;
+const base = (serviceId: string) => `/api/services/${servicePath(serviceId)}/traffic`;
 export const trafficKey = (serviceId: string) => ['traffic', serviceId] as const;
 export const historyKey = (serviceId: string) => ['traffic', serviceId, 'history'] as const;
 
 export function useTrafficView(serviceId: string) {
-  return useQuery({ queryKey: trafficKey(serviceId), queryFn: () => getJson<TrafficView>(base(serviceId)) });
+  return useQuery({ queryKey: trafficKey(serviceId), queryFn: () => getJson(base(serviceId), TrafficView) });
 }
 
 export function useTrafficHistory(serviceId: string) {
-  return useQuery({ queryKey: historyKey(serviceId), queryFn: () => getJson<AuditEntry[]>(`${base(serviceId)}/history`) });
+  return useQuery({ queryKey: historyKey(serviceId), queryFn: () => getJson(`${base(serviceId)}/history`, TrafficHistory) });
 }
 
 /** What the split becomes if the action succeeds, for the optimistic update (null: unknown until the server answers). */
@@ -77,14 +62,14 @@ export function useTrafficMutation(serviceId: string) {
       switch (action.kind) {
         case 'set': {
           const { kind: _kind, ...body } = action;
-          return sendJson<TrafficView>('PUT', base(serviceId), body, { csrfToken, ifMatch });
+          return sendJson('PUT', base(serviceId), body, TrafficView, { csrfToken, ifMatch });
         }
         case 'flip':
-          return sendJson<TrafficView>('POST', `${base(serviceId)}/flip`, { reason: action.reason, force: action.force }, { csrfToken, ifMatch });
+          return sendJson('POST', `${base(serviceId)}/flip`, { reason: action.reason, force: action.force }, TrafficView, { csrfToken, ifMatch });
         case 'rollback':
-          return sendJson<TrafficView>('POST', `${base(serviceId)}/rollback`, { id: action.id, force: action.force }, { csrfToken });
+          return sendJson('POST', `${base(serviceId)}/rollback`, { id: action.id, force: action.force }, TrafficView, { csrfToken });
         case 'enable':
-          return sendJson<TrafficView>('POST', `${base(serviceId)}/enable`, {}, { csrfToken });
+          return sendJson('POST', `${base(serviceId)}/enable`, {}, TrafficView, { csrfToken });
       }
     },
     onMutate: async (action) => {
@@ -95,20 +80,11 @@ export function useTrafficMutation(serviceId: string) {
       return { previous };
     },
     onError: (err, _action, ctx) => {
-      const current = err.status === 409 ? (err.body?.current as Pick<TrafficView, 'policy' | 'modifyIndex'> | undefined) : undefined;
+      const current = err.status === 409 ? ConflictBody.safeParse(err.body).data?.current : undefined;
       if (ctx?.previous) qc.setQueryData<TrafficView>(key, current ? { ...ctx.previous, ...current } : ctx.previous);
       if (current) void qc.invalidateQueries({ queryKey: key, exact: true });
     },
     onSuccess: (view) => qc.setQueryData<TrafficView>(key, view),
     onSettled: () => qc.invalidateQueries({ queryKey: historyKey(serviceId) }),
   });
-}
-
-/** "blue 80 / green 20", plus " · draining payment-4" when instances are drained. */
-export function describeWeights(policy: Pick<TrafficPolicy, 'weights'> & { drain?: string[] } | null): string {
-  if (!policy) return 'no policy';
-  const split = Object.entries(policy.weights)
-    .map(([name, w]) => `${name} ${w}`)
-    .join(' / ');
-  return policy.drain?.length ? `${split} · draining ${policy.drain.join(', ')}` : split;
 }

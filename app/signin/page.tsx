@@ -1,35 +1,78 @@
 'use client';
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { SignInResponse } from '@/protocol/api';
+import { ApiError, sameOriginPath, sendJson } from '@/lib/api';
 
 type Mode = 'password' | 'token';
 
+/**
+ * The token of a one-click sign-in link (`/signin#token=…`, printed on the first start). A
+ * fragment never leaves the browser, so the token reaches no server or proxy log; it is
+ * removed from the address bar before anything else happens.
+ */
+function takeFragmentToken(): string | null {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (location.hash) history.replaceState(history.state, '', location.pathname + location.search);
+  return token || null;
+}
+
 export default function SignInPage() {
-  const [mode, setMode] = useState<Mode>('password');
+  // The token form first: it is what the first start prints, and what a zero-config install has.
+  // The server can say it has password users (`passwordSignIn` on GET /api/session) to open on those.
+  const [mode, setMode] = useState<Mode>('token');
   const [name, setName] = useState('');
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const form = useRef<HTMLFormElement>(null);
+  const [fromLink, setFromLink] = useState(false);
+  const secretTyped = useRef(false);
+
+  useEffect(() => {
+    const token = takeFragmentToken();
+    if (token) {
+      setMode('token');
+      setSecret(token);
+      setFromLink(true);
+      return;
+    }
+    let cancelled = false;
+    void fetch('/api/session', { headers: { accept: 'application/json' } })
+      .then((r) => (r.ok ? (r.json() as Promise<{ passwordSignIn?: boolean }>) : null))
+      .then((s) => !cancelled && s?.passwordSignIn === true && setMode((m) => (m === 'token' && !secretTyped.current ? 'password' : m)))
+      .catch(() => undefined);
+    return () => void (cancelled = true);
+  }, []);
+  // A link's token goes through the same submit as a typed one, once it is in the form's state.
+  useEffect(() => {
+    if (fromLink && secret) {
+      setFromLink(false);
+      form.current?.requestSubmit();
+    }
+  }, [fromLink, secret]);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
     setBusy(true);
     setError(null);
     const body = mode === 'password' ? { name, password: secret } : { token: secret };
-    const res = await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => null);
-    setBusy(false);
-    if (!res) return setError('Cannot reach Switchboard.');
-    if (!res.ok) return setError(((await res.json().catch(() => null)) as { error?: string } | null)?.error ?? `Sign-in failed (${res.status})`);
-    const next = new URLSearchParams(location.search).get('next');
-    // Only same-site paths: never bounce a user to another origin after sign-in.
-    location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+    try {
+      await sendJson('POST', '/api/session', body, SignInResponse, { csrfToken: null });
+    } catch (err) {
+      setBusy(false);
+      if (err instanceof ApiError && err.status === 0) return setError('Cannot reach Switchboard.');
+      return setError(err instanceof ApiError ? err.message : 'Sign-in failed.');
+    }
+    // Only paths on this origin: `/\evil.example`, `//evil`, `https://…` all land on "/".
+    location.assign(sameOriginPath(new URLSearchParams(location.search).get('next'), location.origin));
   }
 
   return (
-    <form className="signin" onSubmit={submit} aria-labelledby="signin-title">
+    <form ref={form} className="signin" onSubmit={submit} aria-labelledby="signin-title">
       <h1 id="signin-title" style={{ marginTop: 0 }}>Sign in</h1>
-      <div className="theme-toggle" role="group" aria-label="Sign in with" style={{ marginBottom: 12 }}>
-        <button type="button" data-state={mode === 'password' ? 'on' : 'off'} aria-pressed={mode === 'password'} onClick={() => setMode('password')}>Name and password</button>
+      <div className="theme-toggle methods" role="group" aria-label="Sign in with">
         <button type="button" data-state={mode === 'token' ? 'on' : 'off'} aria-pressed={mode === 'token'} onClick={() => setMode('token')}>Access token</button>
+        <button type="button" data-state={mode === 'password' ? 'on' : 'off'} aria-pressed={mode === 'password'} onClick={() => setMode('password')}>Name and password</button>
       </div>
       {mode === 'password' ? (
         <>
@@ -42,7 +85,7 @@ export default function SignInPage() {
         <>
           <p className="meta">An access token from your Switchboard administrator — or, on a fresh install, the admin token Switchboard printed when it first started.</p>
           <label htmlFor="token">Token</label>
-          <input id="token" type="password" autoComplete="off" value={secret} onChange={(e) => setSecret(e.target.value)} required autoFocus />
+          <input id="token" type="password" autoComplete="off" value={secret} onChange={(e) => { secretTyped.current = true; setSecret(e.target.value); }} required autoFocus />
         </>
       )}
       {error && <p role="alert" className="error-box" style={{ padding: 0, textAlign: 'left' }}>{error}</p>}
