@@ -51,8 +51,11 @@ export function parseTarget(url: string | undefined): { path: string; query: URL
   const raw = q === -1 ? url : url.slice(0, q);
   const hash = raw.indexOf('#');
   const path = hash === -1 ? raw : raw.slice(0, hash);
-  // Protocol-relative-looking targets (`//host/…`) and control characters are not paths anyone routes.
-  if (/[\u0000-\u001f\u007f\\]/.test(path)) return null;
+  // Control characters and backslashes (which browsers read as `/`) are not paths anyone routes.
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0x5c) return null;
+  }
   return { path, query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)) };
 }
 

@@ -3,21 +3,14 @@
  * weights summing to 100 over named, tag-defined subsets, plus a drain list. Pure: validation,
  * subset membership, the flip, and the guardrail live here with no I/O.
  */
-import { z } from 'zod';
 import type { Instance } from '../../protocol/model';
 import { flipTarget, inSubset, isDrained, own, SUBSET_NAME, TrafficPolicy } from '../../protocol/traffic';
 
 export { inSubset, isDrained, own, Subset, SubsetName, TrafficPolicy, weightOf } from '../../protocol/traffic';
 
-/** What an operator may send (PUT …/traffic). */
-export const PolicyChange = z.strictObject({
-  weights: z.record(z.string().max(63, 'subset names are at most 63 characters'), z.number().int('weights are integers').min(0, 'weights are 0-100').max(100, 'weights are 0-100')),
-  subsets: TrafficPolicy.shape.subsets.optional(),
-  drain: z.array(z.string()).optional(),
-  reason: z.string().max(500).default(''),
-  force: z.boolean().default(false),
-});
-export type PolicyChange = z.infer<typeof PolicyChange>;
+/** What an operator may send (PUT …/traffic): the REST body schema from protocol/api.ts. */
+export { PolicyChange } from '../../protocol/api';
+import type { PolicyChange } from '../../protocol/api';
 
 export type PolicyProblem = { code: 'invalid' | 'guardrail'; message: string };
 

@@ -4,23 +4,11 @@
  * version the store hands out with every read.
  */
 import { z } from 'zod';
-import { TrafficPolicy } from '../../protocol/traffic';
+import type { TrafficPolicy } from '../../protocol/traffic';
 
-export const AuditEntry = z.object({
-  id: z.string(),
-  at: z.string(),
-  by: z.string(),
-  reason: z.string(),
-  /** Rejected attempts are recorded too: who tried what, and why it was refused. */
-  outcome: z.enum(['applied', 'rejected']).default('applied'),
-  /** Set when the operator overrode the no-passing-instances guardrail. */
-  forced: z.boolean().default(false),
-  error: z.string().optional(),
-  before: TrafficPolicy.nullable(),
-  /** The policy written (applied) or attempted (rejected; null when it could not be built). */
-  after: TrafficPolicy.nullable(),
-});
-export type AuditEntry = z.infer<typeof AuditEntry>;
+// The audit entry is a REST answer too: one schema, in protocol/api.ts, for server, browser and CLI.
+export { AuditEntry } from '../../protocol/api';
+import type { AuditEntry } from '../../protocol/api';
 
 export interface StoredPolicy {
   /** null when there is none, or when what the registry holds is not a valid policy (see invalid). */
