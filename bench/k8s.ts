@@ -108,10 +108,13 @@ async function fakeServerProcess(): Promise<void> {
 async function main(): Promise<void> {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
+  const heaps: string[] = [];
   const rssMiB = () => {
     gc();
     gc();
-    return process.memoryUsage().rss / 2 ** 20;
+    const m = process.memoryUsage();
+    heaps.push((m.heapUsed / 2 ** 20).toFixed(0));
+    return m.rss / 2 ** 20;
   };
   const { KubernetesSource } = await import('../server/sources/kubernetes/kubernetesSource');
   const { TopologyStore } = await import('../server/topology/topologyStore');
@@ -140,6 +143,7 @@ async function main(): Promise<void> {
   let churnChanged = 0;
   const rssBase = rssMiB();
   const started = performance.now();
+  const startCpu = process.cpuUsage();
   source.start((e) => {
     if (e.type === 'service.changed') changedEvents++;
     if (e.type === 'scope.synced') {
@@ -154,6 +158,7 @@ async function main(): Promise<void> {
   });
   while (store.source('k8s')?.state !== 'ok' || listed < SERVICES) await sleep(5);
   const syncMs = performance.now() - started;
+  const syncCpu = process.cpuUsage(startCpu);
   const instances = listedInstances;
   await sleep(500);
   const rssSync = rssMiB();
@@ -247,11 +252,12 @@ async function main(): Promise<void> {
 
 | measure | value |
 |---|---|
-| Start → source ok (${SERVICES.toLocaleString('en')} services / ${instances.toLocaleString('en')} instances in the store) | ${(syncMs / 1000).toFixed(2)} s |
+| Start → source ok (${SERVICES.toLocaleString('en')} services / ${instances.toLocaleString('en')} instances in the store): wall / CPU of this process | ${(syncMs / 1000).toFixed(2)} s / ${((syncCpu.user + syncCpu.system) / 1e6).toFixed(2)} s |
 | RSS before start / after sync / after ${FLIPS} flips | ${rssBase.toFixed(0)} / ${rssSync.toFixed(0)} / ${rssFlips.toFixed(0)} MiB |
+| JS heap used at the same points${CHURN > 0 ? ' and after the churn' : ''} | ${heaps.join(' / ')} MiB |
 | CPU per readiness flip: whole process / in TopologyStore.apply / adapter + watch (the rest) | ${cpuPerFlip.toFixed(2)} / ${storePerFlip.toFixed(2)} / ${(cpuPerFlip - storePerFlip).toFixed(2)} ms |
 | service.changed events per flip | ${changedPerFlip.toFixed(2)} |
-| Flip → store delta, p50 / p99 / max over ${FLIPS} | ${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 99).toFixed(1)} / ${sorted.at(-1)!.toFixed(1)} ms |${churnLine}
+| Flip → store delta, p50 / p99 / max over ${FLIPS} | ${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 99).toFixed(1)} / ${(sorted.at(-1) ?? NaN).toFixed(1)} ms |${churnLine}
 
 The adapter coalesces watch events for 20 ms and then recomputes only the Services they touch; latency includes that window. Busy time per flip ${(busyMs / FLIPS).toFixed(1)} ms.`;
   const command = `npm run bench:k8s -- ${process.argv.slice(2).join(' ')}`.trim();

@@ -48,6 +48,9 @@ export interface KubernetesSourceOptions {
 }
 
 type Kind = 'services' | 'pods' | 'endpoints';
+
+/** Informers listing at once during a (re)start. */
+const LIST_CONCURRENCY = 8;
 type Informer = k8s.ListWatch<KubernetesObject>;
 
 /** What the source remembers of one Service name in one namespace (beyond the informer caches). */
@@ -147,7 +150,13 @@ export class KubernetesSource implements Source {
       this.add('pods', ns, `/api/v1${base}/pods`, compactPod);
       this.add('endpoints', ns, endpointsPath(base), this.api.kind === 'slices' ? compactSlice : compactEndpoints);
     }
-    await Promise.allSettled(this.informers.map((i) => i.start()));
+    // A few lists at a time: each page is parsed and compacted before the next arrives, so the
+    // full objects die young instead of piling up across 3 × namespaces concurrent lists.
+    const queue = [...this.informers];
+    const worker = async () => {
+      for (let i = queue.shift(); i && !this.stopped; i = queue.shift()) await i.start().catch((err) => this.fail(i, err));
+    };
+    await Promise.all(Array.from({ length: LIST_CONCURRENCY }, worker));
     if (this.stopped) return;
     // An informer whose first list failed is retried by fail(); the first sync waits for it.
     if (this.failing.size === 0) this.fullSync();
