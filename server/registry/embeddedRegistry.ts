@@ -83,7 +83,7 @@ export async function startEmbeddedRegistry(options: EmbeddedRegistryOptions): P
       checker.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      storage.close();
+      await storage.close();
     },
   };
 }
