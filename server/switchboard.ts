@@ -14,6 +14,7 @@ import { EMBEDDED_SOURCE, type Config } from './config/loadConfig';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from './registry/embeddedRegistry';
 import { Gateway, type GatewayRegistry } from './gateway/gateway';
 import { createApiRouter } from './http/apiRouter';
+import { drainBody } from './http/bodyReader';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { RealtimeHub } from './realtime/realtimeHub';
@@ -127,6 +128,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         if (await api(req, res)) return;
         if (options.fallback) await options.fallback(req, res);
         else {
+          await drainBody(req);
           res.writeHead(404, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: 'not found' }));
         }

@@ -70,6 +70,37 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
 }
 
+/**
+ * Reads and discards what is left of a request body (up to `max` bytes) so an early answer
+ * (401, 404, 413…) reaches the client instead of a reset: closing a socket with unread bytes
+ * makes the kernel send RST, and the client loses the response it was about to read.
+ * Resolves true when the body ended, false when it was larger than `max` or stalled.
+ */
+export function drainBody(req: IncomingMessage, max = 1024 * 1024, timeoutMs = 5_000): Promise<boolean> {
+  if (req.complete || req.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (ended: boolean) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onEnd);
+      if (!ended) req.pause();
+      resolve(ended);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > max) done(false);
+    };
+    const onEnd = () => done(req.complete);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onEnd);
+    req.resume();
+  });
+}
+
 function tooLarge(limit: number): HttpError {
   // The rest of the body is not read: the connection cannot be reused.
   return new HttpError('payload_too_large', `body larger than ${limit} bytes`, { headers: { connection: 'close' } });

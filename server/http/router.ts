@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { rolesWith, type Permission } from '../../protocol/api';
 import { type Authenticator, CSRF_HEADER, type Principal, allows, sameOrigin } from '../auth/authenticator';
 import type { Logger } from '../log';
+import { drainBody } from './bodyReader';
 import { HttpError, toHttpError } from './httpError';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -67,7 +68,9 @@ export function createRouter(routes: readonly Route[], options: RouterOptions) {
     const target = parseTarget(req.url);
     if (!target) {
       // Nobody downstream gets a target we cannot parse ourselves.
-      sendError(res, new HttpError('bad_request', 'malformed request target'), logger);
+      const answer = new HttpError('bad_request', 'malformed request target');
+      if (!(await drainBody(req))) answer.headers.connection = 'close';
+      sendError(res, answer, logger);
       return true;
     }
     if (!options.owns(target.path)) return false;
@@ -81,7 +84,10 @@ export function createRouter(routes: readonly Route[], options: RouterOptions) {
       await route.handler({ req, res, params, path: target.path, query: target.query, principal });
     } catch (err) {
       if (!(err instanceof HttpError)) logger.error({ err, url: req.url, method: req.method }, 'request failed');
-      sendError(res, toHttpError(err), logger);
+      const answer = toHttpError(err);
+      // An early answer must reach the client: read what is left of the body first (bounded).
+      if (!res.headersSent && !(await drainBody(req))) answer.headers.connection = 'close';
+      sendError(res, answer, logger);
     }
     return true;
   };
