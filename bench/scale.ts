@@ -1,113 +1,398 @@
 /**
- * `npm run bench:scale`: the Consul adapter against one real dev agent holding 1,000 services
- * × 5 instances (5,000 TTL checks, all passing). Measures time to the first full sync,
- * process memory after it, requests to Consul per second while nothing changes, and the
- * size of the delta one check flip produces next to the full snapshot.
+ * `npm run bench:scale [-- --services 10000 --instances 15 --nodes 500 --churn 200]`: the scale
+ * goals measured from outside, as a user sees them, in one run.
+ *
+ * A real Consul 1.8.7 dev agent is loaded with a synthetic fleet (bench/support/consulFleet.ts,
+ * straight into the catalog through /v1/txn); Switchboard runs in its own process the way
+ * `npm start` runs it (production Next build, SWITCHBOARD_CONFIG naming that Consul, anonymous
+ * viewer on loopback); a WebSocket client and a real Chromium on a service page watch check
+ * flips arrive. Server CPU and memory come from /proc/<pid>, its Consul connections and the
+ * bytes they carry from `ss`, its Consul request count from its own /metrics.
+ *
+ * Phases: start → source ok; settle; the list in a cold browser; `--flips` check flips 300–700 ms
+ * apart (WS and browser latency, CPU, requests and bytes per flip); more flips, 20/s, until
+ * `--rss-flips` flips in all (RSS after them); with `--churn R`, R random flips/s in the background
+ * while `--churn-flips` more flips are measured; then `--idle` seconds with nothing changing.
+ * Every child (Consul, Switchboard, Chromium) is stopped on exit, errors and signals.
  */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_WAIT_MS } from '../clients/consul/blockingQuery';
-import { ConsulSource } from '../server/sources/consul/consulSource';
-import { TopologyStore, type Delta } from '../server/topology/topologyStore';
-import { startConsulAgent } from '../test/support/consulAgent';
-import { report } from './benchReport';
+import { WebSocket } from 'ws';
+import { freePorts, startConsulAgent, type ConsulAgent } from '../test/support/consulAgent';
+import { percentile, report } from './benchReport';
+import { loadConsulFleet, type CheckStatus } from './support/consulFleet';
+import {
+  cpuSeconds, ensureProductionBuild, launchBrowser, loadList, memory, openServicePage, startSwitchboardProcess, tcpConnections, tcpConnectionsAsync,
+  type ServicePageProbe, type SwitchboardProcess,
+} from './support/browserProbe';
+import type { Browser } from 'playwright-core';
 
-const SERVICES = 1000;
-const PER_SERVICE = 5;
-// Two full blocking waits, so the idle figure includes the re-issued long polls.
-const IDLE_MS = 2 * DEFAULT_WAIT_MS + 10_000;
-const REGISTER_CONCURRENCY = 16;
+const { values: opt } = parseArgs({
+  options: {
+    services: { type: 'string', default: '1000' },
+    instances: { type: 'string', default: '5' },
+    nodes: { type: 'string' },
+    churn: { type: 'string', default: '0' },
+    flips: { type: 'string', default: '200' },
+    'rss-flips': { type: 'string', default: '1000' },
+    'churn-flips': { type: 'string', default: '60' },
+    idle: { type: 'string', default: '60' },
+    'no-report': { type: 'boolean', default: false },
+  },
+});
+const SERVICES = Number(opt.services);
+const INSTANCES = Number(opt.instances);
+const NODES = Number(opt.nodes ?? Math.min(500, Math.max(1, Math.round(SERVICES / 20))));
+const CHURN = Number(opt.churn);
+const FLIPS = Number(opt.flips);
+const RSS_FLIPS = Math.max(FLIPS, Number(opt['rss-flips']));
+const CHURN_FLIPS = Number(opt['churn-flips']);
+const IDLE_S = Number(opt.idle);
+const ROOT = resolve(import.meta.dirname, '..');
+const SOURCE = 'bench';
+const HEADLINE = SERVICES === 10_000 && INSTANCES === 15 && NODES === 500;
+const SMALL = SERVICES === 1000 && INSTANCES === 5;
 
-const agent = await startConsulAgent({ datacenter: 'dc1' });
-try {
-  // ---- load the catalog through the agent API (so every instance has a real TTL check) ----
-  const t0 = performance.now();
-  const jobs = Array.from({ length: SERVICES * PER_SERVICE }, (_, k) => ({ s: Math.floor(k / PER_SERVICE), i: k % PER_SERVICE }));
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: REGISTER_CONCURRENCY }, async () => {
-      while (next < jobs.length) {
-        const { s, i } = jobs[next++]!;
-        const id = `svc-${s}-${i}`;
-        await agent.registerService({
-          ID: id, Name: `svc-${s}`, Port: 20000 + i, Address: `10.${s >> 8}.${s & 255}.${i + 1}`,
-          Tags: [i % 2 ? 'blue' : 'green', 'v1'], Meta: { zone: `z${i}` },
-          Check: { CheckID: `${id}-ttl`, Name: 'heartbeat', TTL: '30m', Status: 'passing' },
-        });
+const log = (msg: string) => process.stderr.write(`[bench:scale ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+const ms = (x: number) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(1) : x.toFixed(0)} ms` : '—');
+const svcId = (s: number) => `${SOURCE}/dc1/svc-${s}`;
+const rand = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+
+// ---- children, stopped whatever happens ----
+let agent: ConsulAgent | null = null;
+let server: SwitchboardProcess | null = null;
+let browser: Browser | null = null;
+let cleaning: Promise<void> | null = null;
+const cleanup = () =>
+  (cleaning ??= (async () => {
+    await browser?.close().catch(() => {});
+    await server?.stop().catch(() => {});
+    await agent?.stop().catch(() => {});
+  })());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
+
+// ---- a WebSocket client watching some services' detail ----
+interface Waiter { instanceId: string; health: string; resolve: (t: number) => void }
+class DetailWatcher {
+  private readonly waiters: Waiter[] = [];
+  private snapshot = false;
+  private readonly ws: WebSocket;
+  bytes = 0;
+  constructor(port: number, private readonly watch: string[]) {
+    this.ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws`);
+    this.ws.on('message', (data: Buffer) => {
+      const t = Date.now();
+      this.bytes += data.length;
+      const msg = JSON.parse(data.toString()) as { type: string; ops?: { op: string; instance?: { id: string; health: string } }[] };
+      if (msg.type === 'snapshot') this.snapshot = true;
+      if (msg.type !== 'service.delta') return;
+      for (const op of msg.ops ?? []) {
+        if (op.op !== 'instance.put' || !op.instance) continue;
+        for (let k = this.waiters.length - 1; k >= 0; k--) {
+          const w = this.waiters[k]!;
+          if (w.instanceId === op.instance.id && w.health === op.instance.health) this.waiters.splice(k, 1)[0]!.resolve(t);
+        }
       }
-    }),
-  );
-  const registerMs = performance.now() - t0;
-  // The agent syncs registrations to the catalog asynchronously; wait until all are there.
-  for (;;) {
-    const r = await fetch(`${agent.httpAddr}/v1/health/state/passing`);
-    const n = ((await r.json()) as unknown[]).length;
-    if (n >= SERVICES * PER_SERVICE + 1) break;
-    await sleep(200);
+    });
   }
-  const catalogMs = performance.now() - t0;
+  async ready(): Promise<void> {
+    await new Promise((ok, fail) => (this.ws.once('open', ok), this.ws.once('error', fail)));
+    this.ws.send(JSON.stringify({ type: 'subscribe' }));
+    for (const serviceId of this.watch) this.ws.send(JSON.stringify({ type: 'watch', serviceId }));
+    const deadline = Date.now() + 120_000;
+    while (!this.snapshot) {
+      if (Date.now() > deadline) throw new Error('no snapshot on the WebSocket within 120 s');
+      await sleep(20);
+    }
+  }
+  /** Resolves with Date.now() when the instance arrives with `health`, or null after `timeoutMs`. */
+  waitFor(instanceId: string, health: string, timeoutMs = 20_000): Promise<number | null> {
+    return new Promise((ok) => {
+      const w: Waiter = { instanceId, health, resolve: (t) => (clearTimeout(timer), ok(t)) };
+      const timer = setTimeout(() => {
+        const k = this.waiters.indexOf(w);
+        if (k >= 0) this.waiters.splice(k, 1);
+        ok(null);
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
 
-  // ---- the adapter, with every request counted ----
-  let requests = 0;
-  const countingFetch: typeof fetch = (input, init) => {
-    requests += 1;
-    return fetch(input, init);
+// ---- /metrics ----
+async function consulRequests(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^switchboard_watch_request_duration_seconds_count\{[^}]*\} (\d+(?:\.\d+)?)/gm)) n += Number(m[1]);
+  return n;
+}
+
+/**
+ * Bytes the server receives on its Consul connections while running: `ss` sampled every 250 ms,
+ * per connection the growth of bytes_received between its first and last sample (a connection
+ * first seen mid-window counts from 0). A connection that opens and closes between two samples
+ * is missed; one that closes loses at most its last 250 ms.
+ */
+function consulBytesSampler(pid: number, consulPort: number): { stop(): Promise<{ bytes: number; connections: number }> } {
+  const first = tcpConnections(pid, consulPort);
+  const last = new Map(first);
+  let running = true;
+  // Asynchronous `ss`, so sampling never holds up the WebSocket timestamps of this process.
+  const loop = (async () => {
+    while (running) {
+      for (const [port, rx] of await tcpConnectionsAsync(pid, consulPort)) last.set(port, rx);
+      await sleep(250);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      for (const [port, rx] of tcpConnections(pid, consulPort)) last.set(port, rx);
+      let bytes = 0;
+      for (const [port, rx] of last) bytes += rx - (first.get(port) ?? 0);
+      return { bytes, connections: last.size };
+    },
   };
-  const store = new TopologyStore();
-  const source = new ConsulSource({ kind: 'consul', name: 'bench', address: agent.httpAddr, token: null, datacenters: 'all' }, { fetch: countingFetch });
-  store.addSource({ id: source.id, kind: source.kind, name: source.name, address: source.address });
-  const deltas: Delta[] = [];
-  store.subscribe((d) => deltas.push(d));
-  const s0 = performance.now();
-  source.start((e) => store.apply(source.id, e));
-  while (store.source('bench')?.state !== 'ok') await sleep(5);
-  const syncMs = performance.now() - s0;
-  const syncRequests = requests;
-  const instances = store.snapshot().services.reduce((n, s) => n + s.instances.length, 0);
-  await sleep(1000);
-  const mem = process.memoryUsage();
+}
+
+const stats = (xs: (number | null)[]) => {
+  const ok = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  return { n: xs.length, lost: xs.length - ok.length, p50: percentile(ok, 50), p99: percentile(ok, 99), max: ok.at(-1) ?? NaN };
+};
+const latency = (s: ReturnType<typeof stats>) =>
+  s.n === 0 ? '—' : `p50 ${ms(s.p50)}, p99 ${ms(s.p99)} (max ${ms(s.max)}, n=${s.n}${s.lost ? `, **${s.lost} not within 20 s**` : ''})`;
+
+try {
+  // ---- Consul + fleet ----
+  log(`Consul 1.8.7 dev agent; loading ${SERVICES} × ${INSTANCES} on ${NODES} nodes`);
+  agent = await startConsulAgent({ datacenter: 'dc1' });
+  const consulPort = agent.ports.http;
+  const fleet = await loadConsulFleet(agent.httpAddr, { services: SERVICES, instances: INSTANCES, nodes: NODES });
+  log(`fleet loaded in ${(fleet.loadMs / 1000).toFixed(1)} s`);
+
+  ensureProductionBuild(ROOT);
+
+  // ---- Switchboard, as a user starts it ----
+  const [port] = (await freePorts(1)) as [number];
+  server = await startSwitchboardProcess(ROOT, { port, sources: [{ kind: 'consul', name: SOURCE, address: agent.httpAddr }] });
+  const pid = server.pid;
+  let startMs = NaN;
+  for (const deadline = Date.now() + 300_000; ;) {
+    try {
+      const r = await fetch(`${server.baseUrl}/api/sources`);
+      if (r.ok) {
+        const { sources } = (await r.json()) as { sources: { id: string; state: string }[] };
+        if (sources.find((s) => s.id === SOURCE)?.state === 'ok') {
+          startMs = performance.now() - server.spawnedAt;
+          break;
+        }
+      }
+    } catch {
+      // not listening yet
+    }
+    if (server.exited()) throw new Error(`switchboard ${server.exited()} during start`);
+    if (Date.now() > deadline) throw new Error('source not ok within 300 s');
+    await sleep(25);
+  }
+  log(`source ok ${(startMs / 1000).toFixed(2)} s after spawn`);
+  await sleep(3000);
+  const rssSync = memory(pid).rss;
+  const connsSync = tcpConnections(pid, consulPort).size;
+
+  // ---- the list, cold, in a browser ----
+  browser = await launchBrowser();
+  const listTarget = SERVICES > 9993 ? 9993 : SERVICES - 7;
+  const listUrl = `${server.baseUrl}/?q=svc-${listTarget}`;
+  const listRow = `[data-testid="service-row"][data-service-id="${svcId(listTarget)}"]`;
+  // The first page load after a start also pays for Next loading the route: reported apart.
+  const firstList = await loadList(browser, listUrl, listRow);
+  const list = await loadList(browser, listUrl, listRow);
+  log(`list: ${(list.bytes / 2 ** 20).toFixed(2)} MiB in ${list.ms.toFixed(0)} ms (first load after start: ${firstList.ms.toFixed(0)} ms)`);
+
+  // ---- probes on a few services ----
+  const probeServices = [...new Set([123 % SERVICES, Math.floor(SERVICES / 3) + 7, Math.floor((2 * SERVICES) / 3) + 11, SERVICES - 1].map((s) => s % SERVICES))];
+  const pageService = probeServices[0]!;
+  const watcher = new DetailWatcher(port, probeServices.map(svcId));
+  await watcher.ready();
+  const page: ServicePageProbe = await openServicePage(browser, server.baseUrl, svcId(pageService));
+  const rows = await page.rows();
+  if (Object.keys(rows).length !== INSTANCES) throw new Error(`service page shows ${Object.keys(rows).length} instance rows, expected ${INSTANCES}`);
+
+  const health = new Map<string, CheckStatus>();
+  /** One measured flip on a probe service: WS latency always, browser latency if it is the page's service. */
+  async function measuredFlip(k: number): Promise<{ ws: number | null; browser: number | null; onPage: boolean }> {
+    const s = k % 2 === 0 ? pageService : probeServices[1 + Math.floor(Math.random() * (probeServices.length - 1))] ?? pageService;
+    const ref = fleet.instance(s, Math.floor(Math.random() * INSTANCES));
+    const instanceId = `${ref.node}/${ref.serviceId}`;
+    const next: CheckStatus = health.get(instanceId) === 'critical' ? 'passing' : 'critical';
+    health.set(instanceId, next);
+    const onWs = watcher.waitFor(instanceId, next);
+    const tStart = Date.now();
+    await fleet.flipCheck(ref.node, ref.checkId, next, next === 'critical' ? 'connection refused' : 'ok');
+    const t0 = Date.now();
+    const onPage = s === pageService;
+    const [wsAt, pageAt] = await Promise.all([onWs, onPage ? page.waitForHealth(instanceId, next, tStart) : Promise.resolve(null)]);
+    return { ws: wsAt === null ? null : wsAt - t0, browser: pageAt === null ? null : pageAt - t0, onPage };
+  }
+  async function measuredFlips(n: number): Promise<{ ws: (number | null)[]; browser: (number | null)[] }> {
+    const ws: (number | null)[] = [];
+    const br: (number | null)[] = [];
+    for (let k = 0; k < n; k++) {
+      const due = Date.now() + rand(300, 700);
+      const r = await measuredFlip(k);
+      ws.push(r.ws);
+      if (r.onPage) br.push(r.browser);
+      if ((k + 1) % 50 === 0) log(`  ${k + 1}/${n} flips`);
+      await sleep(Math.max(0, due - Date.now()));
+    }
+    return { ws, browser: br };
+  }
+
+  // ---- flips 300–700 ms apart ----
+  log(`${FLIPS} check flips, 300–700 ms apart`);
+  const rq0 = await consulRequests(port);
+  const sampler = consulBytesSampler(pid, consulPort);
+  const cpu0 = cpuSeconds(pid);
+  const flips = await measuredFlips(FLIPS);
+  const cpu1 = cpuSeconds(pid);
+  const wire = await sampler.stop();
+  const rq1 = await consulRequests(port);
+  const cpuPerFlip = ((cpu1 - cpu0) / FLIPS) * 1000;
+  const requestsPerFlip = (rq1 - rq0) / FLIPS;
+  const bytesPerFlip = wire.bytes / FLIPS;
+  const wsStats = stats(flips.ws);
+  const browserStats = stats(flips.browser);
+  log(`ws ${latency(wsStats)}; browser ${latency(browserStats)}; ${cpuPerFlip.toFixed(1)} ms CPU/flip`);
+
+  // ---- more flips, faster, until RSS_FLIPS in all ----
+  const more = RSS_FLIPS - FLIPS;
+  if (more > 0) {
+    log(`${more} more flips, 20/s, on random instances`);
+    for (let k = 0; k < more; k++) {
+      const due = Date.now() + 50;
+      const ref = fleet.instance(Math.floor(Math.random() * SERVICES), Math.floor(Math.random() * INSTANCES));
+      const id = `${ref.node}/${ref.serviceId}`;
+      const next: CheckStatus = health.get(id) === 'critical' ? 'passing' : 'critical';
+      health.set(id, next);
+      await fleet.flipCheck(ref.node, ref.checkId, next);
+      await sleep(Math.max(0, due - Date.now()));
+    }
+  }
+  await sleep(5000);
+  const rssFlips = memory(pid);
+
+  // ---- churn ----
+  let churn: { rate: number; errors: number; cores: number; ws: ReturnType<typeof stats>; browser: ReturnType<typeof stats> } | null = null;
+  if (CHURN > 0) {
+    log(`${CHURN} random flips/s in the background, ${CHURN_FLIPS} measured flips`);
+    const probeSet = new Set(probeServices);
+    let running = true;
+    let issued = 0;
+    let errors = 0;
+    let inFlight = 0;
+    const churnState = new Map<number, CheckStatus>();
+    const t0 = performance.now();
+    const generator = (async () => {
+      const tick = 20;
+      for (let due = performance.now(); running; due += tick) {
+        const target = Math.floor(((performance.now() - t0) / 1000) * CHURN);
+        while (issued < target && inFlight < 64) {
+          let s = Math.floor(Math.random() * SERVICES);
+          if (probeSet.has(s)) s = (s + 1) % SERVICES;
+          const i = Math.floor(Math.random() * INSTANCES);
+          const key = s * INSTANCES + i;
+          const next: CheckStatus = churnState.get(key) === 'critical' ? 'passing' : 'critical';
+          churnState.set(key, next);
+          const ref = fleet.instance(s, i);
+          issued += 1;
+          inFlight += 1;
+          fleet.flipCheck(ref.node, ref.checkId, next).then(
+            () => (inFlight -= 1),
+            () => ((inFlight -= 1), (errors += 1)),
+          );
+        }
+        await sleep(Math.max(0, due + tick - performance.now()));
+      }
+    })();
+    await sleep(3000);
+    const c0 = cpuSeconds(pid);
+    const w0 = performance.now();
+    const i0 = issued;
+    const measured = await measuredFlips(CHURN_FLIPS);
+    const cores = (cpuSeconds(pid) - c0) / ((performance.now() - w0) / 1000);
+    const rate = (issued - i0) / ((performance.now() - w0) / 1000);
+    running = false;
+    await generator;
+    while (inFlight > 0) await sleep(10);
+    churn = { rate, errors, cores, ws: stats(measured.ws), browser: stats(measured.browser) };
+    log(`churn ${rate.toFixed(0)}/s: ws ${latency(churn.ws)}; browser ${latency(churn.browser)}; ${cores.toFixed(2)} cores`);
+    await sleep(5000);
+  }
 
   // ---- idle ----
-  const idleStart = requests;
-  await sleep(IDLE_MS);
-  const idleRps = (requests - idleStart) / (IDLE_MS / 1000);
+  await page.close();
+  watcher.close();
+  await browser.close();
+  browser = null;
+  log(`${IDLE_S} s idle`);
+  const idleConns = tcpConnections(pid, consulPort).size;
+  const iq0 = await consulRequests(port);
+  const ic0 = cpuSeconds(pid);
+  await sleep(IDLE_S * 1000);
+  const idleCores = (cpuSeconds(pid) - ic0) / IDLE_S;
+  const idleRps = ((await consulRequests(port)) - iq0) / IDLE_S;
+  const rssIdle = memory(pid);
 
-  // ---- one check flip ----
-  deltas.length = 0;
-  const flipStart = requests;
-  const f0 = performance.now();
-  await agent.failTtl('svc-500-3-ttl', 'connection refused');
-  const target = 'bench/dc1/svc-500';
-  let flip: Delta | undefined;
-  while (!(flip = deltas.find((d) => d.ops.some((o) => o.op === 'instance.put' && o.serviceId === target)))) await sleep(2);
-  const flipMs = performance.now() - f0;
-  await sleep(500);
-  const flipRequests = requests - flipStart;
-  const deltaBytes = Buffer.byteLength(JSON.stringify({ type: 'delta', fromRev: flip.fromRev, rev: flip.rev, ops: flip.ops }));
-  const allDeltaBytes = deltas.reduce((n, d) => n + Buffer.byteLength(JSON.stringify({ type: 'delta', fromRev: d.fromRev, rev: d.rev, ops: d.ops })), 0);
-  const snapshotBytes = Buffer.byteLength(JSON.stringify({ type: 'snapshot', topology: store.snapshot() }));
-  await source.stop();
-
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  // ---- the table ----
+  const before = {
+    start: HEADLINE ? '13.6–14.4 s' : '—',
+    rss: HEADLINE ? '641–669 MiB after sync; 915 MiB after 20 flips' : '—',
+    cpu: HEADLINE ? '1,476–1,711 ms' : SMALL ? '56–73 ms' : '—',
+    browser: HEADLINE ? 'p50 1,933 ms, p99 3,480 ms' : SMALL ? 'p50 330 ms, p99 374 ms' : '—',
+    churn: HEADLINE ? 'a flip did not reach the browser within 20 s' : SMALL ? 'p99 805 ms (under 50 flips/s)' : '—',
+    list: HEADLINE ? '40.4 MiB in 1.72 s' : '—',
+  };
+  const churnRow = churn
+    ? [
+        `| check flip → WS delta, ${churn.rate.toFixed(0)} flips/s in the background | — | ${latency(churn.ws)} | p99 ≤ 500 ms |`,
+        `| check flip → browser, ${churn.rate.toFixed(0)} flips/s in the background | ${before.churn} | ${latency(churn.browser)} | p99 ≤ 500 ms |`,
+        `| server CPU during that churn | — | ${churn.cores.toFixed(2)} cores${churn.errors ? ` (${churn.errors} churn writes failed)` : ''} | < 1 core |`,
+      ]
+    : [];
   const body = `
-Consul 1.8.7 dev agent, ${SERVICES} services × ${PER_SERVICE} instances = ${SERVICES * PER_SERVICE} instances, each with a passing TTL check
-(registered through the agent API, ${REGISTER_CONCURRENCY} at a time: ${(registerMs / 1000).toFixed(1)} s, in the catalog after ${(catalogMs / 1000).toFixed(1)} s).
-One ConsulSource (\`datacenters: "all"\`, defaults: ${DEFAULT_WAIT_MS / 1000} s wait, 8 parallel reads) feeding a TopologyStore in the bench process.
+Consul 1.8.7 dev agent with ${SERVICES.toLocaleString('en')} services × ${INSTANCES} instances on ${NODES} nodes (${(SERVICES * INSTANCES).toLocaleString('en')} instances, loaded through \`/v1/txn\` in ${(fleet.loadMs / 1000).toFixed(1)} s).
+Switchboard in its own process (\`node --import tsx server/index.ts\`, production build, one Consul source), measured from outside:
+/proc/<pid> for CPU and RSS, \`ss\` for its Consul connections, its /metrics for Consul requests, a \`ws\` client watching ${probeServices.length} services
+and Chromium on \`/services/${svcId(pageService)}\` (a MutationObserver stamps \`data-health\` changes with Date.now()).
+${FLIPS} check flips 300–700 ms apart on random instances of those services (every other one on the page's service), alternating critical/passing;
+latency is from the flip's \`/v1/txn\` returning. Then flips at 20/s on random instances until ${RSS_FLIPS} in all${churn ? `; then ${CHURN_FLIPS} more flips with ${CHURN} random flips/s requested in the background` : ''}.
 
-| Measure | Value |
-|---|---|
-| Time to first full sync (start → source \`ok\`) | ${syncMs.toFixed(0)} ms |
-| Requests for the first sync | ${syncRequests} (datacenters + the first read of each watch + one \`/v1/health/service/:name\` per service + the re-issued blocking queries) |
-| Services / instances in the store | ${store.snapshot().services.length} / ${instances} |
-| Process RSS after sync | ${mib(mem.rss)} (heap used ${mib(mem.heapUsed)}) |
-| Requests to Consul per second, idle (${IDLE_MS / 1000} s window) | ${idleRps.toFixed(3)} |
-| Check flip → store delta | ${flipMs.toFixed(0)} ms; ${flipRequests} new requests (1 service read + the re-issued blocking query; the wake itself is the already-open one) |
-| Delta for one TTL flip (\`{type:'delta',…}\` JSON) | ${deltaBytes} B (all deltas of the flip incl. source status: ${allDeltaBytes} B) |
-| Full snapshot (\`{type:'snapshot',…}\` JSON) | ${snapshotBytes} B (${mib(snapshotBytes)}) |
-
-Idle cost is the three blocking queries per datacenter (catalog, health, traffic KV), re-issued when the ${DEFAULT_WAIT_MS / 1000} s wait runs out,
-plus one datacenter listing per minute; no per-service connections are held.
+| measure | before | now | target |
+|---|---|---|---|
+| start → source ok | ${before.start} | ${(startMs / 1000).toFixed(2)} s | ≤ 3 s |
+| server RSS | ${before.rss} | ${mib(rssSync)} after sync; ${mib(rssFlips.rss)} after ${RSS_FLIPS} flips; ${mib(rssIdle.rss)} after idle (peak ${mib(rssIdle.hwm)}) | ≤ 450 MiB, no growth |
+| server CPU per check flip | ${before.cpu} | ${cpuPerFlip.toFixed(1)} ms | ≤ 10 ms |
+| read from Consul per check flip | — | ${(bytesPerFlip / 1024).toFixed(1)} KiB, ${requestsPerFlip.toFixed(2)} requests (${wire.connections} connections seen) | — |
+| check flip → WS \`service.delta\` | — | ${latency(wsStats)} | p99 ≤ ${SMALL ? 50 : 100} ms |
+| check flip → browser (service page) | ${before.browser} | ${latency(browserStats)} | ≤ ${SMALL ? 100 : 200} ms |
+${churnRow.join('\n')}${churnRow.length ? '\n' : ''}| list: \`/?q=svc-${listTarget}\` until the row shows | ${before.list} | ${(list.bytes / 2 ** 20).toFixed(2)} MiB (HTTP ${(list.httpBytes / 2 ** 20).toFixed(2)} MiB in ${list.responses} responses, WS ${(list.wsBytes / 2 ** 20).toFixed(2)} MiB in ${list.wsFrames} frames) in ${(list.ms / 1000).toFixed(2)} s (first load after start: ${(firstList.ms / 1000).toFixed(2)} s) | ≤ 3 MiB; ≤ 1.5 s |
+| Consul connections held | — | ${connsSync} after sync, ${idleConns} idle | ≤ 50 |
+| Consul requests/s, idle (${IDLE_S} s) | — | ${idleRps.toFixed(3)} (server CPU idle: ${(idleCores * 1000).toFixed(0)} ms/s) | ≈ 0 |
 `;
-  report('Consul adapter at scale (bench/scale.ts)', 'npm run bench:scale', body);
+  const command = `npm run bench:scale -- --services ${SERVICES} --instances ${INSTANCES} --nodes ${NODES}${CHURN ? ` --churn ${CHURN}` : ''}`;
+  if (opt['no-report']) process.stdout.write(body);
+  else report(`Scale from outside: ${SERVICES.toLocaleString('en')} × ${INSTANCES}${CHURN ? `, churn ${CHURN}/s` : ''} (bench/scale.ts)`, command, body);
+} catch (err) {
+  process.stderr.write(`bench:scale failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  if (server) process.stderr.write(`--- switchboard output (tail) ---\n${server.logs().slice(-4000)}\n`);
+  process.exitCode = 1;
 } finally {
-  await agent.stop();
+  await cleanup();
 }
+process.exit(process.exitCode ?? 0);
