@@ -18,8 +18,10 @@ function errorOf(fn: () => unknown): string {
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
     const cfg = load({ sources: [{ kind: 'consul', name: 'prod', address: 'http://127.0.0.1:8500/' }] });
-    expect(cfg.listen).toEqual({ host: '127.0.0.1', port: 3000 });
+    expect(cfg.listen).toEqual({ host: '127.0.0.1', port: 3000, trustProxy: false });
     expect(cfg.dataDir).toBe('/work/.switchboard');
+    expect(cfg.limits).toEqual({ bodyBytes: 65536, sessions: 10000, telemetrySeries: 50000, wsOutboundBytes: 1048576, gatewayClients: 50 });
+    expect(cfg.session).toEqual({ secret: null, ttlMs: 12 * 3600_000 });
     expect(cfg.consulSources).toEqual([{ kind: 'consul', name: 'prod', address: 'http://127.0.0.1:8500', token: null, datacenters: 'all' }]);
     expect(cfg.auth).toEqual({ anonymousRole: 'viewer', users: [] });
     expect(cfg.file).toBe('/etc/sb.json');
@@ -78,8 +80,16 @@ describe('loadConfig', () => {
   });
 
   it('lets HOST and PORT override listen, and validates PORT', () => {
-    expect(load({}, { HOST: '0.0.0.0', PORT: '4000' }).listen).toEqual({ host: '0.0.0.0', port: 4000 });
+    expect(load({}, { HOST: '0.0.0.0', PORT: '4000' }).listen).toEqual({ host: '0.0.0.0', port: 4000, trustProxy: false });
     expect(errorOf(() => load({}, { PORT: 'abc' }))).toContain('PORT');
+    expect(load({}, { SWITCHBOARD_DATA_DIR: '/tmp/sb-x' }).dataDir).toBe('/tmp/sb-x');
+  });
+
+  it('validates limits, session and trustProxy, naming the field', () => {
+    expect(load({ limits: { sessions: 5 }, listen: { trustProxy: true }, session: { secret: 'env:S' } }, { S: 'k' })).toMatchObject({ limits: { sessions: 5, bodyBytes: 65536 }, listen: { trustProxy: true }, session: { secret: 'k' } });
+    expect(errorOf(() => load({ limits: { bodyBytes: 10 } }))).toContain('limits.bodyBytes');
+    expect(errorOf(() => load({ limits: { nope: 1 } }))).toContain('limits');
+    expect(errorOf(() => load({ session: { secret: 'env:MISSING' } }))).toContain('session.secret');
   });
 
   it('reports unreadable files and bad JSON with the path', () => {

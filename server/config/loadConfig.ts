@@ -1,6 +1,6 @@
 /**
  * Loads and validates configuration: a JSON file (`SWITCHBOARD_CONFIG` or `--config`), then
- * `HOST`/`PORT` from the environment. Resolves `env:NAME` secrets. Throws ConfigError whose
+ * `HOST`/`PORT`/`SWITCHBOARD_DATA_DIR` from the environment. Resolves `env:NAME` secrets. Throws ConfigError whose
  * message names the offending field; the caller exits non-zero with it.
  */
 import { readFileSync } from 'node:fs';
@@ -127,7 +127,8 @@ export function fromRaw(
   return {
     file: ctx.file,
     listen,
-    dataDir: resolve(ctx.cwd, cfg.dataDir),
+    // SWITCHBOARD_DATA_DIR wins over the file, as HOST/PORT do (a fresh directory per run or test).
+    dataDir: resolve(ctx.cwd, ctx.env.SWITCHBOARD_DATA_DIR || cfg.dataDir),
     embedded: cfg.embedded,
     consulSources,
     dnsSources: cfg.sources.flatMap((s) =>
@@ -182,7 +183,13 @@ function configPath(argv: readonly string[], env: Readonly<Record<string, string
  * then watched instead.
  */
 function defaultConfig(env: Readonly<Record<string, string | undefined>>): unknown {
-  if (!env.CONSUL_HTTP_ADDR) return { embedded: { enabled: true, demo: true } };
+  if (!env.CONSUL_HTTP_ADDR) {
+    // Ports can move off their defaults (another instance, a soak run) without writing a file.
+    const port = (v: string | undefined) => (v ? { value: Number(v) } : null);
+    const http = port(env.SWITCHBOARD_EMBEDDED_HTTP_PORT);
+    const dns = port(env.SWITCHBOARD_EMBEDDED_DNS_PORT);
+    return { embedded: { enabled: true, demo: true, ...(http ? { httpPort: http.value } : {}), ...(dns ? { dnsPort: dns.value } : {}) } };
+  }
   let address = env.CONSUL_HTTP_ADDR;
   if (!/^https?:\/\//.test(address)) address = `http://${address}`;
   return {
