@@ -29,6 +29,7 @@ import { ConsulTrafficStore } from './traffic/consulTrafficStore';
 import { KubernetesTrafficStore } from './traffic/kubernetesTrafficStore';
 import type { TrafficStore } from './traffic/trafficStore';
 import { TrafficService } from './traffic/trafficService';
+import { XdsServer } from './xds/xdsServer';
 
 export interface SwitchboardOptions {
   config: Config;
@@ -48,6 +49,8 @@ export interface Switchboard {
   metrics: Metrics;
   server: Server;
   hub: RealtimeHub;
+  /** The xDS server (config `xds`), listening once listen() resolved. */
+  xds: XdsServer | null;
   /** The admin credential created on this start (no users configured, none stored yet): print it once. */
   firstStartCredential: { name: string; token: string; file: string } | null;
   /** Resolves with the bound port. */
@@ -107,6 +110,10 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     ...config.kubernetesSources.map((k) => [k.name, { kind: 'kubernetes', kubeconfig: k.kubeconfig, context: k.context, inCluster: k.inCluster }] as const),
   ]);
   const gateway = new Gateway({ store, metrics, logger: logger.child({ component: 'gateway' }), registryFor: (id) => registries.get(id) ?? null, maxClients: config.limits.gatewayClients });
+  // Data planes (gRPC xDS clients, Envoy) on their own port; client (or admin) tokens, as for the gateway.
+  const xds = config.xds
+    ? new XdsServer({ store, logger: logger.child({ component: 'xds' }), host: config.xds.host, port: config.xds.port, allowAnonymous: config.xds.allowAnonymous, userForToken: (t) => auth.userForToken(t) })
+    : null;
   const api = createApiRouter({
     store,
     auth,
@@ -115,6 +122,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     traffic,
     telemetry,
     gateway,
+    ...(xds ? { xds } : {}),
     trustProxy: config.listen.trustProxy,
     sessionTtlMs: config.session.ttlMs,
     bodyBytes: config.limits.bodyBytes,
@@ -201,6 +209,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     metrics,
     server,
     hub,
+    xds,
     firstStartCredential: admin?.token ? { name: admin.name, token: admin.token, file: admin.file } : null,
     async listen() {
       if (config.embedded.enabled) {
@@ -224,6 +233,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         server.listen(config.listen.port, config.listen.host, () => resolve());
       });
       const port = (server.address() as AddressInfo).port;
+      await xds?.start();
       logger.info({ host: config.listen.host, port, sources: sources.map((s) => s.id) }, 'switchboard listening');
       if (registry && config.embedded.demo) {
         const registryAddr = registry.httpAddr;
@@ -247,6 +257,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       clearInterval(telemetryTick);
       await Promise.allSettled(sources.map((s) => s.stop()));
       await gateway.close();
+      await xds?.close();
       auth.close();
       await registry?.close();
       await hub.close();

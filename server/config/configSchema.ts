@@ -119,6 +119,15 @@ export const ConfigSchema = z.strictObject({
     })
     .default({ ttlHours: 12 }),
   limits: Limits,
+  /** The xDS control plane for gRPC/Envoy data planes (server/xds), on its own port. */
+  xds: z
+    .strictObject({
+      port: Port,
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Admit xDS streams without a token; only on a loopback host (@grpc/grpc-js-xds cannot send call credentials). */
+      allowAnonymous: z.boolean().default(false),
+    })
+    .optional(),
 });
 
 export type RawConfig = z.input<typeof ConfigSchema>;

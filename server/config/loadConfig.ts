@@ -36,6 +36,8 @@ export interface Config {
   auth: { anonymousRole: Role | null; users: UserEntry[] };
   session: { secret: string | null; ttlMs: number };
   limits: ParsedConfig['limits'];
+  /** null: no xDS server. */
+  xds?: { port: number; host: string; allowAnonymous: boolean } | null;
 }
 
 
@@ -114,6 +116,7 @@ export function fromRaw(
     if (cfg.auth!.users.findIndex((o) => o.name === u.name) !== i) problems.push(`auth.users[${i}].name: "${u.name}" is configured twice`);
   });
   const sessionSecret = secret(cfg.session.secret, 'session.secret');
+  if (cfg.xds?.allowAnonymous && !isLoopback(cfg.xds.host)) problems.push(`xds.allowAnonymous: only allowed on a loopback host (xds.host is ${cfg.xds.host})`);
   if (problems.length) throw new ConfigError(`invalid config${ctx.file ? ` (${ctx.file})` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
   const listen = { ...cfg.listen };
@@ -153,6 +156,7 @@ export function fromRaw(
     auth: { anonymousRole: cfg.auth ? cfg.auth.anonymousRole : isLoopback(listen.host) ? 'viewer' : null, users },
     session: { secret: sessionSecret, ttlMs: Math.round(cfg.session.ttlHours * 3600_000) },
     limits: cfg.limits,
+    xds: cfg.xds ?? null,
   };
 }
 

@@ -20,6 +20,8 @@ import { sessionRoutes } from './routes/sessionRoutes';
 import { telemetryRoutes } from './routes/telemetryRoutes';
 import { topologyRoutes } from './routes/topologyRoutes';
 import { trafficRoutes } from './routes/trafficRoutes';
+import { xdsRoutes } from './routes/xdsRoutes';
+import type { XdsServer } from '../xds/xdsServer';
 
 export { HttpError } from './httpError';
 export { sendJson } from './router';
@@ -43,6 +45,8 @@ export interface ApiRouterDeps {
   telemetry?: TelemetryStore;
   /** `/gw/<service>/…`; without it those paths answer 404. */
   gateway?: Gateway;
+  /** The xDS server (config `xds`); without it the xDS endpoints answer 404. */
+  xds?: Pick<XdsServer, 'clients' | 'mesh'>;
   /** Sign-in throttling. @default a SignInLimiter with its defaults */
   limiter?: SignInLimiter;
   /** Limits shown on /metrics beside their use. */
@@ -61,6 +65,7 @@ export function createApiRouter(deps: ApiRouterDeps): (req: IncomingMessage, res
     ...sessionRoutes({ auth, limiter, trustProxy: deps.trustProxy ?? false, sessionTtlMs: deps.sessionTtlMs ?? 12 * 3600_000, bodyBytes }),
     ...topologyRoutes(store),
     ...(deps.traffic ? trafficRoutes(deps.traffic, bodyBytes) : []),
+    ...(deps.xds ? xdsRoutes(deps.xds) : []),
     ...(deps.telemetry ? telemetryRoutes({ telemetry: deps.telemetry, store, bodyBytes, now: deps.now ?? Date.now }) : []),
   ];
   const gateway = deps.gateway;
