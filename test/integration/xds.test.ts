@@ -1,0 +1,321 @@
+/**
+ * Switchboard as an xDS control plane, end to end: a TopologyStore fed directly, real gRPC
+ * payment servers as instances, the xDS server on port 0, and two real @grpc/grpc-js-xds
+ * clients in child processes dialing `xds:///payment`. Then a raw ADS client that misbehaves.
+ * Splits are asserted with a tolerance over thousands of calls, never with timings.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPaymentServer, type PaymentServer } from '../../demo/grpc/paymentServer';
+import type { Instance } from '../../protocol/model';
+import type { TrafficPolicy } from '../../protocol/traffic';
+import { XDS_TYPE_URLS } from '../../protocol/xds';
+import { TopologyStore } from '../../server/topology/topologyStore';
+import { ADS_METHOD_PATH, xdsProtos } from '../../server/xds/xdsProtos';
+import { XdsServer } from '../../server/xds/xdsServer';
+import { check, instance, service } from '../fixtures';
+
+const CALLER = fileURLToPath(new URL('../../demo/grpc/xdsCaller.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLIENT_TOKEN = 'xds-client-token';
+const VIEWER_TOKEN = 'xds-viewer-token';
+const users: Record<string, { name: string; role: 'client' | 'viewer' }> = { [CLIENT_TOKEN]: { name: 'mesh', role: 'client' }, [VIEWER_TOKEN]: { name: 'vera', role: 'viewer' } };
+const logger = pino({ level: 'silent' });
+
+function policy(blue: number, drain: string[] = []): TrafficPolicy {
+  return { version: 1, subsets: { blue: { tags: ['blue'] }, green: { tags: ['green'] } }, weights: { blue, green: 100 - blue }, drain, updatedAt: '2026-11-30T00:00:00Z', updatedBy: 'test', reason: '' };
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One @grpc/grpc-js-xds client process; counts which instance answered each call. */
+class Caller {
+  readonly child: ChildProcess;
+  counts = new Map<string, number>();
+  calls = 0;
+  readonly errors: string[] = [];
+  private firstOk = false;
+
+  constructor(readonly nodeId: string, xdsPort: number) {
+    const bootstrap = {
+      xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+      node: { id: nodeId, locality: {}, metadata: { 'switchboard.token': CLIENT_TOKEN } },
+    };
+    this.child = spawn(process.execPath, ['--import', 'tsx', CALLER, 'payment'], { cwd: ROOT, env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) }, stdio: ['pipe', 'pipe', 'inherit'] });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      const r = JSON.parse(line) as { i?: string; e?: number; d?: string };
+      if (r.i !== undefined) {
+        this.firstOk = true;
+        this.counts.set(r.i, (this.counts.get(r.i) ?? 0) + 1);
+      } else if (this.firstOk) this.errors.push(`${r.e}: ${r.d}`); // before the first answer the channel is still resolving
+      this.calls++;
+    });
+  }
+
+  reset(): void {
+    this.counts = new Map();
+  }
+
+  async stop(): Promise<void> {
+    this.child.stdin!.end();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        resolve();
+      }, 5000);
+      this.child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}
+
+describe('xDS control plane with real gRPC xDS clients', () => {
+  const store = new TopologyStore();
+  const servers: Record<string, PaymentServer> = {};
+  let xds: XdsServer;
+  let callers: Caller[] = [];
+  let drain: string[] = [];
+  let health: Record<string, Instance['health']> = {};
+
+  const publishService = () =>
+    store.apply('prod', {
+      type: 'service.changed',
+      service: service('prod', 'dc1', 'payment', Object.values(servers).map((s) => instance(`node-1/${s.instanceId}`, { address: '127.0.0.1', port: s.port, tags: [s.instanceId.startsWith('b') ? 'blue' : 'green'], checks: [check(health[s.instanceId] ?? 'passing')] }))),
+    });
+  const setPolicy = (blue: number) => store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: { payment: policy(blue, drain) } });
+
+  /** Both clients ACKed the current route and endpoint versions. */
+  const synced = () =>
+    until('both clients to ACK the current versions', () => {
+      const { versions, clients } = xds.clients();
+      return callers.every((c) => {
+        const subs = clients.find((x) => x.nodeId === c.nodeId)?.subscriptions ?? [];
+        return (['route', 'endpoint'] as const).every((t) => subs.find((s) => s.type === t)?.ackedVersion === versions[t]);
+      });
+    });
+
+  /** After the clients applied the change (a few calls in flight may predate it), `perCaller` calls each. */
+  async function sample(perCaller: number): Promise<Map<string, number>> {
+    await synced();
+    const skip = callers.map((c) => c.calls + 20);
+    await until('calls after the change', () => callers.every((c, i) => c.calls >= skip[i]!));
+    for (const c of callers) c.reset();
+    const start = callers.map((c) => c.calls);
+    await until(`${perCaller} calls per client`, () => callers.every((c, i) => c.calls - start[i]! >= perCaller), 120_000);
+    const total = new Map<string, number>();
+    for (const c of callers) for (const [k, v] of c.counts) total.set(k, (total.get(k) ?? 0) + v);
+    return total;
+  }
+  const share = (counts: Map<string, number>, prefix: string) => {
+    let n = 0;
+    let all = 0;
+    for (const [k, v] of counts) {
+      all += v;
+      if (k.startsWith(prefix)) n += v;
+    }
+    return n / all;
+  };
+
+  beforeAll(async () => {
+    for (const id of ['b1', 'b2', 'g1', 'g2']) servers[id] = await startPaymentServer({ instanceId: id });
+    store.addSource({ id: 'prod', kind: 'consul', name: 'prod', address: null });
+    publishService();
+    setPolicy(100);
+    xds = new XdsServer({ store, logger, port: 0, userForToken: (t) => users[t] ?? null });
+    const port = await xds.start();
+    callers = [new Caller('caller-1', port), new Caller('caller-2', port)];
+    await until('first answers', () => callers.every((c) => c.counts.size > 0), 60_000);
+  });
+
+  afterAll(async () => {
+    await Promise.all(callers.map((c) => c.stop()));
+    await xds?.close();
+    await Promise.all(Object.values(servers).map((s) => s.close()));
+  });
+
+  it('follows weights, drains, health, an xDS outage and a restart — every call answered', async () => {
+    // 100/0: blue only, round robin over both blue instances.
+    let counts = await sample(500);
+    expect(share(counts, 'b')).toBe(1);
+    expect(counts.get('b1')).toBeGreaterThan(0);
+    expect(counts.get('b2')).toBeGreaterThan(0);
+
+    // Canary 80/20 (±3 % over 4,000 calls: > 4 standard deviations).
+    setPolicy(80);
+    counts = await sample(2000);
+    expect(share(counts, 'g')).toBeGreaterThan(0.17);
+    expect(share(counts, 'g')).toBeLessThan(0.23);
+
+    // b1 drained: DRAINING, no new calls; the split holds.
+    drain = ['b1'];
+    setPolicy(80);
+    counts = await sample(2000);
+    expect(counts.get('b1') ?? 0).toBe(0);
+    expect(share(counts, 'g')).toBeGreaterThan(0.17);
+    expect(share(counts, 'g')).toBeLessThan(0.23);
+
+    // g2 critical: UNHEALTHY, no calls.
+    health = { g2: 'critical' };
+    publishService();
+    counts = await sample(1000);
+    expect(counts.get('g2') ?? 0).toBe(0);
+    expect(counts.get('g1')).toBeGreaterThan(0);
+
+    // Flip 0/100: everything on green, i.e. on g1.
+    setPolicy(0);
+    counts = await sample(1000);
+    expect([...counts.keys()]).toEqual(['g1']);
+
+    // Switchboard's xDS server goes away: clients keep calling the last known instances.
+    const port = xds.port;
+    await xds.stop();
+    const before = callers.map((c) => c.calls);
+    for (const c of callers) c.reset();
+    await until('calls without the control plane', () => callers.every((c, i) => c.calls - before[i]! >= 500), 60_000);
+    for (const c of callers) expect([...c.counts.keys()]).toEqual(['g1']);
+
+    // Back on the same port: the clients reconnect and follow the next flip.
+    expect(await xds.start()).toBe(port);
+    await until('both clients back', () => callers.every((c) => xds.clients().clients.some((x) => x.nodeId === c.nodeId)), 60_000);
+    setPolicy(100);
+    counts = await sample(500);
+    expect([...counts.keys()].sort()).toEqual(['b2']);
+
+    for (const c of callers) expect(c.errors).toEqual([]);
+    const view = xds.mesh('prod/dc1/payment')!;
+    expect(view.listeners).toEqual(['payment', 'payment.dc1.prod']);
+    expect(view.clients.map((c) => c.nodeId).sort()).toEqual(['caller-1', 'caller-2']);
+    expect(view.clients.every((c) => c.user === 'mesh' && c.nacks.length === 0)).toBe(true);
+  });
+});
+
+// ---- a raw ADS client: bytes in, bytes out, so it can send what no real client would ----
+
+type Raw = grpc.ClientDuplexStream<Buffer, Buffer>;
+const RawAds = grpc.makeGenericClientConstructor(
+  { StreamAggregatedResources: { path: ADS_METHOD_PATH, requestStream: true, responseStream: true, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
+  'AggregatedDiscoveryService',
+);
+
+interface Response {
+  version_info: string;
+  nonce: string;
+  type_url: string;
+  resources: { type_url: string }[];
+}
+
+class RawStream {
+  readonly responses: Response[] = [];
+  status: grpc.StatusObject | null = null;
+  constructor(readonly call: Raw) {
+    call.on('data', (b: Buffer) => this.responses.push(xdsProtos().DiscoveryResponse.toObject(xdsProtos().DiscoveryResponse.decode(b), { defaults: true, arrays: true }) as Response));
+    call.on('status', (s) => (this.status = s));
+    call.on('error', () => {});
+  }
+  send(req: Record<string, unknown>): void {
+    const T = xdsProtos().DiscoveryRequest;
+    this.call.write(Buffer.from(T.encode(T.fromObject(req)).finish()));
+  }
+  next(count: number): Promise<Response> {
+    return until(`response #${count}`, () => this.responses[count - 1]);
+  }
+}
+
+describe('xDS server against a misbehaving raw ADS client', () => {
+  const store = new TopologyStore();
+  let xds: XdsServer;
+  let client: grpc.Client & { StreamAggregatedResources(md?: grpc.Metadata): Raw };
+  const open = (token?: string) => {
+    const md = new grpc.Metadata();
+    if (token) md.set('authorization', `Bearer ${token}`);
+    return new RawStream(client.StreamAggregatedResources(md));
+  };
+  const put = (port: number, h: Instance['health'] = 'passing') =>
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'payment', [instance('n/p1', { address: '127.0.0.1', port, checks: [check(h)] })]) });
+
+  beforeAll(async () => {
+    store.addSource({ id: 'prod', kind: 'consul', name: 'prod', address: null });
+    put(9001);
+    xds = new XdsServer({ store, logger, port: 0, userForToken: (t) => users[t] ?? null });
+    const port = await xds.start();
+    client = new RawAds(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as typeof client;
+  });
+  afterAll(async () => {
+    client?.close();
+    await xds?.close();
+  });
+
+  it('records malformed requests, unknown types and NACKs, and keeps serving', async () => {
+    const s = open(CLIENT_TOKEN);
+    s.call.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+    s.send({ node: { id: 'raw-1' }, type_url: 'type.googleapis.com/not.a.Type', resource_names: ['x'] });
+    s.send({ node: { id: 'raw-1' }, type_url: XDS_TYPE_URLS.listener, resource_names: ['payment'] });
+    const lds = await s.next(1);
+    expect(lds.type_url).toBe(XDS_TYPE_URLS.listener);
+    expect(lds.resources).toHaveLength(1);
+    s.send({ type_url: XDS_TYPE_URLS.listener, resource_names: ['payment'], version_info: '', response_nonce: lds.nonce, error_detail: { code: 3, message: 'listener payment: I do not like it' } });
+
+    const me = await until('the NACK recorded', () => xds.clients().clients.find((c) => c.nodeId === 'raw-1' && c.nacks.length > 0));
+    expect(me.nacks[0]).toMatchObject({ type: 'listener', version: lds.version_info, nonce: lds.nonce, code: 3, message: 'listener payment: I do not like it' });
+    expect(me.problems.map((p) => p.message).join('\n')).toMatch(/malformed DiscoveryRequest/);
+    expect(me.problems.map((p) => p.message).join('\n')).toMatch(/unknown type URL type.googleapis.com\/not.a.Type/);
+
+    // Still serving this stream: an EDS subscription is answered, and ACKed.
+    s.send({ type_url: XDS_TYPE_URLS.endpoint, resource_names: ['prod/dc1/payment'] });
+    const eds = await s.next(2);
+    expect(eds.type_url).toBe(XDS_TYPE_URLS.endpoint);
+    s.send({ type_url: XDS_TYPE_URLS.endpoint, resource_names: ['prod/dc1/payment'], version_info: eds.version_info, response_nonce: eds.nonce });
+    await until('the ACK recorded', () => xds.clients().clients.find((c) => c.nodeId === 'raw-1')?.subscriptions.find((x) => x.type === 'endpoint')?.ackedVersion === eds.version_info);
+    s.call.end();
+  });
+
+  it('a client that never ACKs holds one response per type; others keep getting updates', async () => {
+    const silent = open(CLIENT_TOKEN);
+    silent.send({ node: { id: 'silent' }, type_url: XDS_TYPE_URLS.endpoint, resource_names: ['prod/dc1/payment'] });
+    await silent.next(1);
+    const polite = open(CLIENT_TOKEN);
+    polite.send({ node: { id: 'polite' }, type_url: XDS_TYPE_URLS.endpoint, resource_names: ['prod/dc1/payment'] });
+    let last = await polite.next(1);
+    for (let i = 1; i <= 5; i++) {
+      polite.send({ type_url: XDS_TYPE_URLS.endpoint, resource_names: ['prod/dc1/payment'], version_info: last.version_info, response_nonce: last.nonce });
+      put(9001, i % 2 ? 'critical' : 'passing');
+      last = await polite.next(i + 1);
+    }
+    expect(silent.responses).toHaveLength(1);
+    const view = xds.clients().clients.find((c) => c.nodeId === 'silent')!;
+    expect(view.subscriptions[0]!.awaitingAckSince).not.toBeNull();
+    expect(view.subscriptions[0]!.ackedVersion).toBeNull();
+    silent.call.cancel();
+    polite.call.end();
+  });
+
+  it('refuses streams without a client token', async () => {
+    const anon = open();
+    anon.send({ node: { id: 'anon' }, type_url: XDS_TYPE_URLS.listener });
+    expect((await until('status', () => anon.status)).code).toBe(grpc.status.UNAUTHENTICATED);
+    const wrong = open('not-a-token');
+    expect((await until('status', () => wrong.status)).code).toBe(grpc.status.UNAUTHENTICATED);
+    const viewer = open(VIEWER_TOKEN);
+    expect((await until('status', () => viewer.status)).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(anon.responses).toEqual([]);
+    // The server is still up for a client with the right token.
+    const ok = open(CLIENT_TOKEN);
+    ok.send({ node: { id: 'ok' }, type_url: XDS_TYPE_URLS.cluster });
+    expect((await ok.next(1)).resources).toHaveLength(1);
+    ok.call.end();
+  });
+});
