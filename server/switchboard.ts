@@ -219,6 +219,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
           httpPort: config.embedded.httpPort,
           dnsPort: config.embedded.dnsPort,
           dnsTtlSeconds: config.embedded.dnsTtlSeconds,
+          allowedHosts: config.embedded.allowedHosts,
         });
         const embedded = consulSource({ kind: 'embedded', name: EMBEDDED_SOURCE, address: registry.httpAddr, token: null, datacenters: 'all' }, { logger, metrics });
         sources.push(embedded);

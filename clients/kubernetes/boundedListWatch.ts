@@ -15,6 +15,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { ReadableStream } from 'node:stream/web';
 import { fetch } from 'undici';
 
 export interface ListWatchLimits {

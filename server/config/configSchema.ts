@@ -101,8 +101,10 @@ export const ConfigSchema = z.strictObject({
       httpPort: Port.refine((p) => p !== 8500, 'must not be 8500 (Consul’s default port)').default(18500),
       dnsPort: Port.refine((p) => p !== 8600, 'must not be 8600 (Consul’s default DNS port)').default(18600),
       dnsTtlSeconds: z.number().int().min(0).max(86_400).default(0),
+      /** Host names (besides loopback) the registry's HTTP API answers to; anything else is refused (DNS rebinding). */
+      allowedHosts: z.array(z.string().min(1).max(253).regex(/^[A-Za-z0-9.:[\]-]+$/, 'a host name or address')).max(64).default([]),
     })
-    .default({ enabled: false, demo: false, httpPort: 18500, dnsPort: 18600, dnsTtlSeconds: 0 }),
+    .default({ enabled: false, demo: false, httpPort: 18500, dnsPort: 18600, dnsTtlSeconds: 0, allowedHosts: [] }),
   sources: z.array(SourceConfig).default([]),
   auth: z
     .strictObject({

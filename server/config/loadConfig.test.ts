@@ -76,7 +76,9 @@ describe('loadConfig', () => {
     expect(errorOf(() => load({ sources: [two, two] }))).toContain('sources[1].name: "prod" is used by another source');
     expect(errorOf(() => load({ embedded: { enabled: true }, sources: [{ ...two, name: 'embedded' }] }))).toContain('sources[0].name: "embedded" is reserved');
     expect(errorOf(() => load({ embedded: { demo: true } }))).toContain('embedded.demo');
-    expect(load({ embedded: { enabled: true, httpPort: 0 } }).embedded).toEqual({ enabled: true, demo: false, httpPort: 0, dnsPort: 18600, dnsTtlSeconds: 0 });
+    expect(load({ embedded: { enabled: true, allowedHosts: ['switchboard.internal'] } }).embedded.allowedHosts).toEqual(['switchboard.internal']);
+    expect(() => load({ embedded: { enabled: true, allowedHosts: ['evil host/'] } })).toThrow(/embedded\.allowedHosts\[0\]: a host name or address/);
+    expect(load({ embedded: { enabled: true, httpPort: 0 } }).embedded).toEqual({ enabled: true, demo: false, httpPort: 0, dnsPort: 18600, dnsTtlSeconds: 0, allowedHosts: [] });
   });
 
   it('lets HOST and PORT override listen, and validates PORT', () => {
@@ -100,7 +102,7 @@ describe('loadConfig', () => {
   it('without a config file runs the embedded registry and the demo fleet on their default ports', () => {
     const cfg = loadConfig({ argv: [], env: {}, cwd: '/w' });
     expect(cfg.file).toBeNull();
-    expect(cfg.embedded).toEqual({ enabled: true, demo: true, httpPort: 18500, dnsPort: 18600, dnsTtlSeconds: 0 });
+    expect(cfg.embedded).toEqual({ enabled: true, demo: true, httpPort: 18500, dnsPort: 18600, dnsTtlSeconds: 0, allowedHosts: [] });
     expect(cfg.consulSources).toEqual([]);
   });
 
