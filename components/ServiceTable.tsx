@@ -18,36 +18,47 @@ export function serviceHref(id: string): string {
 }
 
 /** Virtualized against the window scroll, so thousands of services cost a screenful of DOM. */
-export function ServiceTable({ rows, filter, onSort }: { rows: ServiceRow[]; filter: ServiceFilter; onSort: (key: SortKey) => void }) {
+export function ServiceTable({ rows, filter, onSort, staleSources }: {
+  rows: ServiceRow[];
+  filter: ServiceFilter;
+  onSort: (key: SortKey) => void;
+  /** Sources whose data is last-known-good (stale) or missing (down): their services get a badge. */
+  staleSources: ReadonlyMap<string, 'stale' | 'down'>;
+}) {
   const listRef = useRef<HTMLDivElement>(null);
   const [offset, setOffset] = useState(0);
   useLayoutEffect(() => setOffset(listRef.current?.offsetTop ?? 0), []);
   const virtualizer = useWindowVirtualizer({ count: rows.length, estimateSize: () => ROW_HEIGHT, overscan: 12, scrollMargin: offset });
 
-  const sortButton = (key: SortKey, label: string) => (
-    <button type="button" onClick={() => onSort(key)} aria-sort={filter.sort === key ? (filter.desc ? 'descending' : 'ascending') : undefined}>
-      {label}
-      {filter.sort === key && <span aria-hidden>{filter.desc ? '▼' : '▲'}</span>}
-    </button>
+  // aria-sort belongs on the column header (ARIA allows it there, not on the button inside).
+  const sortHeader = (key: SortKey, label: string) => (
+    <span role="columnheader" key={key} aria-sort={filter.sort === key ? (filter.desc ? 'descending' : 'ascending') : 'none'}>
+      <button type="button" onClick={() => onSort(key)} data-testid={`sort-${key}`}>
+        {label}
+        {filter.sort === key && <span aria-hidden>{filter.desc ? '▼' : '▲'}</span>}
+      </button>
+    </span>
   );
 
   return (
-    <div className="table" role="table" aria-label="Services" aria-rowcount={rows.length}>
-      <div className="thead" role="row">
-        {COLUMNS.map((c) => (
-          <span role="columnheader" key={c.key}>{sortButton(c.key, c.label)}</span>
-        ))}
-        <span role="columnheader">Tags</span>
-        <span role="columnheader">{sortButton('instances', 'Instances')}</span>
-        <span role="columnheader">{sortButton('health', 'Health (pass / warn / crit)')}</span>
+    // Only a screenful of rows is in the DOM: aria-rowcount/aria-rowindex tell a screen reader where it is.
+    <div className="table" role="table" aria-label="Services" aria-rowcount={rows.length + 1}>
+      <div role="rowgroup">
+        <div className="thead" role="row" aria-rowindex={1}>
+          {COLUMNS.map((c) => sortHeader(c.key, c.label))}
+          <span role="columnheader">Tags</span>
+          {sortHeader('instances', 'Instances')}
+          {sortHeader('health', 'Health (pass / warn / crit)')}
+        </div>
       </div>
-      <div ref={listRef} style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+      <div ref={listRef} role="rowgroup" style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
         {virtualizer.getVirtualItems().map((item) => {
           const { service, counts, instances } = rows[item.index]!;
           return (
             <div
               key={service.id}
               role="row"
+              aria-rowindex={item.index + 2}
               className="trow"
               data-testid="service-row"
               data-service-id={service.id}
@@ -55,7 +66,7 @@ export function ServiceTable({ rows, filter, onSort }: { rows: ServiceRow[]; fil
             >
               <span role="cell" className="name">
                 <Link href={serviceHref(service.id)}>{service.name}</Link>
-                <Badges service={service} />
+                <Badges service={service} sourceState={staleSources.get(service.sourceId)} />
               </span>
               <span role="cell" className="where">{service.sourceId} / {service.scope}</span>
               <span role="cell" className="tags">
@@ -74,13 +85,22 @@ export function ServiceTable({ rows, filter, onSort }: { rows: ServiceRow[]; fil
   );
 }
 
-/** What an SRE scans the list for: a split or canary in progress, drained instances, open breakers. */
-function Badges({ service: s }: { service: ServiceSummary }) {
+/**
+ * What an SRE scans the list for: a split or canary in progress, drained instances, open
+ * breakers, a source that is not live. Each says in words what its colour says.
+ */
+function Badges({ service: s, sourceState }: { service: ServiceSummary; sourceState: 'stale' | 'down' | undefined }) {
   const split = isSplit(s);
   return (
     <>
+      {sourceState && (
+        <span className="badge stale" data-testid="badge-stale" title={`${s.sourceId} is ${sourceState}: this is its last-known-good data`}>
+          {sourceState === 'stale' ? 'source stale' : 'source down'}
+        </span>
+      )}
       {split && s.weights && (
         <span className="badge split" data-testid="badge-split" title="Traffic is split across subsets">
+          <span className="sr-only">traffic split: </span>
           {Object.entries(s.weights).filter(([, w]) => w > 0).map(([k, w]) => `${k} ${w}%`).join(' / ')}
         </span>
       )}

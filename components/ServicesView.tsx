@@ -12,6 +12,9 @@ export function ServicesView() {
   const params = useSearchParams();
   const pathname = usePathname();
   const fromUrl = useMemo(() => parseFilter(new URLSearchParams(params.toString())), [params]);
+  // "Source stale or down" is a badge filter too (?badge=stale), but it needs the sources' states,
+  // which the pure row filter does not see: it narrows the list before that filter runs.
+  const staleOnly = params.get('badge') === 'stale';
   // The search box owns its text (typing must never wait for navigation); the URL mirrors it.
   const [q, setQ] = useState(fromUrl.q);
   const filter = useMemo(() => ({ ...fromUrl, q }), [fromUrl, q]);
@@ -32,12 +35,25 @@ export function ServicesView() {
   }, []);
 
   // history.replaceState is synchronous and Next keeps useSearchParams in step with it.
-  const update = (patch: Partial<ServiceFilter>) => window.history.replaceState(null, '', `${pathname}${filterToQuery({ ...filter, ...patch })}`);
+  const update = (patch: Partial<ServiceFilter>, stale = staleOnly && patch.badge === undefined) => {
+    const query = new URLSearchParams(filterToQuery({ ...filter, ...patch }));
+    if (stale) query.set('badge', 'stale');
+    const text = query.toString();
+    window.history.replaceState(null, '', `${pathname}${text ? `?${text}` : ''}`);
+  };
   const onSort = (key: SortKey) => update(filter.sort === key ? { desc: !filter.desc } : { sort: key, desc: key === 'health' || key === 'instances' });
 
   const all = data?.sorted ?? EMPTY;
+  const sources = data?.sources;
+  const staleSources = useMemo(
+    () => new Map((sources ?? []).flatMap((s) => (s.state === 'stale' || s.state === 'down' ? [[s.id, s.state] as const] : []))),
+    [sources],
+  );
   // `all` is updated in place by the live cache; `data` is the object that changes with it.
-  const rows = useMemo(() => filterRows(data?.sorted ?? EMPTY, deferred), [data, deferred]);
+  const rows = useMemo(() => {
+    const sorted = data?.sorted ?? EMPTY;
+    return filterRows(staleOnly ? sorted.filter((s) => staleSources.has(s.sourceId)) : sorted, deferred);
+  }, [data, deferred, staleOnly, staleSources]);
   const allTags = useMemo(() => [...new Set((data?.sorted ?? EMPTY).flatMap((s) => s.tags))].sort(), [data]);
   const instanceCount = useMemo(() => rows.reduce((n, r) => n + r.instances, 0), [rows]);
 
@@ -58,11 +74,17 @@ export function ServicesView() {
           ))}
         </select>
         <label className="sr-only" htmlFor="badge">Badge</label>
-        <select id="badge" value={filter.badge} onChange={(e) => update({ badge: e.target.value as ServiceFilter['badge'] })}>
-          <option value="">Any traffic state</option>
+        <select
+          id="badge"
+          data-testid="badge-filter"
+          value={staleOnly ? 'stale' : filter.badge}
+          onChange={(e) => (e.target.value === 'stale' ? update({ badge: '' }, true) : update({ badge: e.target.value as ServiceFilter['badge'] }, false))}
+        >
+          <option value="">Any badge</option>
           <option value="split">Traffic split / canary</option>
           <option value="breakers">Open breakers</option>
           <option value="drained">Drained instances</option>
+          <option value="stale">Source stale or down</option>
         </select>
         <label className="sr-only" htmlFor="health">Health</label>
         <select id="health" value={filter.health} onChange={(e) => update({ health: e.target.value as ServiceFilter['health'] })}>
@@ -90,7 +112,7 @@ export function ServicesView() {
       ) : rows.length === 0 ? (
         <div className="table empty">No services match these filters.</div>
       ) : (
-        <ServiceTable rows={rows} filter={filter} onSort={onSort} />
+        <ServiceTable rows={rows} filter={filter} onSort={onSort} staleSources={staleSources} />
       )}
     </section>
   );

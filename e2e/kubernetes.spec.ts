@@ -79,6 +79,8 @@ test('a Kubernetes service and a Consul service in one view; readiness live; API
   await expect(dashboard.count('k8s/shop/checkout', 'critical')).toHaveText('1');
 
   await dashboard.service('k8s/shop/checkout').getByRole('link').click();
+  // A Kubernetes scope is a namespace, not a datacenter.
+  await expect(page.getByTestId('service-where')).toHaveText('Kubernetes k8s · namespace shop');
   const green = page.locator('[data-testid="instance-row"][data-instance-id="192.0.2.2:8080"]');
   await expect(green).toHaveAttribute('data-health', 'critical');
   await expect(green).toContainText('color=green');
@@ -86,4 +88,10 @@ test('a Kubernetes service and a Consul service in one view; readiness live; API
   await kube.stop();
   await expect(page.getByTestId('stale-banner')).toBeVisible({ timeout: 30_000 });
   await expect(page.locator('[data-testid="instance-row"]')).toHaveCount(2);
+
+  // In the list, the stale source's services carry a badge and can be filtered on it.
+  await page.goto(`${switchboard.url}/?badge=stale`);
+  await expect(page.getByTestId('service-row')).toHaveCount(1);
+  await expect(dashboard.service('k8s/shop/checkout').getByTestId('badge-stale')).toHaveText('source stale');
+  await expect(page.getByTestId('badge-filter')).toHaveValue('stale');
 });

@@ -41,7 +41,10 @@ test('an anonymous visitor is sent to sign-in; a wrong token is refused; the rig
 
 test('a person signs in with name and password, sees who they are, and signs out', async ({ page }) => {
   await page.goto(`${switchboard.url}/signin`);
-  await page.getByLabel('Name').fill('pat');
+  // The token form comes first (what a first start prints); names and passwords are one click away.
+  await expect(page.getByLabel('Token')).toBeVisible();
+  await page.getByRole('button', { name: 'Name and password' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('pat');
   await page.getByLabel('Password').fill('wrong');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert').filter({ hasText: 'wrong name or password' })).toBeVisible();

@@ -34,9 +34,9 @@ export function CanarySlider({ stable, canary, value, disabled, onDraft, onCommi
 
   return (
     <div className="canary">
-      <label id="canary-label" htmlFor="canary-thumb">
+      <span id="canary-label">
         Canary: <b>{canary}</b> share
-      </label>
+      </span>
       <Slider.Root
         className="slider"
         min={0}
@@ -49,15 +49,14 @@ export function CanarySlider({ stable, canary, value, disabled, onDraft, onCommi
           onDraft(v!);
         }}
         onValueCommit={([v]) => commit(v!)}
-        aria-labelledby="canary-label"
       >
         <Slider.Track className="slider-track">
           <Slider.Range className="slider-range" />
         </Slider.Track>
-        <Slider.Thumb id="canary-thumb" className="slider-thumb" aria-label={`${canary} share`} aria-valuetext={`${canary} ${shown}%, ${stable} ${100 - shown}%`} data-testid="canary-slider" />
+        <Slider.Thumb id="canary-thumb" className="slider-thumb" aria-disabled={disabled || undefined} aria-label={`${canary} share`} aria-valuetext={`${shown} percent (${stable} ${100 - shown} percent)`} data-testid="canary-slider" />
       </Slider.Root>
       <span className="num" aria-hidden>{shown}%</span>
-      <div className="presets" role="group" aria-label="Canary presets">
+      <div className="presets" role="group" aria-label={`${canary} share presets`}>
         {PRESETS.map((p) => (
           <button key={p} className="btn secondary small" disabled={disabled || p === value} onClick={() => onCommit(p)} data-testid={`preset-${p}`}>
             {p}%

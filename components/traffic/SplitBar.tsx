@@ -1,10 +1,11 @@
 import type { TrafficView } from '@/lib/useTraffic';
 import { own } from '@/protocol/traffic';
 
-const PALETTE = ['#7c5cd6', '#d0782c', '#2a9bb0', '#c2417a'];
+// Dark enough for white labels at >= 4.5:1 (WCAG 1.4.3).
+const PALETTE = ['#6f4fc9', '#a65a14', '#1d7585', '#b03a6e'];
 export function subsetColor(name: string, index: number): string {
-  if (name === 'blue') return '#3b6fd8';
-  if (name === 'green') return '#2e9e5b';
+  if (name === 'blue') return '#3565d1';
+  if (name === 'green') return '#1f7a45';
   return PALETTE[index % PALETTE.length]!;
 }
 

@@ -18,7 +18,7 @@ export function TrafficHistory({ entries, canRollBack, onRollBack }: { entries: 
             {e.forced && <span className="badge warning">forced</span>}
           </div>
           <div className="mono">
-            {describeWeights(e.before)} → {describeWeights(e.after)}
+            {describeWeights(e.before)} → {e.after || e.outcome === 'applied' ? describeWeights(e.after) : 'an invalid change (not recorded)'}
           </div>
           <div className="meta">{e.outcome === 'rejected' ? e.error : e.reason || 'no reason given'}</div>
           {e.outcome === 'applied' && e.id !== currentId && (

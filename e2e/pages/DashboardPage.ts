@@ -37,6 +37,32 @@ export class DashboardPage {
 export class ServicePage {
   constructor(readonly page: Page) {}
 
+  async open(baseUrl: string, id: string): Promise<void> {
+    await this.page.goto(`${baseUrl}/services/${id.split('/').map(encodeURIComponent).join('/')}`);
+    await expect(this.page.getByRole('heading', { level: 1 })).toHaveText(id.split('/').slice(2).join('/'));
+  }
+
+  get split(): Locator {
+    return this.page.getByTestId('traffic-split');
+  }
+
+  /** The canary slider's thumb (role slider), named "<canary> share". */
+  get canarySlider(): Locator {
+    return this.page.getByTestId('canary-slider');
+  }
+
+  get history(): Locator {
+    return this.page.getByTestId('history-entry');
+  }
+
+  get charts(): Locator {
+    return this.page.getByTestId('service-charts');
+  }
+
+  get flipButton(): Locator {
+    return this.page.getByTestId('flip');
+  }
+
   instance(id: string): Locator {
     return this.page.locator(`[data-testid="instance-row"][data-instance-id="${id}"]`);
   }
