@@ -41,7 +41,7 @@ async function runClients(port: number, count: number): Promise<void> {
   );
   const { DiscoveryRequest: Req, DiscoveryResponse: Res } = xdsProtos();
   const enc = (o: Record<string, unknown>) => Buffer.from(Req.encode(Req.fromObject(o)).finish());
-  const channels = Array.from({ length: 10 }, () => new Raw(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as grpc.Client & { StreamAggregatedResources(): grpc.ClientDuplexStream<Buffer, Buffer> });
+  const channels = Array.from({ length: 10 }, () => new Raw(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as unknown as grpc.Client & { StreamAggregatedResources(): grpc.ClientDuplexStream<Buffer, Buffer> });
   const subs: [keyof typeof XDS_TYPE_URLS, string[]][] = [
     ['listener', ['payment']],
     ['route', ['prod/dc1/payment']],

@@ -30,7 +30,7 @@ function policy(blue: number, drain: string[] = []): TrafficPolicy {
   return { version: 1, subsets: { blue: { tags: ['blue'] }, green: { tags: ['green'] } }, weights: { blue, green: 100 - blue }, drain, updatedAt: '2026-11-30T00:00:00Z', updatedBy: 'test', reason: '' };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();
@@ -252,7 +252,7 @@ describe('xDS server against a misbehaving raw ADS client', () => {
     put(9001);
     xds = new XdsServer({ store, logger, port: 0, userForToken: (t) => users[t] ?? null });
     const port = await xds.start();
-    client = new RawAds(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as typeof client;
+    client = new RawAds(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
   });
   afterAll(async () => {
     client?.close();
