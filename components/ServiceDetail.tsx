@@ -3,7 +3,7 @@ import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import Link from 'next/link';
 import { useQuery } from '@tanstack/react-query';
 import { useLayoutEffect, useRef, useState } from 'react';
-import { healthCounts, servicePath, type Instance } from '@/protocol/model';
+import { healthCounts, servicePath, type Instance, type SourceKind } from '@/protocol/model';
 import { getJson } from '@/lib/api';
 import { useServiceDetail, useTopology } from '@/lib/useTopology';
 import { drainId, isDrained } from '@/protocol/traffic';
@@ -51,7 +51,7 @@ export function ServiceDetail({ id }: { id: string }) {
       </div>
       <div className="svc-head">
         <h1 id="svc-title">{service.name}</h1>
-        <span className="where">{source?.kind ?? 'registry'} {service.sourceId} · datacenter {service.scope}</span>
+        <span className="where" data-testid="service-where">{whereLabel(source?.kind, source?.name ?? service.sourceId, service.scope)}</span>
         <HealthCountPills counts={counts} />
         <span className="tags">{service.tags.map((t) => <span className="tag" key={t}>{t}</span>)}</span>
       </div>
@@ -75,6 +75,19 @@ export function ServiceDetail({ id }: { id: string }) {
       </div>
     </article>
   );
+}
+
+const KIND_LABEL: Record<SourceKind, string> = { consul: 'Consul', kubernetes: 'Kubernetes', dns: 'DNS', embedded: 'Embedded registry' };
+
+/**
+ * "Consul prod · datacenter dc1", "Kubernetes k8s · namespace shop", "DNS legacy": a scope is a
+ * datacenter only where the registry has datacenters, and a source named after its kind is not
+ * named twice ("Embedded registry · datacenter dc1").
+ */
+export function whereLabel(kind: SourceKind | undefined, sourceName: string, scope: string): string {
+  const registry = !kind ? sourceName : sourceName === kind ? KIND_LABEL[kind] : `${KIND_LABEL[kind]} ${sourceName}`;
+  if (kind === 'dns') return registry;
+  return `${registry} · ${kind === 'kubernetes' ? 'namespace' : 'datacenter'} ${scope}`;
 }
 
 /** Per-instance drain toggles: the policy's `drain` list, changed with compare-and-set like any other traffic change. */
