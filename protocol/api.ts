@@ -56,7 +56,13 @@ export const SessionUser = z.object({ name: z.string(), role: Role });
 export type SessionUser = z.infer<typeof SessionUser>;
 
 /** GET /api/session: who is signed in (null = anonymous) and the CSRF token changes must carry. */
-export const SessionResponse = z.object({ user: SessionUser.nullable(), anonymousRole: Role.nullable(), csrfToken: z.string().nullable() });
+export const SessionResponse = z.object({
+  user: SessionUser.nullable(),
+  anonymousRole: Role.nullable(),
+  csrfToken: z.string().nullable(),
+  /** Some configured user signs in with a password: the sign-in page opens on that form. */
+  passwordSignIn: z.boolean().optional(),
+});
 export type SessionResponse = z.infer<typeof SessionResponse>;
 
 export const SignInResponse = z.object({ user: SessionUser, csrfToken: z.string() });

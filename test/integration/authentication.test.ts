@@ -38,6 +38,8 @@ describe('authentication and roles', () => {
         ],
       },
     });
+    // The sign-in page opens on the password form when some user has one.
+    expect(await (await fetch(`${base}/api/session`)).json()).toMatchObject({ passwordSignIn: true });
     const wrong = await fetch(`${base}/api/session`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'pat', password: 'nope' }) });
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toEqual({ error: 'wrong name or password' });
@@ -76,6 +78,8 @@ describe('authentication and roles', () => {
     expect(await users.json()).toEqual({ users: [{ name: 'admin', role: 'admin', token: true, password: false }] });
     // Read-only for anonymous callers on loopback, so the dashboard opens without signing in.
     expect((await fetch(`${first.base}/api/topology`)).status).toBe(200);
+    // Only a token exists: the sign-in page opens on the token form.
+    expect(await (await fetch(`${first.base}/api/session`)).json()).toMatchObject({ passwordSignIn: false });
     await first.sb.close();
     running.splice(running.indexOf(first.sb), 1);
 

@@ -32,7 +32,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Route[] {
         const user = principal && principal.via !== 'anonymous' ? { name: principal.name, role: principal.role } : null;
         // The CSRF token is readable by our own pages only (same-origin fetch), never by other sites.
         const csrfToken = principal?.via === 'session' ? (auth.session(req)?.csrfToken ?? null) : null;
-        reply(res, 200, SessionResponse, { user, anonymousRole: auth.anonymousRole, csrfToken });
+        reply(res, 200, SessionResponse, { user, anonymousRole: auth.anonymousRole, csrfToken, passwordSignIn: auth.listUsers().some((u) => u.password) });
       },
     },
     {
