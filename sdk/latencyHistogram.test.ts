@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LATENCY_BUCKETS_MS, newHistogram, quantile, recordLatency } from './latencyHistogram';
+import { LATENCY_BUCKETS_MS, newHistogram, quantile, recordLatency, toCurrentLayout } from './latencyHistogram';
 
 const filled = (samples: number[]) => {
   const h = newHistogram();
@@ -33,5 +33,19 @@ describe('latency histogram', () => {
   it('answers "more than 10 s" with the last bound, and null without samples', () => {
     expect(quantile(filled([60_000]), 0.99)).toBe(10_000);
     expect(quantile(newHistogram(), 0.5)).toBeNull();
+  });
+});
+
+describe('toCurrentLayout', () => {
+  it('moves counts of the first, coarser layout under the same upper bound, and drops unknown layouts', () => {
+    const legacy = [3, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]; // ≤1 ms: 3, ≤5 ms: 5, >10 s: 1
+    const now = toCurrentLayout(legacy);
+    expect(now).toHaveLength(LATENCY_BUCKETS_MS.length + 1);
+    expect(now[LATENCY_BUCKETS_MS.indexOf(1)]).toBe(3);
+    expect(now[LATENCY_BUCKETS_MS.indexOf(5)]).toBe(5);
+    expect(now.at(-1)).toBe(1);
+    expect(now.reduce((a, b) => a + b, 0)).toBe(9);
+    expect(toCurrentLayout([1, 2, 3]).every((n) => n === 0)).toBe(true);
+    expect(toCurrentLayout(now)).toEqual(now);
   });
 });

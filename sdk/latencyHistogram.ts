@@ -12,6 +12,26 @@ export const LATENCY_BUCKETS_MS = [
   0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 20, 25, 35, 50, 75, 100, 150, 250, 350, 500, 750, 1000, 1500, 2500, 5000, 10000,
 ] as const;
 
+/** The first layout (SDKs before the finer buckets): 13 bounds, 14 counts. */
+const LEGACY_BUCKETS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
+
+/**
+ * Counts from any SDK version in the current layout. A report carries no layout name, but the
+ * two layouts differ in length; every legacy bound is a current bound, so legacy counts move to
+ * the bucket with the same upper bound. An unknown length carries no usable latency: zeros.
+ */
+export function toCurrentLayout(counts: readonly number[]): number[] {
+  if (counts.length === LATENCY_BUCKETS_MS.length + 1) return [...counts];
+  const out = newHistogram();
+  if (counts.length !== LEGACY_BUCKETS_MS.length + 1) return out;
+  counts.forEach((n, i) => {
+    const bound = LEGACY_BUCKETS_MS[i];
+    const at = bound === undefined ? LATENCY_BUCKETS_MS.length : LATENCY_BUCKETS_MS.indexOf(bound);
+    out[at] = (out[at] ?? 0) + n;
+  });
+  return out;
+}
+
 export function newHistogram(): number[] {
   return new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
 }

@@ -12,7 +12,7 @@
 import type { BreakerView, InstanceReport, SeriesPoint, TelemetryReport } from '../../protocol/telemetry';
 
 export type { SeriesPoint };
-import { newHistogram, quantile } from '../../sdk/latencyHistogram';
+import { newHistogram, quantile, toCurrentLayout } from '../../sdk/latencyHistogram';
 
 export const BUCKET_MS = 5_000;
 const KEEP_BUCKETS = (15 * 60_000) / BUCKET_MS;
@@ -69,8 +69,9 @@ export class TelemetryStore {
       this.dropped++;
       return;
     }
-    const instances = new Map(report.instances.map((i) => [i.id, i]));
-    for (const inst of report.instances) {
+    // Older SDKs report a coarser bucket layout: bring every report to the current one first.
+    const instances = new Map(report.instances.map((i) => [i.id, { ...i, latency: toCurrentLayout(i.latency) }]));
+    for (const inst of instances.values()) {
       const before = prev?.instances.get(inst.id);
       const restarted = !before || inst.requests < before.requests || inst.errors < before.errors;
       const requests = restarted ? inst.requests : inst.requests - before.requests;
