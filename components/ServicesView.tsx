@@ -12,9 +12,6 @@ export function ServicesView() {
   const params = useSearchParams();
   const pathname = usePathname();
   const fromUrl = useMemo(() => parseFilter(new URLSearchParams(params.toString())), [params]);
-  // "Source stale or down" is a badge filter too (?badge=stale), but it needs the sources' states,
-  // which the pure row filter does not see: it narrows the list before that filter runs.
-  const staleOnly = params.get('badge') === 'stale';
   // The search box owns its text (typing must never wait for navigation); the URL mirrors it.
   const [q, setQ] = useState(fromUrl.q);
   const filter = useMemo(() => ({ ...fromUrl, q }), [fromUrl, q]);
@@ -35,12 +32,7 @@ export function ServicesView() {
   }, []);
 
   // history.replaceState is synchronous and Next keeps useSearchParams in step with it.
-  const update = (patch: Partial<ServiceFilter>, stale = staleOnly && patch.badge === undefined) => {
-    const query = new URLSearchParams(filterToQuery({ ...filter, ...patch }));
-    if (stale) query.set('badge', 'stale');
-    const text = query.toString();
-    window.history.replaceState(null, '', `${pathname}${text ? `?${text}` : ''}`);
-  };
+  const update = (patch: Partial<ServiceFilter>) => window.history.replaceState(null, '', `${pathname}${filterToQuery({ ...filter, ...patch })}`);
   const onSort = (key: SortKey) => update(filter.sort === key ? { desc: !filter.desc } : { sort: key, desc: key === 'health' || key === 'instances' });
 
   const all = data?.sorted ?? EMPTY;
@@ -50,10 +42,8 @@ export function ServicesView() {
     [sources],
   );
   // `all` is updated in place by the live cache; `data` is the object that changes with it.
-  const rows = useMemo(() => {
-    const sorted = data?.sorted ?? EMPTY;
-    return filterRows(staleOnly ? sorted.filter((s) => staleSources.has(s.sourceId)) : sorted, deferred);
-  }, [data, deferred, staleOnly, staleSources]);
+  const staleIds = useMemo(() => new Set(staleSources.keys()), [staleSources]);
+  const rows = useMemo(() => filterRows(data?.sorted ?? EMPTY, deferred, staleIds), [data, deferred, staleIds]);
   const allTags = useMemo(() => [...new Set((data?.sorted ?? EMPTY).flatMap((s) => s.tags))].sort(), [data]);
   const instanceCount = useMemo(() => rows.reduce((n, r) => n + r.instances, 0), [rows]);
 
@@ -77,8 +67,8 @@ export function ServicesView() {
         <select
           id="badge"
           data-testid="badge-filter"
-          value={staleOnly ? 'stale' : filter.badge}
-          onChange={(e) => (e.target.value === 'stale' ? update({ badge: '' }, true) : update({ badge: e.target.value as ServiceFilter['badge'] }, false))}
+          value={filter.badge}
+          onChange={(e) => update({ badge: e.target.value as ServiceFilter['badge'] })}
         >
           <option value="">Any badge</option>
           <option value="split">Traffic split / canary</option>

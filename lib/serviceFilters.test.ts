@@ -40,6 +40,7 @@ describe('service filters', () => {
     expect(by('split')).toEqual(['web']);
     expect(by('breakers')).toEqual(['api']);
     expect(by('drained')).toEqual(['payment']);
+    expect(filterRows(withBadges, { ...DEFAULT_FILTER, badge: 'stale' }, new Set(['lab'])).map((r) => r.service.id)).toEqual(['lab/dc1/payment']);
   });
 
   it('round-trips through the URL and ignores junk', () => {

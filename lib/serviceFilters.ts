@@ -4,8 +4,8 @@ import { byName } from './topologyCache';
 
 export type SortKey = 'name' | 'source' | 'instances' | 'health';
 export type HealthFilter = Health | 'any';
-/** Badges an SRE scans for: a traffic split or canary, drained instances, open breakers. */
-export type BadgeFilter = '' | 'split' | 'breakers' | 'drained';
+/** Badges an SRE scans for: a traffic split or canary, drained instances, open breakers, a stale source. */
+export type BadgeFilter = '' | 'split' | 'breakers' | 'drained' | 'stale';
 
 export interface ServiceFilter {
   q: string;
@@ -25,6 +25,8 @@ export interface ServiceRow {
   instances: number;
 }
 
+const NO_SOURCES: ReadonlySet<string> = new Set();
+
 const SEVERITY: Record<Health, number> = { critical: 3, warning: 2, unknown: 1, passing: 0 };
 
 export function toRow(service: ServiceSummary): ServiceRow {
@@ -38,8 +40,10 @@ export function isSplit(s: Pick<ServiceSummary, 'weights'>): boolean {
   return s.weights !== null && Object.values(s.weights).filter((w) => w > 0).length > 1;
 }
 
-function hasBadge(s: ServiceSummary, badge: BadgeFilter): boolean {
+function hasBadge(s: ServiceSummary, badge: BadgeFilter, staleSources: ReadonlySet<string>): boolean {
   switch (badge) {
+    case 'stale':
+      return staleSources.has(s.sourceId);
     case '':
       return true;
     case 'split':
@@ -53,9 +57,10 @@ function hasBadge(s: ServiceSummary, badge: BadgeFilter): boolean {
 
 /**
  * `sorted` is the list in name order (kept that way by the cache), so the default view is one
- * filtering pass with no sort; other orders sort only what the filter kept.
+ * filtering pass with no sort; other orders sort only what the filter kept. `staleSources`: ids
+ * of sources that are stale or down (the summaries do not carry their source's state).
  */
-export function filterRows(sorted: readonly ServiceSummary[], f: ServiceFilter): ServiceRow[] {
+export function filterRows(sorted: readonly ServiceSummary[], f: ServiceFilter, staleSources: ReadonlySet<string> = NO_SOURCES): ServiceRow[] {
   const q = f.q.trim().toLowerCase();
   const tag = f.tag.trim().toLowerCase();
   const out: ServiceRow[] = [];
@@ -63,7 +68,7 @@ export function filterRows(sorted: readonly ServiceSummary[], f: ServiceFilter):
     if (q && !s.name.toLowerCase().includes(q) && !s.id.toLowerCase().includes(q)) continue;
     if (tag && !s.tags.some((t) => t.toLowerCase() === tag)) continue;
     if (f.health !== 'any' && s.counts[f.health] === 0) continue;
-    if (!hasBadge(s, f.badge)) continue;
+    if (!hasBadge(s, f.badge, staleSources)) continue;
     out.push(toRow(s));
   }
   if (f.sort === 'name') return f.desc ? out.reverse() : out;
@@ -85,7 +90,7 @@ export function parseFilter(params: URLSearchParams): ServiceFilter {
     q: params.get('q') ?? '',
     tag: params.get('tag') ?? '',
     health: health === 'passing' || health === 'warning' || health === 'critical' || health === 'unknown' ? health : 'any',
-    badge: badge === 'split' || badge === 'breakers' || badge === 'drained' ? badge : '',
+    badge: badge === 'split' || badge === 'breakers' || badge === 'drained' || badge === 'stale' ? badge : '',
     sort: sort === 'source' || sort === 'instances' || sort === 'health' ? sort : 'name',
     desc: params.get('desc') === '1',
   };
