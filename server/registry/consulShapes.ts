@@ -1,5 +1,5 @@
 /** Renders registry records in Consul 1.8's JSON shapes (field names and nulls as Consul sends them). */
-import type { CheckRecord, KvRecord, ServiceRecord } from './registryRecords';
+import type { CheckRecord, KvRecord, ServiceRecord, SessionRecord } from './registryRecords';
 
 export interface NodeInfo {
   id: string;
@@ -62,6 +62,37 @@ export function catalogServiceJson(n: NodeInfo, s: ServiceRecord) {
   };
 }
 
-export function kvJson(r: KvRecord) {
-  return { LockIndex: 0, Key: r.Key, Flags: r.Flags, Value: r.Value ? Buffer.from(r.Value).toString('base64') : null, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex };
+/** A KV entry as JSON text (Flags is a uint64, written as its digits; Session only while locked). */
+export function kvText(r: KvRecord): string {
+  const value = r.Value ? JSON.stringify(Buffer.from(r.Value).toString('base64')) : 'null';
+  const session = r.Session ? `,"Session":${JSON.stringify(r.Session)}` : '';
+  return `{"LockIndex":${r.LockIndex},"Key":${JSON.stringify(r.Key)},"Flags":${/^\d+$/.test(r.Flags) ? r.Flags : '0'},"Value":${value}${session},"CreateIndex":${r.CreateIndex},"ModifyIndex":${r.ModifyIndex}}`;
+}
+
+export function sessionJson(s: SessionRecord) {
+  return {
+    ID: s.ID, Name: s.Name, Node: s.Node, LockDelay: s.LockDelayNs, Behavior: s.Behavior, TTL: s.TTL,
+    NodeChecks: s.NodeChecks, ServiceChecks: s.ServiceChecks,
+    ...(s.Checks && s.Checks.length ? { Checks: s.Checks } : {}),
+    CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex,
+  };
+}
+
+/** A service as /catalog/node/:node and /catalog/node-services/:node show it (Meta `{}`, not null). */
+export function nodeServiceJson(s: ServiceRecord) {
+  return { ...healthServiceJson(s), Meta: s.Meta };
+}
+
+export const CONSUL_VERSION = '1.8.7';
+
+/** The agent's Serf member (it has no Serf: the port is the HTTP port, the tags a single-server dev agent's). */
+export function memberJson(n: NodeInfo, port: number) {
+  return {
+    Name: n.name, Addr: n.address, Port: port,
+    Tags: {
+      acls: '0', build: `${CONSUL_VERSION}:`, dc: n.datacenter, ft_fs: '1', id: n.id, port: String(port), raft_vsn: '3', role: 'consul',
+      segment: '', vsn: '2', vsn_max: '3', vsn_min: '2', wan_join_port: String(port),
+    },
+    Status: 1, ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2, DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * The embedded, Consul-API-compatible registry: state + SQLite storage + health checker +
- * HTTP API on one loopback port. It is for one machine (the zero-config start and demos);
+ * HTTP API (catalog, health, agent, KV, sessions and locks) on one loopback port. It is for one machine (the zero-config start and demos);
  * anyone who outgrows that points Switchboard at a real Consul by changing one address.
  */
 import { createHash } from 'node:crypto';
@@ -11,6 +11,7 @@ import { HealthChecker } from './healthChecker';
 import { startRegistryDns } from './registryDns';
 import { createRegistryHandler } from './registryHttp';
 import { RegistryState } from './registryState';
+import { SessionTimers } from './registrySessions';
 import { RegistryStorage } from './registryStorage';
 
 export interface EmbeddedRegistryOptions {
@@ -67,7 +68,8 @@ export async function startEmbeddedRegistry(options: EmbeddedRegistryOptions): P
     server.listen(options.httpPort, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const handle = createRegistryHandler({ state, checker, node, leaderAddr: `${host}:${port}`, listenHost: host, allowedHosts: options.allowedHosts });
+  const sessionTimers = new SessionTimers(state);
+  const handle = createRegistryHandler({ state, checker, node, leaderAddr: `${host}:${port}`, listenHost: host, port, allowedHosts: options.allowedHosts, sessionTimers });
   server.on('request', (req, res) => void handle(req, res));
   const dns =
     options.dnsPort === undefined || options.dnsPort === null
@@ -81,6 +83,7 @@ export async function startEmbeddedRegistry(options: EmbeddedRegistryOptions): P
     async close() {
       await dns?.close();
       checker.stop();
+      sessionTimers.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await storage.close();

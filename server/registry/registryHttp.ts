@@ -11,13 +11,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { availableParallelism, networkInterfaces } from 'node:os';
 import { parseDuration } from './duration';
-import { agentServiceJson, checkJson, kvJson, type NodeInfo } from './consulShapes';
+import { agentServiceJson, checkJson, CONSUL_VERSION, kvText, memberJson, sessionJson, type NodeInfo } from './consulShapes';
 import { capOutput, type HealthChecker } from './healthChecker';
 import { decodeRegistration, isStatus, RegisterError } from './registerRequest';
 import type { CheckStatus } from './registryRecords';
 import { TOPIC, type IndexOf, type RegistryState } from './registryState';
+import { checkSessionId, decodeSession, SessionError, SessionTimers } from './registrySessions';
 import { ALL_STATUSES, FilterError, RegistryViews, statusFilter } from './registryViews';
 
 const MAX_KV_VALUE = 512 * 1024;
@@ -43,6 +44,8 @@ interface Ctx {
   req: IncomingMessage;
   res: ServerResponse;
   q: URLSearchParams;
+  /** The query string as sent, without `?` (Consul quotes it in some errors). */
+  rawQuery: string;
   params: string[];
 }
 
@@ -66,6 +69,10 @@ export interface RegistryHttpDeps {
   allowedHosts?: readonly string[];
   /** The address the server listens on; a wildcard also allows this machine's interface addresses. */
   listenHost?: string;
+  /** The HTTP port (what /agent/members shows as the member's port). */
+  port?: number;
+  /** Session TTL timers; created here when not given. */
+  sessionTimers?: SessionTimers;
   random?: () => number;
 }
 
@@ -128,6 +135,13 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
   const views = new RegistryViews(state, node);
   const cache = new ResponseCache(RESPONSE_CACHE_BYTES);
   const allowedHosts = allowedHostSet(deps);
+  const timers = deps.sessionTimers ?? new SessionTimers(state);
+  const jsonText = (text: string): Reply => {
+    const b = Buffer.from(text);
+    return { encoded: { chunks: [b], bytes: b.length } };
+  };
+  const isNode = (name: string) => name === node.name;
+  const startedAt = Date.now();
 
   /** A JSON body rendered once per (key, version) for every waiter that asks for it. */
   const cached = (key: string, version: number | string, render: () => string | Buffer[]): Reply => ({ encoded: cache.get(key, String(version), render) });
@@ -244,6 +258,81 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     ['GET', /^\/v1\/agent\/services$/, ({ res }) => json(res, Object.fromEntries([...state.services.values()].map((s) => [s.ID, agentServiceJson(s)])))],
     ['GET', /^\/v1\/agent\/checks$/, ({ res }) => json(res, Object.fromEntries([...state.checks.values()].map((c) => [c.CheckID, checkJson(node, c, state.services, false)])))],
     ['GET', /^\/v1\/status\/leader$/, ({ res }) => json(res, deps.leaderAddr)],
+    ['GET', /^\/v1\/status\/peers$/, ({ res }) => json(res, [deps.leaderAddr])],
+    ['GET', /^\/v1\/agent\/self$/, ({ res }) => json(res, agentSelf())],
+    ['GET', /^\/v1\/agent\/members$/, ({ res, q }) => {
+      // ?wan lists the WAN pool: this agent is its only member there too (named node.dc).
+      const m = memberJson(node, deps.port ?? 0);
+      json(res, [flag(q, 'wan') ? { ...m, Name: `${node.name}.${node.datacenter}` } : m]);
+    }],
+    ['GET', /^\/v1\/catalog\/nodes$/, (ctx) => {
+      checkDc(ctx.q);
+      noFilter(ctx.q, '/v1/catalog/nodes');
+      const meta = nodeMetaFilter(ctx.q);
+      return blocking(ctx, () => 1, () => jsonText(meta ? '[]' : views.catalogNodes()));
+    }],
+    ['GET', /^\/v1\/catalog\/node\/(.+)$/, (ctx) => {
+      checkDc(ctx.q);
+      noFilter(ctx.q, '/v1/catalog/node/:node');
+      if (!isNode(ctx.params[0]!)) return blocking(ctx, () => 1, () => jsonText('null'));
+      return blocking(ctx, state.servicesTableIndex, () => cached('catalog/node', state.servicesTableIndex(), () => views.catalogNode()), [TOPIC.services]);
+    }],
+    ['GET', /^\/v1\/catalog\/node-services\/(.+)$/, (ctx) => {
+      checkDc(ctx.q);
+      noFilter(ctx.q, '/v1/catalog/node-services/:node');
+      if (!isNode(ctx.params[0]!)) return blocking(ctx, () => 1, () => jsonText('{"Node":null,"Services":null}'));
+      return blocking(ctx, state.servicesTableIndex, () => cached('catalog/node-services', state.servicesTableIndex(), () => views.nodeServices()), [TOPIC.services]);
+    }],
+    ['GET', /^\/v1\/health\/node\/(.+)$/, (ctx) => {
+      checkDc(ctx.q);
+      noFilter(ctx.q, '/v1/health/node/:node');
+      if (!isNode(ctx.params[0]!)) return blocking(ctx, state.checksTableIndex, () => jsonText('[]'), [TOPIC.checks]);
+      // Every check of the one node: the same body as /health/state/any.
+      return blocking(ctx, state.checksTableIndex, () => cached('health/state/critical,passing,warning', state.checksTableIndex(), () => views.healthState(new Set(ALL_STATUSES))), [TOPIC.checks]);
+    }],
+    ['PUT', /^\/v1\/session\/create$/, async ({ req, res }) => {
+      const raw = (await readBody(req, MAX_JSON_BODY)).toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = raw.trim() === '' ? {} : JSON.parse(raw);
+      } catch (err) {
+        throw new ApiError(400, `Request decode failed: ${goJsonError(err as Error, raw)}`);
+      }
+      const rec = state.createSession(decodeSession(parsed, state, node.name));
+      timers.arm(rec.ID);
+      await written(res, { ID: rec.ID });
+    }],
+    ['PUT', /^\/v1\/session\/destroy\/(.*)$/, async ({ res, params }) => {
+      checkSessionId(params[0]!);
+      timers.forget(params[0]!);
+      state.destroySession(params[0]!);
+      await written(res, true);
+    }],
+    ['PUT', /^\/v1\/session\/renew\/(.*)$/, ({ res, params }) => {
+      checkSessionId(params[0]!);
+      const s = state.sessions.get(params[0]!);
+      if (!s) throw new ApiError(404, `Session id '${params[0]}' not found`);
+      timers.arm(s.ID);
+      json(res, [sessionJson(s)]);
+    }],
+    ['GET', /^\/v1\/session\/info\/(.*)$/, (ctx) => {
+      checkDc(ctx.q);
+      checkSessionId(ctx.params[0]!);
+      const id = ctx.params[0]!;
+      return blocking(ctx, state.sessionsTableIndex, () => {
+        const s = state.sessions.get(id);
+        return { json: s ? [sessionJson(s)] : [] };
+      }, [TOPIC.sessions]);
+    }],
+    ['GET', /^\/v1\/session\/list$/, (ctx) => {
+      checkDc(ctx.q);
+      return blocking(ctx, state.sessionsTableIndex, () => ({ json: state.sessionList().map(sessionJson) }), [TOPIC.sessions]);
+    }],
+    ['GET', /^\/v1\/session\/node\/(.+)$/, (ctx) => {
+      checkDc(ctx.q);
+      const name = ctx.params[0]!;
+      return blocking(ctx, state.sessionsTableIndex, () => ({ json: state.sessionList().filter((s) => s.Node === name).map(sessionJson) }), [TOPIC.sessions]);
+    }],
     ['GET', /^\/v1\/catalog\/datacenters$/, ({ res }) => json(res, [node.datacenter])],
     ['GET', /^\/v1\/catalog\/services$/, (ctx) => {
       checkDc(ctx.q);
@@ -316,25 +405,81 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
       if (ctx.q.has('recurse')) {
         return blocking(ctx, state.kvTableIndex, () => {
           const found = state.kvList(key);
-          return found.length ? { json: found.map(kvJson) } : notFound;
+          return found.length ? jsonText(`[${found.map(kvText).join(',')}]`) : notFound;
         }, [TOPIC.kv]);
       }
       return blocking(ctx, () => state.kvKeyIndex(key), () => {
         const r = state.kv.get(key);
         if (!r) return notFound;
-        return ctx.q.has('raw') ? { raw: Buffer.from(r.Value ?? new Uint8Array()) } : { json: [kvJson(r)] };
+        return ctx.q.has('raw') ? { raw: Buffer.from(r.Value ?? new Uint8Array()) } : jsonText(`[${kvText(r)}]`);
       }, [TOPIC.kv]);
     }],
-    ['PUT', /^\/v1\/kv\/(.+)$/, async ({ req, res, q, params }) => {
+    ['PUT', /^\/v1\/kv\/(.+)$/, async ({ req, res, q, params, rawQuery }) => {
+      checkDc(q);
+      const flags = uint64Param(q, 'flags') ?? '0';
+      const acquire = q.get('acquire');
+      const release = q.get('release');
+      const casGiven = q.has('cas');
+      if ((acquire !== null || release !== null) && (casGiven || (acquire !== null && release !== null))) throw new ApiError(400, `Conflicting flags: ${rawQuery}`);
       const cas = uintParam(q, 'cas');
-      const flags = uintParam(q, 'flags') ?? 0;
       const body = await readBody(req, MAX_KV_VALUE, (size) => new ApiError(413, `Request body(${size} bytes) too large, max size: ${MAX_KV_VALUE} bytes. See https://www.consul.io/docs/agent/options.html#kv_max_value_size.`));
-      await written(res, state.kvPut(params[0]!, body, flags, cas));
+      const key = params[0]!;
+      if (acquire !== null) {
+        checkSessionId(acquire);
+        if (!state.sessions.has(acquire)) throw new ApiError(500, `invalid session "${acquire}"`);
+        return written(res, state.kvAcquire(key, body, flags, acquire));
+      }
+      if (release !== null) {
+        checkSessionId(release);
+        return written(res, state.kvRelease(key, body, flags, release));
+      }
+      await written(res, state.kvPut(key, body, flags, cas));
     }],
     ['DELETE', /^\/v1\/kv\/(.*)$/, async ({ res, q, params }) => {
       await written(res, state.kvDelete(params[0]!, { recurse: q.has('recurse'), cas: uintParam(q, 'cas') }));
     }],
   ];
+
+  /** `?node-meta=key:value` (repeatable): the node's only meta is `consul-network-segment: ""`; true when it does not match. */
+  function nodeMetaFilter(q: URLSearchParams): boolean {
+    const own: Record<string, string> = { 'consul-network-segment': '' };
+    return q.getAll('node-meta').some((kv) => {
+      const i = kv.indexOf(':');
+      const [k, v] = i === -1 ? [kv, ''] : [kv.slice(0, i), kv.slice(i + 1)];
+      return own[k] !== v;
+    });
+  }
+
+  function agentSelf() {
+    let ttl = 0;
+    for (const c of state.checks.values()) if (c.definition.type === 'ttl') ttl++;
+    const index = String(state.currentIndex);
+    const members = { coordinate_resets: '0', encrypted: 'false', event_queue: '0', event_time: '1', failed: '0', health_score: '0', intent_queue: '0', left: '0', member_time: '1', members: '1', query_queue: '0', query_time: '1' };
+    return {
+      Config: { Datacenter: node.datacenter, NodeName: node.name, NodeID: node.id, Revision: '', Server: true, Version: CONSUL_VERSION },
+      DebugConfig: {
+        Datacenter: node.datacenter, NodeName: node.name, NodeID: node.id, ServerMode: true, Bootstrap: false, DevMode: false,
+        ClientAddrs: [node.address], BindAddr: node.address, AdvertiseAddrLAN: node.address, HTTPPort: deps.port ?? 0, DNSPort: -1,
+        Version: CONSUL_VERSION, Revision: '', ACLsEnabled: false, PrimaryDatacenter: node.datacenter,
+      },
+      Coord: { Vec: [0, 0, 0, 0, 0, 0, 0, 0], Error: 1.5, Adjustment: 0, Height: 1e-5 },
+      Member: memberJson(node, deps.port ?? 0),
+      Stats: {
+        agent: { check_monitors: '0', check_ttls: String(ttl), checks: String(state.checks.size), services: String(state.services.size) },
+        build: { prerelease: '', revision: '', version: CONSUL_VERSION },
+        consul: { acl: 'disabled', bootstrap: 'false', known_datacenters: '1', leader: 'true', leader_addr: deps.leaderAddr, server: 'true' },
+        raft: {
+          applied_index: index, commit_index: index, fsm_pending: '0', last_contact: '0', last_log_index: index, last_log_term: '1',
+          last_snapshot_index: '0', last_snapshot_term: '0', num_peers: '0', protocol_version: '3', protocol_version_max: '3', protocol_version_min: '0',
+          snapshot_version_max: '1', snapshot_version_min: '0', state: 'Leader', term: '1',
+        },
+        runtime: { arch: process.arch === 'x64' ? 'amd64' : process.arch, cpu_count: String(availableParallelism()), goroutines: '0', max_procs: String(availableParallelism()), os: process.platform, version: `node${process.versions.node}`, uptime_seconds: String(Math.floor((Date.now() - startedAt) / 1000)) },
+        serf_lan: members,
+        serf_wan: members,
+      },
+      Meta: { 'consul-network-segment': '' },
+    };
+  }
 
   function ttlUpdate(id: string, status: 'passing' | 'warning' | 'critical', output: string): void {
     const check = state.checks.get(id);
@@ -345,7 +490,7 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
 
   /** Never rejects: every failure becomes an answer. */
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ctx: Ctx = { req, res, q: new URLSearchParams(), params: [] };
+    const ctx: Ctx = { req, res, q: new URLSearchParams(), rawQuery: '', params: [] };
     try {
       if (!hostAllowed(req.headers.host, allowedHosts)) {
         throw new ApiError(403, `Host ${JSON.stringify(req.headers.host)} is not allowed: the embedded registry answers only requests addressed to loopback, its listen address or a configured host name (DNS-rebinding protection)`);
@@ -359,6 +504,7 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
         throw new ApiError(400, `Bad Request: invalid URL escape in ${JSON.stringify(req.url ?? '')}`);
       }
       ctx.q = url.searchParams;
+      ctx.rawQuery = url.search.replace(/^\?/, '');
       const matching = routes.filter(([, re]) => re.test(path));
       if (matching.length === 0) {
         res.writeHead(404);
@@ -380,7 +526,7 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
           res.once('finish', () => req.destroy());
           return;
         }
-        if (err instanceof ApiError || err instanceof RegisterError) text(res, err.status, err.message);
+        if (err instanceof ApiError || err instanceof RegisterError || err instanceof SessionError) text(res, err.status, err.message);
         else text(res, 500, `embedded registry: ${(err as Error)?.message ?? String(err)}`);
       } catch {
         res.destroy();
@@ -394,6 +540,15 @@ function uintParam(q: URLSearchParams, name: string): number | undefined {
   if (v === null) return undefined;
   if (!/^\d+$/.test(v)) throw new ApiError(500, `strconv.ParseUint: parsing ${JSON.stringify(v)}: invalid syntax`);
   return Number(v);
+}
+
+/** A uint64 query parameter as its digits (`consul lock` sends flags above 2^53). */
+function uint64Param(q: URLSearchParams, name: string): string | undefined {
+  const v = q.get(name);
+  if (v === null) return undefined;
+  if (!/^\d+$/.test(v)) throw new ApiError(500, `strconv.ParseUint: parsing ${JSON.stringify(v)}: invalid syntax`);
+  if (BigInt(v) > 0xffffffffffffffffn) throw new ApiError(500, `strconv.ParseUint: parsing ${JSON.stringify(v)}: value out of range`);
+  return BigInt(v).toString();
 }
 
 function json(res: ServerResponse, body: unknown, status = 200): void {

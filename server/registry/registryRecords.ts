@@ -46,7 +46,32 @@ export interface CheckRecord {
 export interface KvRecord {
   Key: string;
   Value: Uint8Array | null;
-  Flags: number;
+  /** A uint64 as decimal digits (`consul lock` uses flags above 2^53). */
+  Flags: string;
+  /** How many times the key was acquired. */
+  LockIndex: number;
+  /** The session holding the lock, if any. */
+  Session: string | null;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+export type SessionBehavior = 'release' | 'delete';
+
+/** A session (Consul's field names; durations in ms). */
+export interface SessionRecord {
+  ID: string;
+  Name: string;
+  Node: string;
+  LockDelayNs: number;
+  Behavior: SessionBehavior;
+  /** As sent ('' for none); `ttlMs` 0 means no TTL. */
+  TTL: string;
+  ttlMs: number;
+  NodeChecks: string[] | null;
+  ServiceChecks: { ID: string; Namespace: string }[] | null;
+  /** The legacy `Checks` list, when one was sent (shown only when non-empty). */
+  Checks: string[] | null;
   CreateIndex: number;
   ModifyIndex: number;
 }
@@ -64,6 +89,8 @@ export interface RegistryPersistence {
   deleteCheck(id: string): void;
   saveKv(record: KvRecord): void;
   deleteKv(key: string): void;
+  saveSession(record: SessionRecord): void;
+  deleteSession(id: string): void;
 }
 
 export const noPersistence: RegistryPersistence = {
@@ -75,4 +102,6 @@ export const noPersistence: RegistryPersistence = {
   deleteCheck() {},
   saveKv() {},
   deleteKv() {},
+  saveSession() {},
+  deleteSession() {},
 };

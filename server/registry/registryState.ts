@@ -15,7 +15,12 @@
  * waiters are woken; HTTP writes await `durable()` before they answer.
  */
 import { FragmentList } from './fragmentList';
-import { noPersistence, type CheckRecord, type CheckStatus, type KvRecord, type RegistryPersistence, type ServiceRecord } from './registryRecords';
+import { noPersistence, type CheckRecord, type CheckStatus, type KvRecord, type RegistryPersistence, type ServiceRecord, type SessionRecord } from './registryRecords';
+
+/** Consul's cap on a session's lock delay. */
+export const MAX_LOCK_DELAY_MS = 60_000;
+/** The node-level check every session checks by default. */
+export const SERF_CHECK = 'serfHealth';
 
 export type IndexOf = () => number;
 
@@ -33,6 +38,7 @@ export interface LoadedState {
   services: ServiceRecord[];
   checks: CheckRecord[];
   kv: KvRecord[];
+  sessions?: SessionRecord[];
 }
 
 /** Everything known about one service name, kept up to date by every mutation. */
@@ -51,6 +57,7 @@ export const TOPIC = {
   services: 'services',
   checks: 'checks',
   kv: 'kv',
+  sessions: 'sessions',
   name: (name: string) => `svc:${name}`,
 } as const;
 const ANY = '*';
@@ -72,6 +79,10 @@ export interface FragmentCache {
   catalogName: FragmentList;
   /** A /internal/ui/services summary per service name. */
   uiName: FragmentList;
+  /** `"id":{service}` per instance (/catalog/node/:node). */
+  nodeServiceMap: FragmentList;
+  /** `{service}` per instance (/catalog/node-services/:node). */
+  nodeServiceList: FragmentList;
 }
 
 export class RegistryState {
@@ -87,7 +98,15 @@ export class RegistryState {
   private readonly checksOf = new Map<string, Set<string>>();
   /** The non-passing checks, by status; a passing check is in neither. */
   readonly nonPassing: Record<'warning' | 'critical', Set<string>> = { warning: new Set(), critical: new Set() };
-  readonly fragments: FragmentCache = { check: new FragmentList(), entry: new Map(), catalogName: new FragmentList(), uiName: new FragmentList() };
+  readonly fragments: FragmentCache = { check: new FragmentList(), entry: new Map(), catalogName: new FragmentList(), uiName: new FragmentList(), nodeServiceMap: new FragmentList(), nodeServiceList: new FragmentList() };
+  readonly sessions = new Map<string, SessionRecord>();
+  /** Session id → the keys it holds. */
+  private readonly heldBy = new Map<string, Set<string>>();
+  /** Check id → the sessions that are invalidated when it goes critical or away. */
+  private readonly sessionsOfCheck = new Map<string, Set<string>>();
+  /** Key → wall-clock ms until which it cannot be acquired (after a lock holder was invalidated). */
+  private readonly lockDelayUntil = new Map<string, number>();
+  private sessionsIndex = 1;
   /** Moves whenever the body of /catalog/services changes (a name or a tag set), not on every registration. */
   catalogVersion = 0;
   private servicesIndex = 1;
@@ -108,8 +127,10 @@ export class RegistryState {
     for (const s of loaded?.services ?? []) this.putService(s);
     for (const c of loaded?.checks ?? []) if (this.services.has(c.ServiceID)) this.putCheck(c);
     for (const k of loaded?.kv ?? []) this.kv.set(k.Key, k);
+    for (const sess of loaded?.sessions ?? []) this.indexSession(sess);
+    for (const k of this.kv.values()) if (k.Session) this.heldBy.get(k.Session)?.add(k.Key);
     // After a restart every table is "as of now": blocked clients from before re-read once.
-    this.servicesIndex = this.checksIndex = this.kvIndex = this.index;
+    this.servicesIndex = this.checksIndex = this.kvIndex = this.sessionsIndex = this.index;
     for (const name of this.names.keys()) this.nameIndex.set(name, this.index);
   }
 
@@ -122,6 +143,7 @@ export class RegistryState {
   servicesTableIndex: IndexOf = () => this.servicesIndex;
   checksTableIndex: IndexOf = () => this.checksIndex;
   kvTableIndex: IndexOf = () => this.kvIndex;
+  sessionsTableIndex: IndexOf = () => this.sessionsIndex;
   serviceIndex(name: string): number {
     return this.nameIndex.get(name) ?? this.servicesIndex;
   }
@@ -260,6 +282,10 @@ export class RegistryState {
     this.addTags(e, s.Tags, 1);
     this.fragments.uiName.delete(e.name);
     this.fragments.entry.delete(s.ID);
+    this.fragments.nodeServiceMap.add(s.ID);
+    this.fragments.nodeServiceMap.delete(s.ID);
+    this.fragments.nodeServiceList.add(s.ID);
+    this.fragments.nodeServiceList.delete(s.ID);
     // Check JSON carries ServiceTags.
     for (const id of this.checksOf.get(s.ID) ?? []) this.fragments.check.delete(id);
   }
@@ -275,6 +301,8 @@ export class RegistryState {
     this.addTags(e, s.Tags, -1);
     this.fragments.uiName.delete(e.name);
     this.fragments.entry.delete(id);
+    this.fragments.nodeServiceMap.remove(id);
+    this.fragments.nodeServiceList.remove(id);
     this.dropNameIfEmpty(e);
     return s;
   }
@@ -282,6 +310,7 @@ export class RegistryState {
   /** Inserts or replaces a check in place (a Map keeps an updated key where it was). */
   private putCheck(c: CheckRecord): void {
     const prev = this.checks.get(c.CheckID);
+    if (c.Status === 'critical' && prev && prev.Status !== 'critical') this.doomedChecks.add(c.CheckID);
     if (prev) this.unindexCheck(prev);
     else this.fragments.check.add(c.CheckID);
     this.checks.set(c.CheckID, c);
@@ -317,6 +346,18 @@ export class RegistryState {
     this.fragments.check.remove(id);
     this.checks.delete(id);
     this.persistence.deleteCheck(id);
+    this.doomedChecks.add(id);
+  }
+
+  /** Checks that went critical or away during the current mutation (their sessions are invalidated after it). */
+  private readonly doomedChecks = new Set<string>();
+
+  private invalidateDoomedSessions(): void {
+    if (this.doomedChecks.size === 0) return;
+    const ids = new Set<string>();
+    for (const c of this.doomedChecks) for (const sid of this.sessionsOfCheck.get(c) ?? []) ids.add(sid);
+    this.doomedChecks.clear();
+    for (const sid of ids) this.destroySession(sid);
   }
 
   // ---- reads by name (O(that service)) ----
@@ -412,6 +453,7 @@ export class RegistryState {
       return changed;
     });
     if (touched.size) this.touch(...touched);
+    this.invalidateDoomedSessions();
   }
 
   /** Removes a service and its checks; unknown ids are a no-op (Consul answers 200 anyway). */
@@ -426,6 +468,7 @@ export class RegistryState {
       return true;
     });
     this.touch(TOPIC.services, TOPIC.checks, TOPIC.name(svc.Service));
+    this.invalidateDoomedSessions();
   }
 
   /** Sets a check's status and output; a write that changes neither does not move any index. */
@@ -448,6 +491,7 @@ export class RegistryState {
       return true;
     });
     this.touch(TOPIC.checks, TOPIC.name(c.ServiceName));
+    this.invalidateDoomedSessions();
     return true;
   }
 
@@ -465,18 +509,55 @@ export class RegistryState {
 
   // ---- KV ----
 
-  /** `cas` undefined: unconditional; 0: create only; n: only if ModifyIndex is n. */
-  kvPut(key: string, value: Uint8Array | null, flags: number, cas?: number): boolean {
+  /** `cas` undefined: unconditional; 0: create only; n: only if ModifyIndex is n. The holder of a lock is kept, LockIndex zeroed (as Consul does). */
+  kvPut(key: string, value: Uint8Array | null, flags: number | bigint | string, cas?: number): boolean {
     const prev = this.kv.get(key);
     if (cas !== undefined && (cas === 0 ? prev !== undefined : prev?.ModifyIndex !== cas)) return false;
+    // Consul keeps the holder on a plain write but takes LockIndex from the request (0).
+    this.writeKv(key, value, flags, 0, prev?.Session ?? null);
+    return true;
+  }
+
+  private writeKv(key: string, value: Uint8Array | null, flags: number | bigint | string, lockIndex: number, session: string | null): void {
+    const prev = this.kv.get(key);
     this.mutate((idx) => {
-      const rec: KvRecord = { Key: key, Value: value && value.length > 0 ? value : null, Flags: flags, CreateIndex: prev?.CreateIndex ?? idx, ModifyIndex: idx };
+      const rec: KvRecord = {
+        Key: key, Value: value && value.length > 0 ? value : null, Flags: String(flags), LockIndex: lockIndex, Session: session,
+        CreateIndex: prev?.CreateIndex ?? idx, ModifyIndex: idx,
+      };
+      if (prev?.Session && prev.Session !== session) this.heldBy.get(prev.Session)?.delete(key);
+      if (session) this.heldBy.get(session)?.add(key);
       this.kv.set(key, rec);
       this.persistence.saveKv(rec);
       this.kvIndex = idx;
       return true;
     });
     this.touch(TOPIC.kv);
+  }
+
+  /**
+   * `?acquire=`: Consul's rules. False when another session holds the key or it is in its lock
+   * delay; the holder re-acquiring updates the value and keeps LockIndex; a new holder bumps it.
+   * The session must exist (the caller checks and answers Consul's error).
+   */
+  kvAcquire(key: string, value: Uint8Array | null, flags: number | bigint | string, session: string): boolean {
+    if (!this.sessions.has(session)) throw new Error(`invalid session "${session}"`);
+    const until = this.lockDelayUntil.get(key);
+    if (until !== undefined) {
+      if (this.now() < until) return false;
+      this.lockDelayUntil.delete(key);
+    }
+    const prev = this.kv.get(key);
+    if (prev?.Session && prev.Session !== session) return false;
+    this.writeKv(key, value, flags, prev?.Session === session ? prev.LockIndex : (prev?.LockIndex ?? 0) + 1, session);
+    return true;
+  }
+
+  /** `?release=`: only the holder releases; the key keeps its LockIndex and gets the value. */
+  kvRelease(key: string, value: Uint8Array | null, flags: number | bigint | string, session: string): boolean {
+    const prev = this.kv.get(key);
+    if (!prev || prev.Session !== session) return false;
+    this.writeKv(key, value, flags, prev.LockIndex, null);
     return true;
   }
 
@@ -488,10 +569,7 @@ export class RegistryState {
     const doomed = opts.recurse ? [...this.kv.keys()].filter((k) => k.startsWith(key)) : this.kv.has(key) ? [key] : [];
     if (doomed.length === 0) return true;
     this.mutate((idx) => {
-      for (const k of doomed) {
-        this.kv.delete(k);
-        this.persistence.deleteKv(k);
-      }
+      for (const k of doomed) this.dropKv(k);
       this.kvIndex = idx;
       return true;
     });
@@ -499,9 +577,89 @@ export class RegistryState {
     return true;
   }
 
+  private dropKv(k: string): void {
+    const prev = this.kv.get(k);
+    if (prev?.Session) this.heldBy.get(prev.Session)?.delete(k);
+    this.kv.delete(k);
+    this.persistence.deleteKv(k);
+  }
+
   kvList(prefix: string): KvRecord[] {
     return [...this.kv.values()].filter((r) => r.Key.startsWith(prefix)).sort((a, b) => (a.Key < b.Key ? -1 : 1));
   }
+
+  // ---- sessions ----
+
+  private indexSession(s: SessionRecord): void {
+    this.sessions.set(s.ID, s);
+    if (!this.heldBy.has(s.ID)) this.heldBy.set(s.ID, new Set());
+    for (const c of sessionChecks(s)) {
+      let set = this.sessionsOfCheck.get(c);
+      if (!set) this.sessionsOfCheck.set(c, (set = new Set()));
+      set.add(s.ID);
+    }
+  }
+
+  /** Stores a new session (its checks were validated by the caller). */
+  createSession(def: Omit<SessionRecord, 'CreateIndex' | 'ModifyIndex'>): SessionRecord {
+    let rec!: SessionRecord;
+    this.mutate((idx) => {
+      rec = { ...def, CreateIndex: idx, ModifyIndex: idx };
+      this.indexSession(rec);
+      this.persistence.saveSession(rec);
+      this.sessionsIndex = idx;
+      return true;
+    });
+    this.touch(TOPIC.sessions);
+    return rec;
+  }
+
+  /**
+   * Destroys (invalidates) a session: its locks are released or their keys deleted (per
+   * Behavior), and each key gets the session's lock delay. Unknown ids are a no-op.
+   */
+  destroySession(id: string): boolean {
+    const sess = this.sessions.get(id);
+    if (!sess) return false;
+    const held = [...(this.heldBy.get(id) ?? [])];
+    const delay = Math.min(MAX_LOCK_DELAY_MS, Math.floor(sess.LockDelayNs / 1e6));
+    this.mutate((idx) => {
+      for (const key of held) {
+        const prev = this.kv.get(key);
+        if (!prev || prev.Session !== id) continue;
+        if (sess.Behavior === 'delete') this.dropKv(key);
+        else {
+          const rec: KvRecord = { ...prev, Session: null, ModifyIndex: idx };
+          this.kv.set(key, rec);
+          this.persistence.saveKv(rec);
+        }
+        if (delay > 0) this.lockDelayUntil.set(key, this.now() + delay);
+      }
+      if (held.length) this.kvIndex = idx;
+      this.sessions.delete(id);
+      this.heldBy.delete(id);
+      for (const c of sessionChecks(sess)) {
+        const set = this.sessionsOfCheck.get(c);
+        set?.delete(id);
+        if (set?.size === 0) this.sessionsOfCheck.delete(c);
+      }
+      this.persistence.deleteSession(id);
+      this.sessionsIndex = idx;
+      return true;
+    });
+    this.touch(TOPIC.sessions, ...(held.length ? [TOPIC.kv] : []));
+    return true;
+  }
+
+  /** Sessions sorted by ID (as Consul lists them). */
+  sessionList(): SessionRecord[] {
+    return [...this.sessions.values()].sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
+  }
+}
+
+/** Every check whose going critical (or away) invalidates the session. */
+export function sessionChecks(s: SessionRecord): Set<string> {
+  return new Set([...(s.Checks ?? []), ...(s.NodeChecks ?? []), ...(s.ServiceChecks ?? []).map((c) => c.ID)]);
 }
 
 function sameService(a: ServiceRecord, b: ServiceRecord): boolean {

@@ -9,13 +9,13 @@
  * the larger each group. HTTP writes await `durable()` before they answer, so a `kill -9` still
  * loses nothing that was acknowledged. A mutation that throws half-way queues none of its rows.
  * Check status is stored but not trusted on load: health is recomputed after a restart (every
- * check starts critical until it is probed or passed).
+ * check starts critical until it is probed or passed). Sessions and KV locks are stored like KV.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
-import type { CheckRecord, KvRecord, RegistryPersistence, ServiceRecord } from './registryRecords';
+import type { CheckRecord, KvRecord, RegistryPersistence, ServiceRecord, SessionRecord } from './registryRecords';
 import type { LoadedState } from './registryState';
 
 const SCHEMA = `
@@ -25,7 +25,10 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS services (id TEXT PRIMARY KEY, json TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS checks (id TEXT PRIMARY KEY, json TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB, flags INTEGER NOT NULL, create_index INTEGER NOT NULL, modify_index INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, json TEXT NOT NULL);
 `;
+/** Columns added after the first release; added in place to an older registry.db. */
+const KV_COLUMNS = ['flags_text TEXT', 'lock_index INTEGER NOT NULL DEFAULT 0', 'session TEXT'];
 
 type Op =
   | ['saveIndex', number]
@@ -33,8 +36,10 @@ type Op =
   | ['deleteService', string]
   | ['saveCheck', string, string]
   | ['deleteCheck', string]
-  | ['saveKv', string, Uint8Array | null, number, number, number]
-  | ['deleteKv', string];
+  | ['saveKv', string, Uint8Array | null, string, number, number, number, string | null]
+  | ['deleteKv', string]
+  | ['saveSession', string, string]
+  | ['deleteSession', string];
 
 /** The writer thread (plain JS, evaluated, so it loads the same under tsx, vitest and Next). */
 const WRITER = `
@@ -48,8 +53,10 @@ const st = {
   deleteService: db.prepare('DELETE FROM services WHERE id = ?'),
   saveCheck: db.prepare('INSERT INTO checks (id, json) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
   deleteCheck: db.prepare('DELETE FROM checks WHERE id = ?'),
-  saveKv: db.prepare('INSERT INTO kv (key, value, flags, create_index, modify_index) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, flags = excluded.flags, modify_index = excluded.modify_index'),
+  saveKv: db.prepare('INSERT INTO kv (key, value, flags, flags_text, create_index, modify_index, lock_index, session) VALUES (?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, flags_text = excluded.flags_text, create_index = excluded.create_index, modify_index = excluded.modify_index, lock_index = excluded.lock_index, session = excluded.session'),
   deleteKv: db.prepare('DELETE FROM kv WHERE key = ?'),
+  saveSession: db.prepare('INSERT INTO sessions (id, json) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET json = excluded.json'),
+  deleteSession: db.prepare('DELETE FROM sessions WHERE id = ?'),
 };
 parentPort.on('message', (m) => {
   if (m.type === 'close') {
@@ -93,6 +100,8 @@ export class RegistryStorage implements RegistryPersistence {
     this.file = join(dataDir, 'registry.db');
     const db = new DatabaseSync(this.file);
     db.exec(SCHEMA);
+    const have = new Set((db.prepare('PRAGMA table_info(kv)').all() as { name: string }[]).map((c) => c.name));
+    for (const col of KV_COLUMNS) if (!have.has(col.split(' ')[0]!)) db.exec(`ALTER TABLE kv ADD COLUMN ${col}`);
     db.close();
     this.open = this.newGroup();
     this.writer = new Worker(WRITER, { eval: true, workerData: { file: this.file } });
@@ -115,14 +124,21 @@ export class RegistryStorage implements RegistryPersistence {
         const c = JSON.parse(r.json) as CheckRecord;
         return { ...c, Status: 'critical' as const, Output: '', criticalSince: null };
       });
-      const kv = (db.prepare(`SELECT key, value, flags, create_index, modify_index FROM kv`).all() as {
+      const kv = (db.prepare(`SELECT key, value, flags, flags_text, create_index, modify_index, lock_index, session FROM kv`).all() as {
         key: string;
         value: Uint8Array | null;
         flags: number;
+        flags_text: string | null;
         create_index: number;
         modify_index: number;
-      }[]).map((r) => ({ Key: r.key, Value: r.value ? new Uint8Array(r.value) : null, Flags: r.flags, CreateIndex: r.create_index, ModifyIndex: r.modify_index }));
-      return { index, services, checks, kv };
+        lock_index: number;
+        session: string | null;
+      }[]).map((r) => ({
+        Key: r.key, Value: r.value ? new Uint8Array(r.value) : null, Flags: r.flags_text ?? String(r.flags), LockIndex: r.lock_index ?? 0, Session: r.session ?? null,
+        CreateIndex: r.create_index, ModifyIndex: r.modify_index,
+      }));
+      const sessions = (db.prepare(`SELECT json FROM sessions`).all() as { json: string }[]).map((r) => JSON.parse(r.json) as SessionRecord);
+      return { index, services, checks, kv, sessions };
     } finally {
       db.close();
     }
@@ -168,7 +184,10 @@ export class RegistryStorage implements RegistryPersistence {
     this.writer.unref();
     if (group) {
       const err = error ? new Error(`registry storage: ${error}`) : null;
-      for (const w of group.waiting) (err ? w.reject(err) : w.resolve());
+      for (const w of group.waiting) {
+        if (err) w.reject(err);
+        else w.resolve();
+      }
     }
     if (this.failure) {
       for (const w of this.open.waiting) w.reject(this.failure);
@@ -202,10 +221,16 @@ export class RegistryStorage implements RegistryPersistence {
     this.open.ops.push(['deleteCheck', id]);
   }
   saveKv(r: KvRecord): void {
-    this.open.ops.push(['saveKv', r.Key, r.Value, r.Flags, r.CreateIndex, r.ModifyIndex]);
+    this.open.ops.push(['saveKv', r.Key, r.Value, r.Flags, r.CreateIndex, r.ModifyIndex, r.LockIndex, r.Session]);
   }
   deleteKv(key: string): void {
     this.open.ops.push(['deleteKv', key]);
+  }
+  saveSession(r: SessionRecord): void {
+    this.open.ops.push(['saveSession', r.ID, JSON.stringify(r)]);
+  }
+  deleteSession(id: string): void {
+    this.open.ops.push(['deleteSession', id]);
   }
 
   /** Commits what is queued, then closes the database and stops the writer. */

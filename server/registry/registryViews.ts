@@ -5,7 +5,7 @@
  * Lists of the whole fleet (/catalog/services, /health/state/any, /internal/ui/services) join
  * per-record fragments that are re-rendered only when their record changed.
  */
-import { catalogServiceJson, checkJson, healthServiceJson, nodeJson, serfCheckJson, type NodeInfo } from './consulShapes';
+import { catalogServiceJson, checkJson, healthServiceJson, nodeJson, nodeServiceJson, serfCheckJson, type NodeInfo } from './consulShapes';
 import type { CheckRecord, CheckStatus } from './registryRecords';
 import type { RegistryState } from './registryState';
 
@@ -83,6 +83,23 @@ export class RegistryViews {
       }
     }
     return `[${parts.join(',')}]`;
+  }
+
+  /** `/v1/catalog/nodes`: the one node. */
+  catalogNodes(): string {
+    return `[${this.nodeText}]`;
+  }
+
+  /** `/v1/catalog/node/:node`: the node and every instance by id; re-encodes only blocks whose services changed. */
+  catalogNode(): Buffer[] {
+    const list = this.state.fragments.nodeServiceMap;
+    return list.encode(`{"Node":${this.nodeText},"Services":{`, '}}', (id) => `${JSON.stringify(id)}:${JSON.stringify(nodeServiceJson(this.state.services.get(id)!))}`);
+  }
+
+  /** `/v1/catalog/node-services/:node`: the node and its instances as a list. */
+  nodeServices(): Buffer[] {
+    const list = this.state.fragments.nodeServiceList;
+    return list.encode(`{"Node":${this.nodeText},"Services":[`, ']}', (id) => JSON.stringify(nodeServiceJson(this.state.services.get(id)!)));
   }
 
   /** `/v1/internal/ui/services` in Consul 1.8.7's shape (node checks counted once per instance, as it does). */

@@ -217,6 +217,203 @@ export function registryContract(name: string, start: () => Promise<RegistryUnde
       await ok('PUT', '/v1/agent/service/deregister/never-registered');
     });
 
+    const nodeName = async () => ((await ok('GET', '/v1/agent/self')).json() as { Config: { NodeName: string } }).Config.NodeName;
+
+    it('agent/self, agent/members, status/leader and status/peers answer in Consul’s shapes', async () => {
+      const self = (await ok('GET', '/v1/agent/self')).json() as Record<string, Record<string, unknown>>;
+      expect(Object.keys(self)).toEqual(expect.arrayContaining(['Config', 'DebugConfig', 'Coord', 'Member', 'Stats', 'Meta']));
+      expect(self.Config).toMatchObject({ Datacenter: 'dc1', Revision: '', Server: true, Version: '1.8.7' });
+      expect(self.Config!.NodeID).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(Object.keys(self.Stats!)).toEqual(expect.arrayContaining(['agent', 'build', 'consul', 'raft', 'runtime', 'serf_lan', 'serf_wan']));
+      expect(self.Stats!.consul).toMatchObject({ leader: 'true', server: 'true', acl: 'disabled' });
+      const name = self.Config!.NodeName as string;
+      const members = (await ok('GET', '/v1/agent/members')).json() as Record<string, unknown>[];
+      expect(members).toHaveLength(1);
+      expect(members[0]).toMatchObject({ Name: name, Status: 1, Tags: expect.objectContaining({ dc: 'dc1', role: 'consul', build: '1.8.7:' }) });
+      expect(Object.keys(members[0]!)).toEqual(['Name', 'Addr', 'Port', 'Tags', 'Status', 'ProtocolMin', 'ProtocolMax', 'ProtocolCur', 'DelegateMin', 'DelegateMax', 'DelegateCur']);
+      const leader = (await ok('GET', '/v1/status/leader')).json() as string;
+      expect(leader).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect((await ok('GET', '/v1/status/peers')).json()).toEqual([leader]);
+    });
+
+    it('catalog/nodes, catalog/node, catalog/node-services and health/node answer for the node, with blocking', async () => {
+      await ok('PUT', '/v1/agent/service/register', { Name: 'nodesvc', ID: 'nodesvc-1', Port: 7001, Tags: ['x'], Meta: { m: '1' }, Check: { CheckID: 'nodesvc-1-ttl', TTL: '5m' } });
+      await vi.waitFor(async () => expect((await health('nodesvc')).length).toBe(1), WAIT);
+      const name = await nodeName();
+      const nodes = await ok('GET', '/v1/catalog/nodes');
+      const list = nodes.json() as Record<string, unknown>[];
+      expect(list).toHaveLength(1);
+      expect(Object.keys(list[0]!)).toEqual(['ID', 'Node', 'Address', 'Datacenter', 'TaggedAddresses', 'Meta', 'CreateIndex', 'ModifyIndex']);
+      expect(list[0]).toMatchObject({ Node: name, Address: '127.0.0.1', Datacenter: 'dc1', Meta: { 'consul-network-segment': '' } });
+      expect(nodes.index).toBeGreaterThanOrEqual(1);
+      expect((await ok('GET', '/v1/catalog/nodes?node-meta=consul-network-segment:')).json()).toHaveLength(1);
+      expect((await ok('GET', '/v1/catalog/nodes?node-meta=rack:r1')).json()).toEqual([]);
+
+      const node = await ok('GET', `/v1/catalog/node/${name}`);
+      const nb = node.json() as { Node: Record<string, unknown>; Services: Record<string, Record<string, unknown>> };
+      expect(nb.Node).toMatchObject({ Node: name, Datacenter: 'dc1' });
+      expect(Object.keys(nb.Services['nodesvc-1']!)).toEqual(['ID', 'Service', 'Tags', 'Address', 'Meta', 'Port', 'Weights', 'EnableTagOverride', 'Proxy', 'Connect', 'CreateIndex', 'ModifyIndex']);
+      expect(nb.Services['nodesvc-1']).toMatchObject({ ID: 'nodesvc-1', Service: 'nodesvc', Tags: ['x'], Address: '', Meta: { m: '1' }, Port: 7001 });
+      const ns = (await ok('GET', `/v1/catalog/node-services/${name}`)).json() as { Node: unknown; Services: Record<string, unknown>[] };
+      expect(ns.Services.find((x) => x.ID === 'nodesvc-1')).toEqual(nb.Services['nodesvc-1']);
+      expect((await ok('GET', '/v1/catalog/node/no-such-node')).text.trim()).toBe('null');
+      expect((await ok('GET', '/v1/catalog/node-services/no-such-node')).json()).toEqual({ Node: null, Services: null });
+
+      const hn = (await ok('GET', `/v1/health/node/${name}`)).json() as { CheckID: string; Node: string; ServiceID: string }[];
+      expect(hn.find((c) => c.CheckID === 'serfHealth')).toMatchObject({ Node: name, ServiceID: '', Status: 'passing', Name: 'Serf Health Status' });
+      expect(hn.find((c) => c.CheckID === 'nodesvc-1-ttl')).toMatchObject({ ServiceID: 'nodesvc-1', Status: 'critical', Type: 'ttl' });
+      expect((await ok('GET', '/v1/health/node/no-such-node')).json()).toEqual([]);
+      expect(((await ok('GET', '/v1/health/checks/nodesvc')).json() as { CheckID: string }[]).map((c) => c.CheckID)).toEqual(['nodesvc-1-ttl']);
+
+      // Blocking: a registration wakes catalog/node, a check flip wakes health/node.
+      const nodeIdx = (await ok('GET', `/v1/catalog/node/${name}`)).index!;
+      const healthIdx = (await ok('GET', `/v1/health/node/${name}`)).index!;
+      const nodeWake = api('GET', `/v1/catalog/node/${name}?index=${nodeIdx}&wait=10s`);
+      const healthWake = api('GET', `/v1/health/node/${name}?index=${healthIdx}&wait=10s`);
+      await ok('PUT', '/v1/agent/check/pass/nodesvc-1-ttl');
+      const h = await healthWake;
+      expect(h.index).toBeGreaterThan(healthIdx);
+      await ok('PUT', '/v1/agent/service/register', { Name: 'nodesvc', ID: 'nodesvc-2', Port: 7002 });
+      const n = await nodeWake;
+      expect(n.index).toBeGreaterThan(nodeIdx);
+      expect(Object.keys((n.json() as { Services: object }).Services)).toContain('nodesvc-2');
+    });
+
+    type Session = { ID: string; Name: string; Node: string; LockDelay: number; Behavior: string; TTL: string; NodeChecks: string[] | null; ServiceChecks: unknown; CreateIndex: number; ModifyIndex: number };
+    const createSession = async (body?: object) => ((await ok('PUT', '/v1/session/create', body)).json() as { ID: string }).ID;
+    const kvEntry = async (key: string) => {
+      const a = await api('GET', `/v1/kv/${key}`);
+      return a.status === 404 ? null : (a.json() as { LockIndex: number; Session?: string; Value: string | null; Flags: number; ModifyIndex: number }[])[0]!;
+    };
+
+    it('sessions: create, info, list, node, renew and destroy with Consul’s shapes, defaults and errors', async () => {
+      const name = await nodeName();
+      const id = await createSession({ Name: 'ct-lock', TTL: '10s' });
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      const info = await ok('GET', `/v1/session/info/${id}`);
+      const [s] = info.json() as Session[];
+      expect(Object.keys(s!)).toEqual(['ID', 'Name', 'Node', 'LockDelay', 'Behavior', 'TTL', 'NodeChecks', 'ServiceChecks', 'CreateIndex', 'ModifyIndex']);
+      expect(s).toMatchObject({ ID: id, Name: 'ct-lock', Node: name, LockDelay: 15_000_000_000, Behavior: 'release', TTL: '10s', NodeChecks: ['serfHealth'], ServiceChecks: null });
+      expect(info.index).toBeGreaterThanOrEqual(s!.CreateIndex);
+      expect(((await ok('GET', '/v1/session/list')).json() as Session[]).map((x) => x.ID)).toContain(id);
+      expect(((await ok('GET', `/v1/session/node/${name}`)).json() as Session[]).map((x) => x.ID)).toContain(id);
+      expect((await ok('GET', '/v1/session/node/no-such-node')).json()).toEqual([]);
+      const renewed = await ok('PUT', `/v1/session/renew/${id}`);
+      expect((renewed.json() as Session[])[0]).toEqual(s);
+      expect(renewed.index).toBeNull();
+
+      const legacy = await createSession({ Checks: [], LockDelay: 5, Behavior: 'delete' });
+      expect(((await ok('GET', `/v1/session/info/${legacy}`)).json() as Session[])[0]).toMatchObject({ NodeChecks: [], LockDelay: 5_000_000_000, Behavior: 'delete', TTL: '' });
+      const ns = await createSession({ LockDelay: '250ms', TTL: '0s' });
+      expect(((await ok('GET', `/v1/session/info/${ns}`)).json() as Session[])[0]).toMatchObject({ LockDelay: 250_000_000, TTL: '0s' });
+
+      const zero = '00000000-0000-0000-0000-000000000000';
+      const cases: [string, string, object | undefined, number, string][] = [
+        ['PUT', '/v1/session/create', { TTL: '5s' }, 500, "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"],
+        ['PUT', '/v1/session/create', { TTL: '25h' }, 500, "Invalid Session TTL '90000000000000', must be between [10s=24h0m0s]"],
+        ['PUT', '/v1/session/create', { TTL: 'abc' }, 500, 'Session TTL \'abc\' invalid: time: invalid duration "abc"'],
+        ['PUT', '/v1/session/create', { Behavior: 'foo' }, 500, "Invalid Behavior setting 'foo'"],
+        ['PUT', '/v1/session/create', { Node: 'nope' }, 500, 'Missing node registration'],
+        ['PUT', '/v1/session/create', { Checks: ['nope'] }, 500, "Missing check 'nope' registration"],
+        ['PUT', `/v1/session/renew/${zero}`, undefined, 404, `Session id '${zero}' not found`],
+        ['PUT', '/v1/session/destroy/abc', undefined, 500, 'failed session lookup: index error: UUID must be 36 characters'],
+        ['GET', '/v1/session/info/abc', undefined, 500, 'failed session lookup: index error: UUID must be 36 characters'],
+        ['PUT', `/v1/kv/ct/lk/x?acquire=${zero}`, undefined, 500, `invalid session "${zero}"`],
+        ['PUT', '/v1/kv/ct/lk/x?acquire=abc', undefined, 500, 'failed session lookup: index error: UUID must be 36 characters'],
+        ['PUT', `/v1/kv/ct/lk/x?acquire=${id}&cas=1`, undefined, 400, `Conflicting flags: acquire=${id}&cas=1`],
+      ];
+      for (const [method, path, body, status, text] of cases) expect(await api(method, path, body), `${method} ${path}`).toMatchObject({ status, text });
+      expect((await api('PUT', '/v1/session/create', '{bad')).text).toBe("Request decode failed: invalid character 'b' looking for beginning of object key string");
+      expect((await api('GET', `/v1/session/info/${zero}`)).json()).toEqual([]);
+      expect((await api('GET', '/v1/session/create')).status).toBe(405);
+      expect(await kvEntry('ct/lk/x')).toBeNull();
+
+      expect((await ok('PUT', `/v1/session/destroy/${id}`)).json()).toBe(true);
+      expect((await ok('PUT', `/v1/session/destroy/${zero}`)).json()).toBe(true);
+      expect((await ok('GET', `/v1/session/info/${id}`)).json()).toEqual([]);
+      for (const x of [legacy, ns]) await ok('PUT', `/v1/session/destroy/${x}`);
+    });
+
+    it('KV locks: acquire, re-acquire, contention, release, destroy with lock-delay, LockIndex and Session fields', async () => {
+      const a = await createSession({ Name: 'a', LockDelay: '3s' });
+      const b = await createSession({ Name: 'b' });
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?acquire=${a}&flags=3304740253564472344`, 'a1')).json()).toBe(true);
+      const held = await ok('GET', '/v1/kv/ct/lock/leader');
+      // Flags is a uint64: `consul lock` uses 0x2ddccbc058a50c18, which JSON.parse cannot hold exactly.
+      expect(held.text).toMatch(/"Flags":\s*3304740253564472344,/);
+      const e1 = (held.json() as Record<string, unknown>[])[0]!;
+      expect(Object.keys(e1)).toEqual(['LockIndex', 'Key', 'Flags', 'Value', 'Session', 'CreateIndex', 'ModifyIndex']);
+      expect(e1).toMatchObject({ LockIndex: 1, Session: a, Value: Buffer.from('a1').toString('base64') });
+      // The holder re-acquiring updates the value and keeps LockIndex; another session is refused.
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?acquire=${a}`, 'a2')).json()).toBe(true);
+      expect(await kvEntry('ct/lock/leader')).toMatchObject({ LockIndex: 1, Session: a, Value: Buffer.from('a2').toString('base64') });
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?acquire=${b}`, 'b')).json()).toBe(false);
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?release=${b}`, 'b')).json()).toBe(false);
+      expect((await ok('PUT', '/v1/kv/ct/lock/missing?release=' + a, 'x')).json()).toBe(false);
+      // A plain write keeps the holder but (as Consul does) zeroes LockIndex.
+      expect((await ok('PUT', '/v1/kv/ct/lock/leader', 'plain')).json()).toBe(true);
+      expect(await kvEntry('ct/lock/leader')).toMatchObject({ LockIndex: 0, Session: a });
+      // Release: the session goes, LockIndex stays, no lock delay (b acquires at once).
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?release=${a}`, 'free')).json()).toBe(true);
+      const released = await kvEntry('ct/lock/leader');
+      expect(released).toMatchObject({ LockIndex: 0, Value: Buffer.from('free').toString('base64') });
+      expect(released).not.toHaveProperty('Session');
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?acquire=${b}`, 'b1')).json()).toBe(true);
+      expect(await kvEntry('ct/lock/leader')).toMatchObject({ LockIndex: 1, Session: b });
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?release=${b}`)).json()).toBe(true);
+
+      // Destroying a holder releases its keys and starts its lock delay (3s here): nobody acquires until it ends.
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?acquire=${a}`, 'a3')).json()).toBe(true);
+      const blockIdx = (await ok('GET', '/v1/kv/ct/lock/leader')).index!;
+      const woken = api('GET', `/v1/kv/ct/lock/leader?index=${blockIdx}&wait=10s`);
+      await ok('PUT', `/v1/session/destroy/${a}`);
+      const w = await woken;
+      expect(w.index).toBeGreaterThan(blockIdx);
+      expect((w.json() as Record<string, unknown>[])[0]).not.toHaveProperty('Session');
+      expect((w.json() as Record<string, unknown>[])[0]).toMatchObject({ LockIndex: 2 });
+      expect((await ok('PUT', `/v1/kv/ct/lock/leader?acquire=${b}`, 'early')).json()).toBe(false);
+      await vi.waitFor(async () => expect((await ok('PUT', `/v1/kv/ct/lock/leader?acquire=${b}`, 'late')).json()).toBe(true), { timeout: 10_000, interval: 250 });
+      expect(await kvEntry('ct/lock/leader')).toMatchObject({ LockIndex: 3, Session: b });
+      await ok('PUT', `/v1/session/destroy/${b}`);
+    });
+
+    it('sessions: TTL expiry (TTL × 2) releases or deletes held keys; a check going critical invalidates its sessions', async () => {
+      await ok('PUT', '/v1/agent/service/register', { Name: 'sesschk', ID: 'sesschk-1', Check: { CheckID: 'sesschk-ttl', TTL: '5m', Status: 'passing' } });
+      await vi.waitFor(async () => expect((await health('sesschk')).length).toBe(1), WAIT);
+      const critical = await createSession({ Checks: ['serfHealth'] });
+      expect(await api('PUT', '/v1/session/create', { Checks: ['sesschk-ttl'] })).toMatchObject({ status: 200 });
+      const onCheck = await createSession({ NodeChecks: [], ServiceChecks: [{ ID: 'sesschk-ttl' }], LockDelay: '0s' });
+      expect((await ok('PUT', `/v1/kv/ct/sess/check?acquire=${onCheck}`, 'x')).json()).toBe(true);
+      await ok('PUT', '/v1/agent/check/fail/sesschk-ttl');
+      await vi.waitFor(async () => expect((await ok('GET', `/v1/session/info/${onCheck}`)).json()).toEqual([]), WAIT);
+      expect(await kvEntry('ct/sess/check')).not.toHaveProperty('Session');
+      expect(await api('PUT', '/v1/session/create', { Checks: ['sesschk-ttl'] })).toMatchObject({ status: 500, text: "Check 'sesschk-ttl' is in critical state" });
+      await ok('PUT', `/v1/session/destroy/${critical}`);
+
+      const del = await createSession({ TTL: '10s', Behavior: 'delete', LockDelay: '0s' });
+      const rel = await createSession({ TTL: '10s', LockDelay: '0s' });
+      const kept = await createSession({ TTL: '10s', LockDelay: '0s' });
+      expect((await ok('PUT', `/v1/kv/ct/sess/del?acquire=${del}`, 'x')).json()).toBe(true);
+      expect((await ok('PUT', `/v1/kv/ct/sess/rel?acquire=${rel}`, 'x')).json()).toBe(true);
+      expect((await ok('PUT', `/v1/kv/ct/sess/kept?acquire=${kept}`, 'x')).json()).toBe(true);
+      const started = Date.now();
+      // Renewing keeps `kept` alive past the others' expiry.
+      const renew = setInterval(() => void api('PUT', `/v1/session/renew/${kept}`), 4000);
+      try {
+        await vi.waitFor(async () => expect((await ok('GET', `/v1/session/info/${rel}`)).json()).toEqual([]), { timeout: 45_000, interval: 500 });
+        // Not before TTL × 2 (20s) — Consul's grace.
+        expect(Date.now() - started).toBeGreaterThanOrEqual(19_000);
+        await vi.waitFor(async () => expect(await kvEntry('ct/sess/del')).toBeNull(), { timeout: 15_000, interval: 500 });
+        const r = await kvEntry('ct/sess/rel');
+        expect(r).toMatchObject({ LockIndex: 1 });
+        expect(r).not.toHaveProperty('Session');
+        expect(await kvEntry('ct/sess/kept')).toMatchObject({ Session: kept });
+      } finally {
+        clearInterval(renew);
+      }
+      await ok('PUT', `/v1/session/destroy/${kept}`);
+    }, 90_000);
+
     it('works unchanged with the `consul` npm client: register, pass, discover, KV CAS, deregister', async () => {
       const url = new URL(reg.httpAddr);
       const consul = new Consul({ host: url.hostname, port: Number(url.port) });
