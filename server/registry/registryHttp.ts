@@ -18,6 +18,7 @@ import { capOutput, type HealthChecker } from './healthChecker';
 import { decodeRegistration, isStatus, RegisterError } from './registerRequest';
 import type { CheckStatus } from './registryRecords';
 import { TOPIC, type IndexOf, type RegistryState } from './registryState';
+import { runTxn, TxnBodyError } from './registryTxn';
 import { checkSessionId, decodeSession, SessionError, SessionTimers } from './registrySessions';
 import { ALL_STATUSES, FilterError, RegistryViews, statusFilter } from './registryViews';
 
@@ -324,6 +325,14 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
         return { json: s ? [sessionJson(s)] : [] };
       }, [TOPIC.sessions]);
     }],
+    ['PUT', /^\/v1\/txn$/, async ({ req, res, q }) => {
+      checkDc(q);
+      const raw = (await readBody(req, MAX_JSON_BODY)).toString('utf8');
+      const out = runTxn(raw, state, node);
+      if (out.status === 200) await state.durable();
+      res.writeHead(out.status, { 'Content-Type': 'application/json', 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
+      res.end(out.body);
+    }],
     ['GET', /^\/v1\/session\/list$/, (ctx) => {
       checkDc(ctx.q);
       return blocking(ctx, state.sessionsTableIndex, () => ({ json: state.sessionList().map(sessionJson) }), [TOPIC.sessions]);
@@ -526,7 +535,7 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
           res.once('finish', () => req.destroy());
           return;
         }
-        if (err instanceof ApiError || err instanceof RegisterError || err instanceof SessionError) text(res, err.status, err.message);
+        if (err instanceof ApiError || err instanceof RegisterError || err instanceof SessionError || err instanceof TxnBodyError) text(res, err.status, err.message);
         else text(res, 500, `embedded registry: ${(err as Error)?.message ?? String(err)}`);
       } catch {
         res.destroy();

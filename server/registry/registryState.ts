@@ -208,7 +208,34 @@ export class RegistryState {
     for (const w of woken) w.check();
   }
 
+  /** Inside `batch`: the one index every mutation of the batch gets. */
+  private batchIndex: number | null = null;
+  private batchChanged = false;
+
+  /** Runs several mutations as one: one index, one storage transaction (a /v1/txn). */
+  batch(fn: () => void): void {
+    if (this.batchIndex !== null) return fn();
+    this.persistence.transaction(() => {
+      this.batchIndex = this.index + 1;
+      this.batchChanged = false;
+      try {
+        fn();
+      } finally {
+        if (this.batchChanged) {
+          this.index = this.batchIndex;
+          this.persistence.saveIndex(this.index);
+        }
+        this.batchIndex = null;
+      }
+    });
+  }
+
   private mutate(fn: (next: number) => boolean): boolean {
+    if (this.batchIndex !== null) {
+      const changed = fn(this.batchIndex);
+      this.batchChanged ||= changed;
+      return changed;
+    }
     let changed = false;
     this.persistence.transaction(() => {
       changed = fn(this.index + 1);
@@ -582,6 +609,18 @@ export class RegistryState {
     if (prev?.Session) this.heldBy.get(prev.Session)?.delete(k);
     this.kv.delete(k);
     this.persistence.deleteKv(k);
+  }
+
+  /** True while the key is in a lock delay (after its holder was invalidated). */
+  lockDelayActive(key: string): boolean {
+    const until = this.lockDelayUntil.get(key);
+    return until !== undefined && this.now() < until;
+  }
+
+  /** Writes a KV record as given (a /v1/txn op already validated), keeping the lock bookkeeping. */
+  kvWrite(key: string, value: Uint8Array | null, flags: string, lockIndex: number, session: string | null): KvRecord {
+    this.writeKv(key, value, flags, lockIndex, session);
+    return this.kv.get(key)!;
   }
 
   kvList(prefix: string): KvRecord[] {

@@ -414,6 +414,79 @@ export function registryContract(name: string, start: () => Promise<RegistryUnde
       await ok('PUT', `/v1/session/destroy/${kept}`);
     }, 90_000);
 
+    it('txn: KV, node, service and check ops, all or nothing, with Consul’s results, errors and codes', async () => {
+      const name = await nodeName();
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      const txn = (ops: unknown) => api('PUT', '/v1/txn', ops as object);
+      const w = await txn([{ KV: { Verb: 'set', Key: 'ct/txn/a', Value: b64('a'), Flags: 7 } }, { KV: { Verb: 'get', Key: 'ct/txn/a' } }]);
+      expect(w.status).toBe(200);
+      const wb = w.json() as { Results: { KV: Record<string, unknown> }[]; Errors: unknown };
+      expect(Object.keys(wb)).toEqual(['Results', 'Errors']);
+      expect(wb.Errors).toBeNull();
+      expect(wb.Results[0]!.KV).toMatchObject({ LockIndex: 0, Key: 'ct/txn/a', Flags: 7, Value: null });
+      expect(wb.Results[1]!.KV).toMatchObject({ Key: 'ct/txn/a', Flags: 7, Value: b64('a') });
+      expect(wb.Results[0]!.KV.ModifyIndex).toBe(wb.Results[1]!.KV.ModifyIndex);
+      const mi = wb.Results[1]!.KV.ModifyIndex as number;
+
+      // One failing op rolls back the others: 409 with every failing op's index and reason.
+      const rb = await txn([
+        { KV: { Verb: 'set', Key: 'ct/txn/b', Value: b64('b') } },
+        { KV: { Verb: 'cas', Key: 'ct/txn/a', Value: b64('x'), Index: mi + 1000 } },
+        { KV: { Verb: 'check-not-exists', Key: 'ct/txn/a' } },
+      ]);
+      expect(rb.status).toBe(409);
+      expect(rb.json()).toEqual({ Results: null, Errors: [{ OpIndex: 1, What: 'failed to set key "ct/txn/a", index is stale' }, { OpIndex: 2, What: 'key "ct/txn/a" exists' }] });
+      expect((await api('GET', '/v1/kv/ct/txn/b')).status).toBe(404);
+
+      // Read-only transactions carry the read fields too.
+      const ro = await txn([{ KV: { Verb: 'get', Key: 'ct/txn/none' } }]);
+      expect(ro.status).toBe(409);
+      expect(ro.json()).toEqual({ Results: null, Errors: [{ OpIndex: 0, What: 'key "ct/txn/none" doesn\'t exist' }], Index: 0, LastContact: 0, KnownLeader: true, ConsistencyLevel: '' });
+      const ci = await txn([{ KV: { Verb: 'check-index', Key: 'ct/txn/a', Index: 1 } }]);
+      expect((ci.json() as { Errors: unknown[] }).Errors).toEqual([{ OpIndex: 0, What: `failed index check for key "ct/txn/a", current modify index ${mi} != 1` }]);
+      const tree = await txn([{ KV: { Verb: 'get-tree', Key: 'ct/txn/' } }]);
+      expect(tree.status).toBe(200);
+      expect((tree.json() as { Results: unknown[] }).Results).toHaveLength(1);
+      expect((await txn([])).json()).toEqual({ Results: [], Errors: null, Index: 0, LastContact: 0, KnownLeader: true, ConsistencyLevel: '' });
+
+      // Locks in a transaction, checked by session.
+      const sid = await createSession({});
+      const lk = await txn([{ KV: { Verb: 'lock', Key: 'ct/txn/lock', Value: b64('l'), Session: sid } }, { KV: { Verb: 'check-session', Key: 'ct/txn/lock', Session: sid } }]);
+      expect(lk.status).toBe(200);
+      expect((lk.json() as { Results: { KV: Record<string, unknown> }[] }).Results[0]!.KV).toMatchObject({ LockIndex: 1, Session: sid, Value: null });
+      const zero = '00000000-0000-0000-0000-000000000000';
+      expect((await txn([{ KV: { Verb: 'lock', Key: 'ct/txn/lock2', Session: zero } }])).json()).toEqual({ Results: null, Errors: [{ OpIndex: 0, What: `invalid session "${zero}"` }] });
+      expect((await txn([{ KV: { Verb: 'check-session', Key: 'ct/txn/a', Session: zero } }])).json()).toMatchObject({ Errors: [{ OpIndex: 0, What: `failed session check for key "ct/txn/a", current session "" != "${zero}"` }] });
+      expect((await txn([{ KV: { Verb: 'delete-cas', Key: 'ct/txn/a', Index: 1 } }])).json()).toEqual({ Results: null, Errors: [{ OpIndex: 0, What: 'failed to delete key "ct/txn/a", index is stale' }] });
+      expect((await txn([{ KV: { Verb: 'bogus', Key: 'ct/txn/a' } }])).json()).toMatchObject({ Errors: [{ OpIndex: 0, What: 'unknown KV verb "bogus"' }] });
+      expect((await txn([{ KV: { Verb: 'set', Key: '', Value: b64('x') } }])).json()).toEqual({ Results: null, Errors: [{ OpIndex: 0, What: 'Must provide key' }] });
+      const del = await txn([{ KV: { Verb: 'delete', Key: 'ct/txn/a' } }, { KV: { Verb: 'delete-tree', Key: 'ct/txn/zz' } }]);
+      expect([del.status, del.json()]).toEqual([200, { Results: [], Errors: null }]);
+      await ok('PUT', `/v1/session/destroy/${sid}`);
+
+      // Node, service and check ops on the agent's node.
+      const node = await txn([{ Node: { Verb: 'get', Node: { Node: name } } }]);
+      expect((node.json() as { Results: { Node: Record<string, unknown> }[] }).Results[0]!.Node).toMatchObject({ Node: name, Datacenter: 'dc1' });
+      const svc = await txn([{ Service: { Verb: 'set', Node: name, Service: { ID: 'txsvc-1', Service: 'txsvc', Port: 5 } } }]);
+      expect(svc.status).toBe(200);
+      expect((svc.json() as { Results: { Service: Record<string, unknown> }[] }).Results[0]!.Service).toMatchObject({ ID: 'txsvc-1', Service: 'txsvc', Tags: null, Meta: null, Port: 5 });
+      expect(((await ok('GET', '/v1/catalog/service/txsvc')).json() as unknown[]).length).toBe(1);
+      expect((await txn([{ Service: { Verb: 'get', Node: name, Service: { ID: 'nope' } } }])).json()).toMatchObject({ Errors: [{ OpIndex: 0, What: `service "nope" on node "${name}" doesn't exist` }] });
+      expect((await txn([{ Check: { Verb: 'get', Check: { Node: name, CheckID: 'nope' } } }])).json()).toMatchObject({ Errors: [{ OpIndex: 0, What: `check "nope" on node "${name}" doesn't exist` }] });
+      expect((await txn([{ Service: { Verb: 'delete', Node: name, Service: { ID: 'txsvc-1' } } }])).json()).toEqual({ Results: null, Errors: [{ OpIndex: 0, What: 'Must provide service name with ID' }] });
+      expect((await txn([{ Service: { Verb: 'delete', Node: name, Service: { ID: 'txsvc-1', Service: 'txsvc' } } }])).status).toBe(200);
+      await vi.waitFor(async () => expect((await ok('GET', '/v1/catalog/service/txsvc')).json()).toEqual([]), WAIT);
+
+      // Body errors.
+      const many = Array.from({ length: 65 }, () => ({ KV: { Verb: 'get', Key: 'ct/txn/a' } }));
+      expect(await txn(many)).toMatchObject({ status: 413, text: 'Transaction contains too many operations (65 > 64)' });
+      expect(await txn([{ KV: { Verb: 'set', Key: 'ct/txn/c', Value: '!!' } }])).toMatchObject({ status: 400, text: 'Failed to parse body: illegal base64 data at input byte 0' });
+      expect(await txn([{ KV: { Verb: 'set', Key: 'ct/txn/c', Foo: 1 } }])).toMatchObject({ status: 400, text: 'Failed to parse body: json: unknown field "Foo"' });
+      expect(await txn({})).toMatchObject({ status: 400, text: 'Failed to parse body: json: cannot unmarshal object into Go value of type api.TxnOps' });
+      expect(await api('PUT', '/v1/txn', '{bad')).toMatchObject({ status: 400, text: "Failed to parse body: invalid character 'b' looking for beginning of object key string" });
+      expect((await api('GET', '/v1/txn')).status).toBe(405);
+    });
+
     it('works unchanged with the `consul` npm client: register, pass, discover, KV CAS, deregister', async () => {
       const url = new URL(reg.httpAddr);
       const consul = new Consul({ host: url.hostname, port: Number(url.port) });
