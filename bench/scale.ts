@@ -125,12 +125,17 @@ class DetailWatcher {
 }
 
 // ---- /metrics ----
-async function consulRequests(port: number): Promise<number> {
+async function consulRequestsByEndpoint(port: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^switchboard_watch_request_duration_seconds_count\{[^}]*\} (\d+(?:\.\d+)?)/gm)) n += Number(m[1]);
-  return n;
+  const by = new Map<string, number>();
+  for (const m of text.matchAll(/^switchboard_watch_request_duration_seconds_count\{([^}]*)\} (\d+(?:\.\d+)?)/gm)) {
+    const endpoint = /endpoint="([^"]*)"/.exec(m[1]!)?.[1] ?? '?';
+    by.set(endpoint, (by.get(endpoint) ?? 0) + Number(m[2]));
+  }
+  return by;
 }
+const perEndpoint = (a: Map<string, number>, b: Map<string, number>) =>
+  [...b].map(([e, n]) => [e, n - (a.get(e) ?? 0)] as const).filter(([, n]) => n > 0).map(([e, n]) => `${e}: ${n}`).join(', ');
 
 /**
  * Bytes the server receives on its Consul connections while running: `ss` sampled every 250 ms,
@@ -221,14 +226,16 @@ try {
   const watcher = new DetailWatcher(port, probeServices.map(svcId));
   await watcher.ready();
   const page: ServicePageProbe = await openServicePage(browser, server.baseUrl, svcId(pageService));
-  const rows = await page.rows();
-  if (Object.keys(rows).length !== INSTANCES) throw new Error(`service page shows ${Object.keys(rows).length} instance rows, expected ${INSTANCES}`);
+  // The page may render only the rows in view: flips on the page's service pick among those.
+  const onPageInstances = Object.keys(await page.rows()).map((id) => Number(/-(\d+)$/.exec(id)![1]));
+  if (onPageInstances.length === 0) throw new Error('service page shows no instance rows');
 
   const health = new Map<string, CheckStatus>();
   /** One measured flip on a probe service: WS latency always, browser latency if it is the page's service. */
   async function measuredFlip(k: number): Promise<{ ws: number | null; browser: number | null; onPage: boolean }> {
     const s = k % 2 === 0 ? pageService : probeServices[1 + Math.floor(Math.random() * (probeServices.length - 1))] ?? pageService;
-    const ref = fleet.instance(s, Math.floor(Math.random() * INSTANCES));
+    const i = s === pageService ? onPageInstances[Math.floor(Math.random() * onPageInstances.length)]! : Math.floor(Math.random() * INSTANCES);
+    const ref = fleet.instance(s, i);
     const instanceId = `${ref.node}/${ref.serviceId}`;
     const next: CheckStatus = health.get(instanceId) === 'critical' ? 'passing' : 'critical';
     health.set(instanceId, next);
@@ -238,7 +245,10 @@ try {
     const t0 = Date.now();
     const onPage = s === pageService;
     const [wsAt, pageAt] = await Promise.all([onWs, onPage ? page.waitForHealth(instanceId, next, tStart) : Promise.resolve(null)]);
-    return { ws: wsAt === null ? null : wsAt - t0, browser: pageAt === null ? null : pageAt - t0, onPage };
+    const r = { ws: wsAt === null ? null : wsAt - t0, browser: pageAt === null ? null : pageAt - t0, onPage };
+    // Slow ones are logged with the time, so that stalls can be matched with the server's log.
+    if (r.ws === null || r.ws > 1000 || (r.browser ?? 0) > 1000) log(`  slow flip ${instanceId} → ${next}: ws ${r.ws ?? 'lost'} ms, browser ${onPage ? (r.browser ?? 'lost') : '-'} ms`);
+    return r;
   }
   async function measuredFlips(n: number): Promise<{ ws: (number | null)[]; browser: (number | null)[] }> {
     const ws: (number | null)[] = [];
@@ -256,13 +266,15 @@ try {
 
   // ---- flips 300–700 ms apart ----
   log(`${FLIPS} check flips, 300–700 ms apart`);
-  const rq0 = await consulRequests(port);
+  const rq0e = await consulRequestsByEndpoint(port);
+  const rq0 = [...rq0e.values()].reduce((a, b) => a + b, 0);
   const sampler = consulBytesSampler(pid, consulPort);
   const cpu0 = cpuSeconds(pid);
   const flips = await measuredFlips(FLIPS);
   const cpu1 = cpuSeconds(pid);
   const wire = await sampler.stop();
-  const rq1 = await consulRequests(port);
+  const rq1e = await consulRequestsByEndpoint(port);
+  const rq1 = [...rq1e.values()].reduce((a, b) => a + b, 0);
   const cpuPerFlip = ((cpu1 - cpu0) / FLIPS) * 1000;
   const requestsPerFlip = (rq1 - rq0) / FLIPS;
   const bytesPerFlip = wire.bytes / FLIPS;
@@ -340,13 +352,16 @@ try {
   watcher.close();
   await browser.close();
   browser = null;
+  await sleep(10_000);
   log(`${IDLE_S} s idle`);
   const idleConns = tcpConnections(pid, consulPort).size;
-  const iq0 = await consulRequests(port);
+  const iq0 = await consulRequestsByEndpoint(port);
   const ic0 = cpuSeconds(pid);
   await sleep(IDLE_S * 1000);
   const idleCores = (cpuSeconds(pid) - ic0) / IDLE_S;
-  const idleRps = ((await consulRequests(port)) - iq0) / IDLE_S;
+  const iq1 = await consulRequestsByEndpoint(port);
+  const idleRps = ([...iq1.values()].reduce((a, b) => a + b, 0) - [...iq0.values()].reduce((a, b) => a + b, 0)) / IDLE_S;
+  const idleWhich = perEndpoint(iq0, iq1);
   const rssIdle = memory(pid);
 
   // ---- the table ----
@@ -378,12 +393,12 @@ latency is from the flip's \`/v1/txn\` returning. Then flips at 20/s on random i
 | start → source ok | ${before.start} | ${(startMs / 1000).toFixed(2)} s | ≤ 3 s |
 | server RSS | ${before.rss} | ${mib(rssSync)} after sync; ${mib(rssFlips.rss)} after ${RSS_FLIPS} flips; ${mib(rssIdle.rss)} after idle (peak ${mib(rssIdle.hwm)}) | ≤ 450 MiB, no growth |
 | server CPU per check flip | ${before.cpu} | ${cpuPerFlip.toFixed(1)} ms | ≤ 10 ms |
-| read from Consul per check flip | — | ${(bytesPerFlip / 1024).toFixed(1)} KiB, ${requestsPerFlip.toFixed(2)} requests (${wire.connections} connections seen) | — |
+| read from Consul per check flip | — | ${(bytesPerFlip / 1024).toFixed(1)} KiB, ${requestsPerFlip.toFixed(2)} requests (${perEndpoint(rq0e, rq1e)}; ${wire.connections} connections seen) | — |
 | check flip → WS \`service.delta\` | — | ${latency(wsStats)} | p99 ≤ ${SMALL ? 50 : 100} ms |
 | check flip → browser (service page) | ${before.browser} | ${latency(browserStats)} | ≤ ${SMALL ? 100 : 200} ms |
 ${churnRow.join('\n')}${churnRow.length ? '\n' : ''}| list: \`/?q=svc-${listTarget}\` until the row shows | ${before.list} | ${(list.bytes / 2 ** 20).toFixed(2)} MiB (HTTP ${(list.httpBytes / 2 ** 20).toFixed(2)} MiB in ${list.responses} responses, WS ${(list.wsBytes / 2 ** 20).toFixed(2)} MiB in ${list.wsFrames} frames) in ${(list.ms / 1000).toFixed(2)} s (first load after start: ${(firstList.ms / 1000).toFixed(2)} s) | ≤ 3 MiB; ≤ 1.5 s |
 | Consul connections held | — | ${connsSync} after sync, ${idleConns} idle | ≤ 50 |
-| Consul requests/s, idle (${IDLE_S} s) | — | ${idleRps.toFixed(3)} (server CPU idle: ${(idleCores * 1000).toFixed(0)} ms/s) | ≈ 0 |
+| Consul requests/s, idle (${IDLE_S} s) | — | ${idleRps.toFixed(3)}${idleWhich ? ` (${idleWhich})` : ''} (server CPU idle: ${(idleCores * 1000).toFixed(0)} ms/s) | ≈ 0 |
 `;
   const command = `npm run bench:scale -- --services ${SERVICES} --instances ${INSTANCES} --nodes ${NODES}${CHURN ? ` --churn ${CHURN}` : ''}`;
   if (opt['no-report']) process.stdout.write(body);

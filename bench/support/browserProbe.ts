@@ -86,7 +86,8 @@ const PROBE_SCRIPT = `(() => {
 
 /** Opens the service page in its own context and waits until its instance rows are rendered. */
 export async function openServicePage(browser: Browser, baseUrl: string, serviceId: string, timeoutMs = 60_000): Promise<ServicePageProbe> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // Tall, so that a virtualized instance list renders as many rows as it can.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 2000 } });
   const page = await context.newPage();
   // A string, not a function: tsx (esbuild keepNames) would wrap named inner functions in a
   // `__name` helper that does not exist in the page.
