@@ -151,6 +151,11 @@ export function describeWeights(policy: { weights: Record<string, number>; drain
   return policy.drain?.length ? `${split}, draining ${policy.drain.join(', ')}` : split;
 }
 
+// ── Rollouts ────────────────────────────────────────────────────────────────────────────────
+
+/** PUT …/rollout, POST …/rollout/promote|pause|resume|abort, and their answers: protocol/rollout.ts. */
+export { RolloutActionBody, RolloutConflictBody, RolloutView, StartRolloutBody } from './rollout';
+
 // ── Telemetry ───────────────────────────────────────────────────────────────────────────────
 
 /** POST /api/telemetry (SDK clients; answers 204). */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { BreakerView } from './telemetry';
+import { RolloutBadge } from './rollout';
 import { isDrained, TrafficPolicy } from './traffic';
 
 export const SourceKind = z.enum(['consul', 'kubernetes', 'dns', 'embedded']);
@@ -122,6 +123,8 @@ export const ServiceSummary = z.object({
   drained: z.number().int(),
   /** Instances some client sees with an open or half-open breaker. */
   breakersOpen: z.number().int(),
+  /** The service's rollout (progressive delivery), when it has one; set by the rollout controller. */
+  rollout: RolloutBadge.optional(),
 });
 export type ServiceSummary = z.infer<typeof ServiceSummary>;
 

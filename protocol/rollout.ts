@@ -105,6 +105,12 @@ export const Rollout = z
     failures: z.number().int().min(0).default(0),
     /** Paused: how far into its pause the step was when paused (ms), so a resume continues the clock. */
     elapsedMs: z.number().int().min(0).optional(),
+    /**
+     * The canary weight this rollout last wrote to the traffic policy. Once it equals what the
+     * state wants, the rollout leaves the policy alone: a finished rollout never fights a later
+     * manual change, and a new leader knows whether the last weight change landed.
+     */
+    applied: z.number().int().min(0).max(100).nullable().default(null),
     /** What happened last, for people: "canary error rate 21.4 % > 1 % for 2 intervals", "paused by bob". */
     message: z.string().default(''),
     updatedAt: z.string(),

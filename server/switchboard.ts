@@ -11,7 +11,7 @@ import { startLoadGenerator, type LoadGenerator } from '../demo/loadGenerator';
 import { ensureAdminCredential } from './auth/adminCredential';
 import { Authenticator, allows, sameOrigin } from './auth/authenticator';
 import { EMBEDDED_SOURCE, type Config } from './config/loadConfig';
-import { startEmbeddedRegistry, type EmbeddedRegistry } from './registry/embeddedRegistry';
+import { startEmbeddedRegistry, type EmbeddedRegistry } from '../registry/embeddedRegistry';
 import { Gateway, type GatewayRegistry } from './gateway/gateway';
 import { createApiRouter } from './http/apiRouter';
 import { drainBody } from './http/bodyReader';
@@ -30,6 +30,13 @@ import { KubernetesTrafficStore } from './traffic/kubernetesTrafficStore';
 import type { TrafficStore } from './traffic/trafficStore';
 import { TrafficService } from './traffic/trafficService';
 import { XdsServer } from './xds/xdsServer';
+import { ConsulRolloutStore } from './rollouts/consulRolloutStore';
+import { KubernetesRolloutStore } from './rollouts/kubernetesRolloutStore';
+import { ConsulLeaderElector, KubernetesLeaseElector, replicaIdentity, type LeaderElector } from './rollouts/leaderElection';
+import { RolloutController } from './rollouts/rolloutController';
+import { TelemetryRolloutMetrics } from './rollouts/rolloutMetrics';
+import type { RolloutStore } from './rollouts/rolloutStore';
+import { RolloutService } from './rollouts/rolloutService';
 
 export interface SwitchboardOptions {
   config: Config;
@@ -42,6 +49,8 @@ export interface SwitchboardOptions {
   createSources?: (config: Config, deps: { logger: Logger; metrics: Metrics }) => Source[];
   /** @default HEARTBEAT_MS */
   heartbeatMs?: number;
+  /** Rollout controller tuning (tests): pass interval, leader session/lease TTL, replica identity. */
+  rollouts?: { pollMs?: number; ttlSeconds?: number; identity?: string };
 }
 
 export interface Switchboard {
@@ -51,6 +60,10 @@ export interface Switchboard {
   hub: RealtimeHub;
   /** The xDS server (config `xds`), listening once listen() resolved. */
   xds: XdsServer | null;
+  /** Progressive delivery: the REST-facing service and the (leader-elected) controller. */
+  rollouts: RolloutService;
+  rolloutController: RolloutController;
+  telemetry: TelemetryStore;
   /** The admin credential created on this start (no users configured, none stored yet): print it once. */
   firstStartCredential: { name: string; token: string; file: string } | null;
   /** Resolves with the bound port. */
@@ -105,6 +118,43 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   }
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
   const telemetry = new TelemetryStore({ maxSeries: config.limits.telemetrySeries });
+  // Rollouts live beside the policies, in the same registries; one leader per source drives them.
+  const identity = options.rollouts?.identity ?? replicaIdentity();
+  const ttlSeconds = options.rollouts?.ttlSeconds;
+  const rolloutStores = new Map<string, RolloutStore>(config.consulSources.map((c) => [c.name, new ConsulRolloutStore({ address: c.address, token: c.token })]));
+  const electors = new Map<string, LeaderElector>(config.consulSources.map((c) => [c.name, new ConsulLeaderElector({ address: c.address, token: c.token, identity, ttlSeconds })]));
+  for (const k of config.kubernetesSources) {
+    try {
+      const kc = loadKubeConfig(k);
+      rolloutStores.set(k.name, new KubernetesRolloutStore(kc));
+      const namespace = Array.isArray(k.namespaces) ? k.namespaces[0]! : 'default';
+      electors.set(k.name, new KubernetesLeaseElector({ kubeConfig: kc, namespace, identity, leaseSeconds: ttlSeconds }));
+    } catch {
+      // The source reports the broken kubeconfig.
+    }
+  }
+  let rolloutController: RolloutController | null = null;
+  const rollouts = new RolloutService({
+    storeFor: (id) => rolloutStores.get(id) ?? null,
+    traffic,
+    service: (id) => store.service(id),
+    controllerStatus: (id) => rolloutController!.status(id),
+    onWrite: (id, r) => {
+      store.setRollout(id, { state: r.state, step: r.step, steps: r.steps.length });
+      rolloutController?.kick();
+    },
+  });
+  rolloutController = new RolloutController({
+    rollouts,
+    storeFor: (id) => rolloutStores.get(id) ?? null,
+    sources: () => [...rolloutStores.keys()].map((id) => ({ id, scopes: store.source(id)?.scopes ?? [] })),
+    electorFor: (id) => electors.get(id) ?? null,
+    metrics: new TelemetryRolloutMetrics(telemetry),
+    service: (id) => store.service(id),
+    onBadge: (id, badge) => store.setRollout(id, badge),
+    logger: logger.child({ component: 'rollouts' }),
+    pollMs: options.rollouts?.pollMs,
+  });
   const registries = new Map<string, GatewayRegistry>([
     ...config.consulSources.map((c) => [c.name, { kind: 'consul', address: c.address, token: c.token }] as const),
     ...config.kubernetesSources.map((k) => [k.name, { kind: 'kubernetes', kubeconfig: k.kubeconfig, context: k.context, inCluster: k.inCluster }] as const),
@@ -120,6 +170,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     metrics,
     logger: logger.child({ component: 'http' }),
     traffic,
+    rollouts,
     telemetry,
     gateway,
     ...(xds ? { xds } : {}),
@@ -210,6 +261,9 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     server,
     hub,
     xds,
+    rollouts,
+    rolloutController,
+    telemetry,
     firstStartCredential: admin?.token ? { name: admin.name, token: admin.token, file: admin.file } : null,
     async listen() {
       if (config.embedded.enabled) {
@@ -224,11 +278,14 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         const embedded = consulSource({ kind: 'embedded', name: EMBEDDED_SOURCE, address: registry.httpAddr, token: null, datacenters: 'all' }, { logger, metrics });
         sources.push(embedded);
         trafficStores.set(EMBEDDED_SOURCE, new ConsulTrafficStore({ address: registry.httpAddr, token: null }));
+        rolloutStores.set(EMBEDDED_SOURCE, new ConsulRolloutStore({ address: registry.httpAddr, token: null }));
+        electors.set(EMBEDDED_SOURCE, new ConsulLeaderElector({ address: registry.httpAddr, token: null, identity, ttlSeconds }));
         registries.set(EMBEDDED_SOURCE, { kind: 'consul', address: registry.httpAddr, token: null });
         store.addSource({ id: embedded.id, kind: embedded.kind, name: embedded.name, address: embedded.address });
         logger.info({ address: registry.httpAddr, dns: registry.dnsAddr, dataDir: config.dataDir }, 'embedded registry listening');
       }
       for (const source of sources) startSource(source);
+      rolloutController.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.listen.port, config.listen.host, () => resolve());
@@ -256,6 +313,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       await load?.stop();
       await fleet?.stop();
       clearInterval(telemetryTick);
+      await rolloutController.stop();
       await Promise.allSettled(sources.map((s) => s.stop()));
       await gateway.close();
       await xds?.close();

@@ -13,9 +13,11 @@ import type { Metrics } from '../metrics';
 import type { TelemetryStore } from '../telemetry/telemetryStore';
 import type { TopologyStore } from '../topology/topologyStore';
 import type { TrafficService } from '../traffic/trafficService';
+import type { RolloutService } from '../rollouts/rolloutService';
 import { DEFAULT_BODY_LIMIT } from './bodyReader';
 import { createRouter, type Route } from './router';
 import { probeRoutes } from './routes/probeRoutes';
+import { rolloutRoutes } from './routes/rolloutRoutes';
 import { sessionRoutes } from './routes/sessionRoutes';
 import { telemetryRoutes } from './routes/telemetryRoutes';
 import { topologyRoutes } from './routes/topologyRoutes';
@@ -41,6 +43,8 @@ export interface ApiRouterDeps {
   bodyBytes?: number;
   /** Traffic control; without it the traffic endpoints answer 404. */
   traffic?: TrafficService;
+  /** Progressive delivery; without it the rollout endpoints answer 404. */
+  rollouts?: RolloutService;
   /** SDK client reports (breakers, request counters); without it those endpoints answer 404. */
   telemetry?: TelemetryStore;
   /** `/gw/<service>/…`; without it those paths answer 404. */
@@ -65,6 +69,7 @@ export function createApiRouter(deps: ApiRouterDeps): (req: IncomingMessage, res
     ...sessionRoutes({ auth, limiter, trustProxy: deps.trustProxy ?? false, sessionTtlMs: deps.sessionTtlMs ?? 12 * 3600_000, bodyBytes }),
     ...topologyRoutes(store),
     ...(deps.traffic ? trafficRoutes(deps.traffic, bodyBytes) : []),
+    ...(deps.rollouts ? rolloutRoutes(deps.rollouts, bodyBytes) : []),
     ...(deps.xds ? xdsRoutes(deps.xds) : []),
     ...(deps.telemetry ? telemetryRoutes({ telemetry: deps.telemetry, store, bodyBytes, now: deps.now ?? Date.now }) : []),
   ];

@@ -24,6 +24,7 @@ import {
   type Topology,
   type TopologySummary,
 } from '../../protocol/model';
+import type { RolloutBadge } from '../../protocol/rollout';
 import type { BreakerView } from '../../protocol/telemetry';
 import { drainId, type TrafficPolicy } from '../../protocol/traffic';
 import { InstanceInterner, sameInstance } from './instanceInterner';
@@ -74,6 +75,8 @@ export class TopologyStore {
   private readonly policies = new Map<string, Map<string, TrafficPolicy>>();
   /** Breaker views reported by SDK clients, by service name, then registry instance id. */
   private readonly breakers = new Map<string, Record<string, BreakerView>>();
+  /** Rollout badges by service id (set by the rollout controller), merged into summaries. */
+  private readonly rollouts = new Map<string, RolloutBadge>();
   private readonly interner = new InstanceInterner();
   private readonly now: () => Date;
   private readonly historySize: number;
@@ -278,6 +281,19 @@ export class TopologyStore {
     return this.commit(c);
   }
 
+  /** The list's rollout badge for one service (null: none). One summary op when it changes. */
+  setRollout(id: string, badge: RolloutBadge | null): Delta | null {
+    if (sameJson(this.rollouts.get(id) ?? null, badge)) return null;
+    if (badge) this.rollouts.set(id, badge);
+    else this.rollouts.delete(id);
+    const e = this.entries.get(id);
+    if (!e) return null;
+    const c = new Commit();
+    e.summary = withRollout(summarize(e.header, e.instances.values()), badge ?? undefined);
+    c.summary.push({ op: 'summary.put', service: e.summary });
+    return this.commit(c);
+  }
+
   // ---- mutations (each records its ops in the commit) ----
 
   private putSource(c: Commit, next: SourceStatus): void {
@@ -321,7 +337,7 @@ export class TopologyStore {
   }
 
   private store(c: Commit, id: string, e: Entry, ops: DeltaOp[]): void {
-    const summary = summarize(e.header, e.instances.values());
+    const summary = withRollout(summarize(e.header, e.instances.values()), this.rollouts.get(id));
     const prevSummary = e.summary;
     e.summary = prevSummary && sameJson(prevSummary, summary) ? prevSummary : summary;
     if (!this.entries.has(id)) {
@@ -385,6 +401,10 @@ function opCount(d: { summary: SummaryOp[]; services: Map<string, DeltaOp[]> }):
   let n = d.summary.length;
   for (const ops of d.services.values()) n += ops.length;
   return n;
+}
+
+function withRollout(summary: ServiceSummary, badge: RolloutBadge | undefined): ServiceSummary {
+  return badge ? { ...summary, rollout: badge } : summary;
 }
 
 function materialize(e: Entry): Service {
