@@ -357,3 +357,82 @@ describe('switchboard CLI: exit codes for API answers', () => {
     expect(api.requests).toHaveLength(1);
   });
 });
+
+describe('switchboard CLI: rollout', () => {
+  const ROLLOUT = '/api/services/embedded/dc1/payment/rollout';
+  const rollout = {
+    version: 1,
+    stable: 'blue',
+    canary: 'green',
+    steps: [{ weight: 5, pause: '2m' }, { weight: 25, pause: '2m' }, { weight: 50 }, { weight: 100 }],
+    analysis: { interval: '30s', minRequests: 50, failureLimit: 2, maxErrorRate: 0.01, maxErrorRateVsStable: 2, maxP99Ms: 500, maxP99VsStable: 1.5 },
+    state: 'Progressing',
+    step: 2,
+    since: '2026-12-01T10:00:00.000Z',
+    measurements: [{ at: '2026-12-01T10:00:30.000Z', step: 2, canary: { requests: 812, errorRate: 0, p99Ms: 41 }, stable: { requests: 15220, errorRate: 0.001, p99Ms: 38 }, ok: true }],
+    startedBy: 'alice',
+    reason: 'release 1.4',
+    failures: 0,
+    applied: 25,
+    message: 'step 1 passed analysis',
+    updatedAt: '2026-12-01T10:00:30.000Z',
+    updatedBy: 'rollout',
+  };
+  const rview = { rollout, modifyIndex: 77, canaryWeight: 25, controller: { mode: 'leader', holder: 'replica-a', detail: '' } };
+  const env = (url: string) => ({ SWITCHBOARD_URL: url, SWITCHBOARD_TOKEN: 'ops' });
+
+  it.each([
+    [['rollout'], 'rollout: which command?'],
+    [['rollout', 'deploy', 'payment'], 'unknown rollout command "deploy"'],
+    [['rollout', 'start'], 'rollout start: which service?'],
+    [['rollout', 'start', 'payment'], 'rollout start: give the steps'],
+    [['rollout', 'start', 'payment', '--steps', '5,x,100'], '--steps: "x" is not a weight 1-100'],
+    [['rollout', 'start', 'payment', '--steps', '5,100', '--pause', 'soon'], '--pause: "soon" is not a duration'],
+    [['rollout', 'start', 'payment', '--steps', '5,100', '--max-error-rate', '3'], 'analysis.maxErrorRate'],
+    [['rollout', 'status', 'payment', '--steps', '5,100'], '--steps does not apply to rollout status'],
+    [['rollout', 'abort', 'payment', '--watch'], '--watch does not apply to rollout abort'],
+    [['traffic', 'get', 'payment', '--steps', '5'], '--steps applies to rollout commands only'],
+  ])('%j is a usage error (exit 2) before any request', async (argv, message) => {
+    const api = await fakeApi({});
+    const r = await run(argv, env(api.url));
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain(message);
+    expect(api.requests).toEqual([]);
+  });
+
+  it('start: PUT with steps, pause on every step but the last, and analysis; prints the rollout', async () => {
+    const api = await fakeApi({ [`PUT ${ROLLOUT}`]: { status: 200, body: rview } });
+    const r = await run(['rollout', 'start', 'embedded/dc1/payment', '--steps', '5,25,50,100', '--pause', '2m', '--interval', '30s', '--max-error-rate', '0.01', '--reason', 'release 1.4'], env(api.url));
+    expect(r.code).toBe(EXIT.ok);
+    expect(JSON.parse(api.requests[0]!.body)).toEqual({
+      steps: [{ weight: 5, pause: '2m' }, { weight: 25, pause: '2m' }, { weight: 50, pause: '2m' }, { weight: 100 }],
+      analysis: { interval: '30s', maxErrorRate: 0.01 },
+      reason: 'release 1.4',
+    });
+    expect(r.stdout).toContain('embedded/dc1/payment: Progressing step 2/4, green 25%');
+    expect(r.stdout).toContain('blue (stable) → green (canary): 5% 2m → [25% 2m] → 50% (waits for promote) → 100%');
+    expect(r.stdout).toContain('last interval: canary 812 req, 0 % errors, p99 41 ms · stable 15220 req, 0.1 % errors, p99 38 ms — ok');
+    expect(r.stdout).toContain('controller: leader (replica-a)');
+  });
+
+  it('promote|pause|resume|abort: POST with the reason; --json prints the answer', async () => {
+    const api = await fakeApi({ [`POST ${ROLLOUT}/abort`]: { status: 200, body: { ...rview, rollout: { ...rollout, state: 'Aborted', message: 'aborted by ops: bad' } } } });
+    const r = await run(['rollout', 'abort', 'embedded/dc1/payment', '--reason', 'bad', '--json'], env(api.url));
+    expect(r.code).toBe(EXIT.ok);
+    expect(JSON.parse(api.requests[0]!.body)).toEqual({ reason: 'bad' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ rollout: { state: 'Aborted' } });
+  });
+
+  it('a second rollout or a lost race: exit 4 naming the rollout in the registry', async () => {
+    const api = await fakeApi({ [`PUT ${ROLLOUT}`]: { status: 409, body: { error: 'a rollout is already Progressing on payment', current: { rollout, modifyIndex: 77 } } } });
+    const r = await run(['rollout', 'start', 'embedded/dc1/payment', '--steps', '10,100'], env(api.url));
+    expect(r.code).toBe(EXIT.conflict);
+    expect(r.stderr).toContain('current rollout: Progressing, step 2/4, started by alice (modifyIndex 77)');
+  });
+
+  it('status --watch follows until the rollout ends: exit 1 when it failed', async () => {
+    const api = await fakeApi({ [`GET ${ROLLOUT}`]: { status: 200, body: { ...rview, canaryWeight: 0, rollout: { ...rollout, state: 'Failed', message: 'canary error rate 21.4 % > 1 % for 2 intervals' } } } });
+    const r = await run(['rollout', 'status', 'embedded/dc1/payment', '--watch'], env(api.url));
+    expect(r).toMatchObject({ code: EXIT.failed, stdout: 'embedded/dc1/payment: Failed step 2/4, green 0% — canary error rate 21.4 % > 1 % for 2 intervals\n' });
+  });
+});

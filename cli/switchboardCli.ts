@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConflictBody, describeWeights, ErrorBody, TrafficHistory as History, TrafficView } from '../protocol/api';
+import { ConflictBody, describeWeights, ErrorBody, RolloutConflictBody, RolloutView, TrafficHistory as History, TrafficView } from '../protocol/api';
+import { Analysis, durationMs, formatDuration, isActive, type Rollout } from '../protocol/rollout';
 import { ServiceSummary, servicePath } from '../protocol/model';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unauthorized: 3, conflict: 4, guardrail: 5, notFound: 6 } as const;
@@ -14,6 +15,7 @@ export const DEFAULT_SERVER = 'http://127.0.0.1:3000';
 const DEFAULT_TIMEOUT_S = 30;
 
 export const USAGE = `Usage: switchboard traffic <command> <service> [options]
+       switchboard rollout <command> <service> [options]
 
 Commands:
   get <service>                          show the split, subset health and last change
@@ -21,6 +23,14 @@ Commands:
   flip <service>                         all weight to the subset without the majority
   history <service>                      the audit trail, newest first
   rollback <service> <entry-id>          restore the policy of an earlier history entry
+
+Rollout commands (progressive delivery: canary steps with analysis):
+  rollout start <service> --steps 5,25,50,100 [--pause 2m]
+                                         start one; every step but the last holds --pause
+                                         (without it a step waits for a promote)
+  rollout status <service> [--watch]     state, step, time left, last analysis; --watch
+                                         follows it until it ends (exit 0 promoted, 1 otherwise)
+  rollout promote|pause|resume|abort <service>
 
 <service> is a name (payment) or a full id (source/datacenter/name, e.g. prod/dc1/payment).
 A name must match exactly one service; otherwise the candidates are listed.
@@ -33,6 +43,9 @@ Options:
   --if-match <n>     only if the policy's modifyIndex is still n (set, flip)
   --json             print the API's JSON answer (on a conflict: the error and current policy)
   --timeout <s>      give up on the control plane after s seconds (default ${DEFAULT_TIMEOUT_S})
+  --canary <subset>, --stable <subset>   rollout start: subsets (default: from the policy)
+  --interval <d>, --min-requests <n>, --failure-limit <n>, --max-error-rate <0-1>,
+  --max-p99 <ms>     rollout start: analysis (defaults: 30s, 50, 2, 0.01, 500)
   -h, --help         this text
 
 Exit codes: 0 ok · 1 control plane unreachable or unexpected answer · 2 usage error or
@@ -88,6 +101,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         json: { type: 'boolean', default: false },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
+        steps: { type: 'string' },
+        pause: { type: 'string' },
+        canary: { type: 'string' },
+        stable: { type: 'string' },
+        interval: { type: 'string' },
+        'min-requests': { type: 'string' },
+        'failure-limit': { type: 'string' },
+        'max-error-rate': { type: 'string' },
+        'max-p99': { type: 'string' },
+        watch: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -105,7 +128,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   try {
     const [group, command, service, ...rest] = positionals;
-    if (group !== 'traffic') throw new CliError(EXIT.usage, `unknown command "${group}" (try: switchboard traffic get <service>, or --help)`);
+    if (group === 'rollout') return await runRollout(command, service, rest, values, io);
+    if (group !== 'traffic') throw new CliError(EXIT.usage, `unknown command "${group}" (try: switchboard traffic get <service>, switchboard rollout status <service>, or --help)`);
+    for (const option of ROLLOUT_OPTIONS) if (values[option] !== undefined) throw new CliError(EXIT.usage, `--${option} applies to rollout commands only`);
     if (!command) throw new CliError(EXIT.usage, 'traffic: which command? use get, set, flip, history or rollback');
     if (!isCommand(command)) throw new CliError(EXIT.usage, `unknown traffic command "${command}": use get, set, flip, history or rollback`);
     if (!service) throw new CliError(EXIT.usage, `traffic ${command}: which service? e.g. switchboard traffic ${command} payment`);
@@ -270,6 +295,11 @@ class Api {
       case 404:
         throw new CliError(EXIT.notFound, error);
       case 409: {
+        const rollout = RolloutConflictBody.safeParse(json);
+        if (rollout.success) {
+          const r = rollout.data.current.rollout;
+          throw new CliError(EXIT.conflict, `${error}; current rollout: ${r ? `${r.state}, step ${r.step}/${r.steps.length}, started by ${r.startedBy}` : 'none'} (modifyIndex ${rollout.data.current.modifyIndex})`, json);
+        }
         const current = ConflictBody.safeParse(json).data?.current;
         const by = current?.policy ? ` (by ${current.policy.updatedBy}, modifyIndex ${current.modifyIndex})` : current ? ` (modifyIndex ${current.modifyIndex})` : '';
         throw new CliError(EXIT.conflict, `${error}; current policy: ${current ? describeWeights(current.policy) : 'not sent'}${by}`, json);
@@ -280,6 +310,129 @@ class Api {
         throw new CliError(EXIT.failed, `${method} ${path}: HTTP ${status}: ${error}`);
     }
   }
+}
+
+// ── rollout ─────────────────────────────────────────────────────────────────────────────────
+
+const ROLLOUT_OPTIONS = ['steps', 'pause', 'canary', 'stable', 'interval', 'min-requests', 'failure-limit', 'max-error-rate', 'max-p99', 'watch'] as const;
+const ROLLOUT_COMMANDS = ['start', 'status', 'promote', 'pause', 'resume', 'abort'] as const;
+type RolloutCommand = (typeof ROLLOUT_COMMANDS)[number];
+type Values = Record<string, string | boolean | undefined>;
+
+async function runRollout(command: string | undefined, service: string | undefined, rest: string[], values: Values, io: CliIo): Promise<number> {
+  const list = ROLLOUT_COMMANDS.join(', ');
+  if (!command) throw new CliError(EXIT.usage, `rollout: which command? use ${list}`);
+  if (!(ROLLOUT_COMMANDS as readonly string[]).includes(command)) throw new CliError(EXIT.usage, `unknown rollout command "${command}": use ${list}`);
+  const cmd = command as RolloutCommand;
+  if (!service) throw new CliError(EXIT.usage, `rollout ${cmd}: which service? e.g. switchboard rollout ${cmd} payment`);
+  if (rest.length) throw new CliError(EXIT.usage, `rollout ${cmd}: unexpected argument "${rest[0]}"`);
+  for (const option of [...ROLLOUT_OPTIONS, 'force', 'if-match']) {
+    if (values[option] === undefined) continue;
+    const ok = option === 'if-match' ? cmd !== 'status' : option === 'watch' ? cmd === 'status' : option === 'force' ? false : cmd === 'start';
+    if (!ok) throw new CliError(EXIT.usage, `--${option} does not apply to rollout ${cmd}`);
+  }
+  if (values.reason !== undefined && cmd === 'status') throw new CliError(EXIT.usage, '--reason does not apply to rollout status');
+  const body = cmd === 'start' ? startBody(values) : undefined;
+  const ifMatch = parseIfMatch(values['if-match'] as string | undefined);
+  const timeoutS = parseTimeout(values.timeout as string | undefined);
+  const server = parseServer((values.server as string | undefined) ?? io.env.SWITCHBOARD_URL ?? DEFAULT_SERVER);
+  const token = (values.token as string | undefined) ?? io.env.SWITCHBOARD_TOKEN ?? '';
+  const api = new Api(server, token || null, io.fetch ?? fetch, timeoutS);
+  const id = await api.resolve(service);
+  const base = `/api/services/${servicePath(id)}/rollout`;
+  const print = (raw: unknown, human: () => string) => io.stdout(values.json ? `${JSON.stringify(raw, null, 2)}\n` : human());
+  const reason = values.reason as string | undefined;
+  switch (cmd) {
+    case 'start': {
+      const { raw, value } = await api.call('PUT', base, RolloutView, body, ifMatch);
+      print(raw, () => describeRollout(id, value));
+      return EXIT.ok;
+    }
+    case 'status': {
+      let { raw, value } = await api.call('GET', base, RolloutView);
+      if (!values.watch) {
+        print(raw, () => describeRollout(id, value));
+        return EXIT.ok;
+      }
+      // Follows the rollout until it ends: a line whenever something changes.
+      let last = '';
+      for (;;) {
+        const line = values.json ? JSON.stringify(raw) : statusLine(id, value);
+        if (line !== last) io.stdout(`${line}\n`);
+        last = line;
+        if (!isActive(value.rollout)) return value.rollout?.state === 'Promoted' ? EXIT.ok : EXIT.failed;
+        await new Promise((r) => setTimeout(r, WATCH_MS));
+        ({ raw, value } = await api.call('GET', base, RolloutView));
+      }
+    }
+    case 'promote':
+    case 'pause':
+    case 'resume':
+    case 'abort': {
+      const { raw, value } = await api.call('POST', `${base}/${cmd}`, RolloutView, reason ? { reason } : {}, ifMatch);
+      print(raw, () => describeRollout(id, value));
+      return EXIT.ok;
+    }
+  }
+}
+
+/** How often `rollout status --watch` asks. */
+export const WATCH_MS = 1_000;
+
+function startBody(values: Values): Record<string, unknown> {
+  const raw = values.steps as string | undefined;
+  if (!raw) throw new CliError(EXIT.usage, 'rollout start: give the steps, e.g. --steps 5,25,50,100');
+  const weights = raw.split(',').map((w) => w.trim());
+  const steps = weights.map((w, i) => {
+    if (!/^\d{1,3}$/.test(w) || Number(w) < 1 || Number(w) > 100) throw new CliError(EXIT.usage, `--steps: "${w}" is not a weight 1-100`);
+    return { weight: Number(w), ...(values.pause && i < weights.length - 1 ? { pause: values.pause as string } : {}) };
+  });
+  if (values.pause !== undefined && durationMs(values.pause as string) === null) throw new CliError(EXIT.usage, `--pause: "${values.pause}" is not a duration such as 30s or 2m`);
+  const number = (option: string, key: string) => {
+    const v = values[option] as string | undefined;
+    if (v === undefined) return {};
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new CliError(EXIT.usage, `--${option}: "${v}" is not a number`);
+    return { [key]: n };
+  };
+  const analysis = { ...(values.interval ? { interval: values.interval } : {}), ...number('min-requests', 'minRequests'), ...number('failure-limit', 'failureLimit'), ...number('max-error-rate', 'maxErrorRate'), ...number('max-p99', 'maxP99Ms') };
+  const checked = Analysis.safeParse(analysis);
+  if (!checked.success) throw new CliError(EXIT.usage, checked.error.issues.map((i) => `analysis.${i.path.join('.')}: ${i.message}`).join('; '));
+  return { steps, analysis, ...(values.canary ? { canary: values.canary } : {}), ...(values.stable ? { stable: values.stable } : {}), ...(values.reason ? { reason: values.reason } : {}) };
+}
+
+function statusLine(id: string, view: RolloutView): string {
+  const r = view.rollout;
+  if (!r) return `${id}: no rollout`;
+  const left = timeLeftMs(r);
+  return `${id}: ${r.state} step ${r.step}/${r.steps.length}, ${r.canary} ${view.canaryWeight ?? '?'}%${left !== null && isActive(r) ? `, ${formatDuration(left)} left` : ''}${r.message ? ` — ${r.message}` : ''}`;
+}
+
+function timeLeftMs(r: Rollout): number | null {
+  const pause = r.steps[r.step - 1]?.pause;
+  if (!pause) return null;
+  const elapsed = r.state === 'Paused' ? (r.elapsedMs ?? 0) : Date.now() - Date.parse(r.since);
+  return Math.max(0, durationMs(pause)! - elapsed);
+}
+
+function describeRollout(id: string, view: RolloutView): string {
+  const r = view.rollout;
+  if (!r) return `${id}: no rollout${view.invalid ? ` (${view.invalid})` : ''}\n`;
+  const a = r.analysis;
+  const steps = r.steps.map((s, i) => {
+    const text = `${s.weight}%${s.pause ? ` ${s.pause}` : s.weight === 100 ? '' : ' (waits for promote)'}`;
+    return i + 1 === r.step && isActive(r) ? `[${text}]` : text;
+  });
+  const m = r.measurements.at(-1);
+  const side = (x: { requests: number; errorRate: number; p99Ms: number | null }) => `${x.requests} req, ${Math.round(x.errorRate * 1000) / 10} % errors, p99 ${x.p99Ms ?? '-'} ms`;
+  const lines = [
+    statusLine(id, view),
+    `  ${r.stable} (stable) → ${r.canary} (canary): ${steps.join(' → ')}`,
+    `  analysis every ${a.interval}: error rate ≤ ${a.maxErrorRate * 100} %${a.maxP99Ms !== null ? `, p99 ≤ ${a.maxP99Ms} ms` : ''}, at least ${a.minRequests} requests, fails after ${a.failureLimit}`,
+    ...(m ? [`  last interval: canary ${side(m.canary)} · stable ${side(m.stable)} — ${m.ok === null ? 'inconclusive' : m.ok ? 'ok' : `FAILED: ${m.why}`}`] : []),
+    `  started by ${r.startedBy}${r.reason ? ` — ${r.reason}` : ''} · controller: ${view.controller.mode}${view.controller.holder ? ` (${view.controller.holder})` : ''} · modifyIndex ${view.modifyIndex}`,
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 function describeView(id: string, view: TrafficView): string {
