@@ -22,6 +22,7 @@ export default tseslint.config(
   { files: ['protocol/**'], rules: restrict([{ group: ['**/server/**', '**/components/**', '**/app/**', '**/lib/**', 'react', 'next', 'next/*'], message: 'protocol/ is shared by server and UI and imports neither.' }]) },
   { files: ['server/topology/**'], rules: restrict([{ group: ['**/sources/**', '**/realtime/**', '**/http/**', 'node:*', 'ws', 'next', 'next/*'], message: 'The topology store is pure: no adapters, no I/O.' }]) },
   { files: ['clients/**'], rules: restrict([{ group: ['**/server/**', '**/sdk/**', '**/app/**', '**/components/**', '**/lib/**', 'next', 'next/*', 'react'], message: 'clients/ is shared by sdk/ and server/ and imports neither.' }]) },
+  { files: ['registry/**'], rules: restrict([{ group: ['../*', '**/server/**', '**/protocol/**', '**/clients/**', '**/sdk/**', '**/lib/**', '**/app/**', '**/components/**', '**/demo/**', '@/*', 'next', 'next/*', 'react'], message: 'registry/ is its own package (the embedded Consul-compatible registry): it imports nothing of the rest of Switchboard.' }]) },
   { files: ['sdk/**'], rules: restrict([{ group: ['**/server/**', '**/app/**', '**/components/**', 'next', 'next/*', 'react'], message: 'The SDK is usable from any Node service: no server, Next or React imports.' }]) },
   // Tests, scripts and benchmarks talk to the terminal.
   { files: ['bench/**', 'scripts/**', 'e2e/**', 'test/**', '**/*.test.ts'], rules: { 'no-console': 'off' } },

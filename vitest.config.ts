@@ -10,7 +10,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['protocol/**/*.test.ts', 'sdk/**/*.test.ts', 'clients/**/*.test.ts', 'cli/**/*.test.ts', 'server/**/*.test.ts', 'components/**/*.test.ts', 'lib/**/*.test.ts'],
+          include: ['protocol/**/*.test.ts', 'sdk/**/*.test.ts', 'clients/**/*.test.ts', 'cli/**/*.test.ts', 'server/**/*.test.ts', 'registry/**/*.test.ts', 'components/**/*.test.ts', 'lib/**/*.test.ts'],
           environment: 'node',
         },
       },

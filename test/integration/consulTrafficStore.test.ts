@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedRegistry } from '../../server/registry/embeddedRegistry';
+import { startEmbeddedRegistry } from '../../registry/embeddedRegistry';
 import { ConsulTrafficStore } from '../../server/traffic/consulTrafficStore';
 import type { TrafficPolicy } from '../../server/traffic/trafficPolicy';
 import { startConsulAgent } from '../support/consulAgent';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDemoFleet, type DemoFleet } from '../../demo/demoFleet';
 import { startLoadGenerator } from '../../demo/loadGenerator';
-import { startEmbeddedRegistry } from '../../server/registry/embeddedRegistry';
+import { startEmbeddedRegistry } from '../../registry/embeddedRegistry';
 import { startConsulAgent } from '../support/consulAgent';
 
 const WAIT = { timeout: 20_000, interval: 100 };

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawnRegistryProcess } from '../support/registryProcessHandle';
-import { startEmbeddedRegistry, type EmbeddedRegistry } from '../../server/registry/embeddedRegistry';
+import { startEmbeddedRegistry, type EmbeddedRegistry } from '../../registry/embeddedRegistry';
 import { ConsulSource } from '../../server/sources/consul/consulSource';
 import { TopologyStore } from '../../server/topology/topologyStore';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startEmbeddedRegistry } from '../../server/registry/embeddedRegistry';
+import { startEmbeddedRegistry } from '../../registry/embeddedRegistry';
 import { registerService } from '../../sdk/registration';
 import { freePorts, startConsulAgent, type ConsulAgent } from '../support/consulAgent';
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedRegistry } from '../../server/registry/embeddedRegistry';
+import { startEmbeddedRegistry } from '../../registry/embeddedRegistry';
 import { registryContract } from '../contract/registryContract';
 
 registryContract('embedded registry', async () => {

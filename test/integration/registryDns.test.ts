@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startEmbeddedRegistry, type EmbeddedRegistry } from '../../server/registry/embeddedRegistry';
+import { startEmbeddedRegistry, type EmbeddedRegistry } from '../../registry/embeddedRegistry';
 import { startConsulAgent, type ConsulAgent } from '../support/consulAgent';
 
 let consul: ConsulAgent;

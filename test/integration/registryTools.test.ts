@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startEmbeddedRegistry, type EmbeddedRegistry } from '../../server/registry/embeddedRegistry';
+import { startEmbeddedRegistry, type EmbeddedRegistry } from '../../registry/embeddedRegistry';
 import { consulBinary } from '../support/consulAgent';
 import { spawnRegistryProcess } from '../support/registryProcessHandle';
 
