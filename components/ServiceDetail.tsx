@@ -15,6 +15,7 @@ import { InstanceCard, type DrainControl, type LinkedInstance } from './Instance
 import { ServiceCharts } from './telemetry/ServiceCharts';
 import { MeshPanel } from './mesh/MeshPanel';
 import { TrafficPanel } from './traffic/TrafficPanel';
+import { RolloutPanel } from './rollouts/RolloutPanel';
 
 /** One service: header, then every instance with its checks (virtualized; cards vary in height). */
 export function ServiceDetail({ id }: { id: string }) {
@@ -57,6 +58,7 @@ export function ServiceDetail({ id }: { id: string }) {
       </div>
       {service.dns && <DnsInfo dns={service.dns} />}
       {source?.kind !== 'dns' && <TrafficPanel service={service} />}
+      {source?.kind !== 'dns' && <RolloutPanel service={service} />}
       <ServiceCharts serviceId={service.id} instances={service.instances} />
       <MeshPanel serviceId={service.id} />
       <h2 className="section-title">Instances</h2>

@@ -5,6 +5,7 @@ import { useLayoutEffect, useRef, useState } from 'react';
 import { isSplit, type ServiceFilter, type ServiceRow, type SortKey } from '@/lib/serviceFilters';
 import type { ServiceSummary } from '@/protocol/model';
 import { HealthCountPills } from './HealthCountPills';
+import { RolloutBadge } from './rollouts/RolloutBadge';
 
 const ROW_HEIGHT = 44;
 
@@ -104,6 +105,7 @@ function Badges({ service: s, sourceState }: { service: ServiceSummary; sourceSt
           {Object.entries(s.weights).filter(([, w]) => w > 0).map(([k, w]) => `${k} ${w}%`).join(' / ')}
         </span>
       )}
+      <RolloutBadge rollout={s.rollout} />
       {s.drained > 0 && <span className="badge warning" data-testid="badge-drained">{s.drained} drained</span>}
       {s.breakersOpen > 0 && (
         <span className="badge breaker-open" data-testid="badge-breakers">{s.breakersOpen} breaker{s.breakersOpen === 1 ? '' : 's'} open</span>
