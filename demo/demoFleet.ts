@@ -27,7 +27,12 @@ interface Spec {
   tags: string[];
   color?: string;
   downstream?: string[];
+  /** The rollout demo: what kind of release this instance is. @default 'good' */
+  release?: DemoRelease;
 }
+
+/** good, failing (a quarter of requests fail) or slow (800 ms): what the green payment release does. */
+export type DemoRelease = 'good' | 'failing' | 'slow';
 
 /** What the default start runs. */
 export const DEMO_FLEET: Spec[] = [
@@ -45,6 +50,12 @@ export interface DemoFleetOptions {
   specs?: Spec[];
   /** @default 30_000 */
   startTimeoutMs?: number;
+  /**
+   * What the green payment instances (the release a rollout moves traffic to) do: a good, a
+   * failing or a slow release. Also `POST /fault {"release":"failing"}` on an instance at run time.
+   * @default env DEMO_GREEN_RELEASE, else 'good'
+   */
+  greenRelease?: DemoRelease;
   /** Where the services' SDK clients report breakers and counters (a control plane and a client token). */
   report?: { url: string; token: string };
   onLog?: (line: Record<string, unknown>) => void;
@@ -56,6 +67,8 @@ const tsxLoader = import.meta.resolve('tsx');
 
 export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFleet> {
   const children: ChildProcess[] = [];
+  const env = process.env.DEMO_GREEN_RELEASE;
+  const green: DemoRelease = options.greenRelease ?? (env === 'failing' || env === 'slow' ? env : 'good');
   const stop = async () => {
     await Promise.all(
       children.map(
@@ -85,6 +98,7 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
                 DEMO_DOWNSTREAM: (spec.downstream ?? []).join(','),
                 DEMO_REPORT_URL: options.report?.url ?? '',
                 DEMO_REPORT_TOKEN: options.report?.token ?? '',
+                DEMO_RELEASE: spec.release ?? (spec.color === 'green' ? green : 'good'),
               },
               // IPC lets the child notice if we die without stopping it.
               stdio: ['ignore', 'pipe', 'inherit', 'ipc'],

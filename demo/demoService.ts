@@ -25,18 +25,29 @@ const env = z
     DEMO_DOWNSTREAM: z.string().default(''),
     DEMO_REPORT_URL: z.string().default(''),
     DEMO_REPORT_TOKEN: z.string().default(''),
+    /** What kind of release this instance is (the rollout demo): good, failing (errors) or slow (latency). */
+    DEMO_RELEASE: z.enum(['good', 'failing', 'slow']).default('good'),
   })
   .parse(process.env);
 
-const Fault = z.strictObject({
-  errorRate: z.number().min(0).max(1).default(0),
-  latencyMs: z.number().int().min(0).max(30_000).default(0),
-  failReady: z.boolean().default(false),
-});
-type Fault = z.infer<typeof Fault>;
+const Release = z.enum(['good', 'failing', 'slow']);
+type Release = z.infer<typeof Release>;
+/** A release's behaviour: failing answers a quarter of requests with 500, slow takes 800 ms (both stay ready). */
+const RELEASES: Record<Release, { errorRate: number; latencyMs: number }> = { good: { errorRate: 0, latencyMs: 0 }, failing: { errorRate: 0.25, latencyMs: 0 }, slow: { errorRate: 0, latencyMs: 800 } };
+
+const Fault = z
+  .strictObject({
+    errorRate: z.number().min(0).max(1).default(0),
+    latencyMs: z.number().int().min(0).max(30_000).default(0),
+    failReady: z.boolean().default(false),
+    // `{ "release": "failing" }`: behave like a failing (or slow, or good) release from now on.
+    release: Release.optional(),
+  })
+  .transform(({ release, ...f }) => (release ? { ...f, ...RELEASES[release] } : f));
+type Fault = z.output<typeof Fault>;
 
 const downstream = env.DEMO_DOWNSTREAM.split(',').filter(Boolean);
-let fault: Fault = { errorRate: 0, latencyMs: 0, failReady: false };
+let fault: Fault = { ...RELEASES[env.DEMO_RELEASE], failReady: false };
 let draining = false;
 let inFlight = 0; // for /stats
 let served = 0;
