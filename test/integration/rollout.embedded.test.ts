@@ -1,0 +1,78 @@
+/**
+ * Rollouts on the embedded registry (one replica through startControlPlane): its KV takes the
+ * rollout with `?cas=` like Consul, and leader election uses its sessions — or, where it answers
+ * 404 for them, the controller runs single-replica and says so. A good canary is promoted, a
+ * failing one is rolled back by itself with the metric, value and threshold in the message.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RolloutView } from '../../protocol/rollout';
+import { newHistogram, recordLatency } from '../../sdk/latencyHistogram';
+import type { Switchboard } from '../../server/switchboard';
+import { startControlPlane } from '../support/controlPlane';
+
+let sb: Switchboard;
+let base: string;
+let registry: string;
+const alice = { authorization: 'Bearer alice-token', 'content-type': 'application/json' };
+const releases: Record<string, number> = { cart: 0, search: 0.5 };
+const totals = new Map<string, { requests: number; errors: number; latency: number[] }>();
+let feeding: NodeJS.Timeout | null = null;
+
+function feed(): void {
+  for (const [service, greenErrors] of Object.entries(releases)) {
+    const instances = ['b1', 'g1'].map((suffix) => {
+      const id = `${service}-${suffix}`;
+      const t = totals.get(id) ?? { requests: 0, errors: 0, latency: newHistogram() };
+      t.requests += 50;
+      t.errors += suffix === 'g1' ? Math.round(50 * greenErrors) : 0;
+      for (let i = 0; i < 50; i++) recordLatency(t.latency, 12);
+      totals.set(id, t);
+      return { id, breaker: 'closed' as const, requests: t.requests, errors: t.errors, latency: [...t.latency] };
+    });
+    void fetch(`${base}/api/telemetry`, { method: 'POST', headers: { authorization: 'Bearer sdk-token', 'content-type': 'application/json' }, body: JSON.stringify({ clientId: `web-${service}`, caller: 'web', service, instances }) }).catch(() => undefined);
+  }
+}
+
+const rollout = async (service: string) => RolloutView.parse(await (await fetch(`${base}/api/services/embedded/dc1/${service}/rollout`, { headers: alice })).json());
+
+beforeAll(async () => {
+  ({ sb, base, registry } = await startControlPlane({ users: [{ name: 'alice', role: 'operator', token: 'alice-token' }, { name: 'sdk', role: 'client', token: 'sdk-token' }] }));
+  for (const service of Object.keys(releases)) {
+    for (const [suffix, tag] of [['b1', 'blue'], ['g1', 'green']]) {
+      await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ Name: service, ID: `${service}-${suffix}`, Port: 9000, Tags: [tag], Check: { CheckID: `${service}-${suffix}-ttl`, TTL: '10m', Status: 'passing' } }) });
+    }
+    await vi.waitFor(() => expect(sb.store.service(`embedded/dc1/${service}`)?.instances).toHaveLength(2), { timeout: 15_000 });
+  }
+  feeding = setInterval(feed, 200);
+});
+
+afterAll(async () => {
+  if (feeding) clearInterval(feeding);
+  await sb?.close();
+});
+
+describe('rollouts on the embedded registry', () => {
+  it('elects itself through the registry’s sessions, or says why it runs single-replica', async () => {
+    await vi.waitFor(() => expect(['leader', 'single-replica']).toContain(sb.rolloutController.status('embedded').mode), { timeout: 15_000 });
+    const status = sb.rolloutController.status('embedded');
+    if (status.mode === 'single-replica') expect(status.detail).toContain('/v1/session/create answered 404');
+    else expect(status.detail).toContain('switchboard/leader');
+  });
+
+  it('promotes a good canary through every step', async () => {
+    const r = await fetch(`${base}/api/services/embedded/dc1/cart/rollout`, { method: 'PUT', headers: alice, body: JSON.stringify({ steps: [{ weight: 25, pause: '1s' }, { weight: 100 }], analysis: { interval: '1s', minRequests: 20 } }) });
+    expect(r.status).toBe(200);
+    await vi.waitFor(async () => expect((await rollout('cart')).rollout).toMatchObject({ state: 'Promoted', applied: 100 }), { timeout: 60_000, interval: 250 });
+    expect(await (await fetch(`${registry}/v1/kv/switchboard/traffic/cart?raw`)).json()).toMatchObject({ weights: { blue: 0, green: 100 } });
+  });
+
+  it('rolls a failing canary back by itself and says why', async () => {
+    const r = await fetch(`${base}/api/services/embedded/dc1/search/rollout`, { method: 'PUT', headers: alice, body: JSON.stringify({ steps: [{ weight: 10, pause: '1m' }, { weight: 100 }], analysis: { interval: '1s', minRequests: 20, failureLimit: 1 } }) });
+    expect(r.status).toBe(200);
+    await vi.waitFor(async () => expect((await rollout('search')).rollout).toMatchObject({ state: 'Failed', applied: 0 }), { timeout: 60_000, interval: 250 });
+    const view = await rollout('search');
+    expect(view.rollout!.message).toMatch(/^canary error rate 50 % > 1 %.* for 1 interval$/);
+    expect(view.canaryWeight).toBe(0);
+    expect(sb.store.summary('embedded/dc1/search')?.rollout).toEqual({ state: 'Failed', step: 1, steps: 2 });
+  });
+});
