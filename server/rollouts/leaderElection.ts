@@ -199,7 +199,8 @@ export class KubernetesLeaseElector implements LeaderElector {
     try {
       const lease = await this.api.readNamespacedLease({ name: LEASE_NAME, namespace: this.o.namespace });
       if (lease.spec?.holderIdentity === this.o.identity) {
-        lease.spec.renewTime = new Date(0);
+        lease.spec.renewTime = new k8s.V1MicroTime(0);
+        if (lease.spec.acquireTime) lease.spec.acquireTime = micro(lease.spec.acquireTime);
         await this.api.replaceNamespacedLease({ name: LEASE_NAME, namespace: this.o.namespace, body: lease });
       }
     } catch {
@@ -227,10 +228,10 @@ export class KubernetesLeaseElector implements LeaderElector {
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
     }
-    const mine = { holderIdentity: this.o.identity, leaseDurationSeconds: this.leaseSeconds, renewTime: now as unknown as k8s.V1MicroTime };
+    const mine = { holderIdentity: this.o.identity, leaseDurationSeconds: this.leaseSeconds, renewTime: micro(now) };
     if (!lease) {
       try {
-        await this.api.createNamespacedLease({ namespace: this.o.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEASE_NAME, namespace: this.o.namespace }, spec: { ...mine, acquireTime: now as unknown as k8s.V1MicroTime, leaseTransitions: 0 } } });
+        await this.api.createNamespacedLease({ namespace: this.o.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEASE_NAME, namespace: this.o.namespace }, spec: { ...mine, acquireTime: micro(now), leaseTransitions: 0 } } });
         return this.lead();
       } catch (err) {
         if ((err as { code?: number }).code === 409) return this.follow(null);
@@ -238,11 +239,11 @@ export class KubernetesLeaseElector implements LeaderElector {
       }
     }
     const spec = lease.spec ?? {};
-    const renewed = spec.renewTime ? new Date(spec.renewTime as unknown as string | Date).getTime() : 0;
+    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
     const expired = renewed + (spec.leaseDurationSeconds ?? this.leaseSeconds) * 1000 < now.getTime();
     if (spec.holderIdentity !== this.o.identity && !expired) return this.follow(spec.holderIdentity ?? null);
     const takeover = spec.holderIdentity !== this.o.identity;
-    const body: k8s.V1Lease = { ...lease, spec: { ...spec, ...mine, ...(takeover ? { acquireTime: now as unknown as k8s.V1MicroTime, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}) } };
+    const body: k8s.V1Lease = { ...lease, spec: { ...spec, ...(spec.acquireTime ? { acquireTime: micro(spec.acquireTime) } : {}), ...mine, ...(takeover ? { acquireTime: micro(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}) } };
     try {
       // metadata.resourceVersion rides along: a concurrent taker gets 409, never both.
       await this.api.replaceNamespacedLease({ name: LEASE_NAME, namespace: this.o.namespace, body });
@@ -266,4 +267,9 @@ export class KubernetesLeaseElector implements LeaderElector {
     this.state = next;
     if (changed) this.o.onChange?.(next);
   }
+}
+
+/** The API server wants MicroTime with exactly six fractional digits (`…05.123000Z`). */
+function micro(t: Date | string | number): k8s.V1MicroTime {
+  return new k8s.V1MicroTime(new Date(t).getTime());
 }
