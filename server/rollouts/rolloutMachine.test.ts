@@ -136,3 +136,12 @@ describe('the rollout machine', () => {
     expect(passed.step).toBe(3);
   });
 });
+
+describe('analysis floors', () => {
+  it('does not call a fast canary slow because a faster stable p99 is tiny', () => {
+    expect(analyse({ requests: 100, errorRate: 0, p99Ms: 43 }, { requests: 1000, errorRate: 0, p99Ms: 9 }, analysis)).toEqual({ ok: true });
+    expect(analyse({ requests: 100, errorRate: 0, p99Ms: 80 }, { requests: 1000, errorRate: 0, p99Ms: 9 }, analysis)).toMatchObject({ ok: false, why: 'canary p99 80 ms > 1.5× stable 9 ms' });
+    // One error in 500 against an error-free stable is under the 0.1 % floor × 2.
+    expect(analyse({ requests: 500, errorRate: 0.002, p99Ms: 10 }, { requests: 1000, errorRate: 0, p99Ms: 9 }, analysis)).toEqual({ ok: true });
+  });
+});

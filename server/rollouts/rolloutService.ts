@@ -7,7 +7,7 @@
  * replica started but did not see land.
  */
 import type { Service } from '../../protocol/model';
-import { desiredCanaryWeight, rolloutReason, type ControllerStatus, type Rollout, type RolloutAction, type RolloutView, type StartRolloutBody } from '../../protocol/rollout';
+import { desiredCanaryWeight, isActive, rolloutReason, type ControllerStatus, type Rollout, type RolloutAction, type RolloutView, type StartRolloutBody } from '../../protocol/rollout';
 import { weightOf } from '../../protocol/traffic';
 import type { TrafficService } from '../traffic/trafficService';
 import { isRolloutProblem, planStart, transition } from './rolloutMachine';
@@ -48,7 +48,17 @@ export class RolloutService {
     const ctx = this.context(id);
     if (!ctx.ok) return ctx;
     const { svc, store } = ctx.value;
-    const stored = await store.get(svc.scope, svc.name);
+    for (let attempt = 0; ; attempt++) {
+      const stored = await store.get(svc.scope, svc.name);
+      const done = await this.startOnce(svc, store, stored, body, who, ifMatch);
+      // A lost race against the controller finishing the previous rollout (its last write) is
+      // retried on a fresh read; against another start, the retry finds that rollout and says so.
+      if (done.ok || done.error.code !== 'conflict' || ifMatch !== undefined || attempt >= 3 || isActive(done.error.current.rollout)) return done;
+    }
+  }
+
+  private async startOnce(svc: Service, store: RolloutStore, stored: StoredRollout, body: StartRolloutBody, who: string, ifMatch: number | undefined): Promise<RolloutResult<RolloutView>> {
+    const id = svc.id;
     if (ifMatch !== undefined && ifMatch !== stored.modifyIndex) return conflict('the rollout changed since you loaded it', stored);
     let view = await this.deps.traffic.view(id);
     if (!view.ok) return { ok: false, error: trafficError(view.error) };
