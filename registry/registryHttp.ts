@@ -20,7 +20,8 @@ import type { CheckStatus } from './registryRecords';
 import { TOPIC, type IndexOf, type RegistryState } from './registryState';
 import { runTxn, TxnBodyError } from './registryTxn';
 import { checkSessionId, decodeSession, SessionError, SessionTimers } from './registrySessions';
-import { ALL_STATUSES, FilterError, RegistryViews, statusFilter } from './registryViews';
+import { CHECK_SERVICE_NODE_FIELDS, compileFilter, FilterError as BexprError, filterErrorText, HEALTH_CHECK_FIELDS, NODE_FIELDS, NODE_SERVICE_FIELDS, SERVICE_NODE_FIELDS, type FieldType } from './filter';
+import { ALL_STATUSES, FilterError, RegistryViews, statusFilter, type Pred } from './registryViews';
 
 const MAX_KV_VALUE = 512 * 1024;
 /** Register and check-update bodies; Consul has no explicit limit, a registration is a few KB. */
@@ -201,9 +202,21 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
 
   const flag = (q: URLSearchParams, name: string) => q.has(name) && q.get(name) !== 'false' && q.get(name) !== '0';
 
-  /** `?filter=` is evaluated only where the embedded registry implements it; elsewhere it is refused, never ignored. */
+  /** `?filter=` is evaluated where Consul 1.8 evaluates it; elsewhere it is refused, never ignored. */
   function noFilter(q: URLSearchParams, endpoint: string): void {
-    if (q.has('filter')) throw new ApiError(400, `?filter is not supported by the embedded registry on ${endpoint} (only on /v1/health/state/*, on Status)`);
+    if (q.has('filter')) throw new ApiError(400, `?filter is not supported on ${endpoint}: Consul 1.8 does not filter this endpoint and the embedded registry refuses the parameter rather than ignore it`);
+  }
+
+  /** The compiled `?filter=` (none when absent or empty, as Consul), or Consul's 500 naming what is wrong. */
+  function filterOf(q: URLSearchParams, fields: FieldType): { pred: Pred; text: string } | undefined {
+    const text = q.get('filter');
+    if (text === null || text === '') return undefined;
+    try {
+      return { pred: compileFilter(text, fields), text };
+    } catch (err) {
+      if (err instanceof BexprError) throw new ApiError(500, filterErrorText(err));
+      throw err;
+    }
   }
 
   /** Ends the request after a write is on disk (group commit). */
@@ -256,8 +269,14 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
       ttlUpdate(params[0]!, status, typeof body.Output === 'string' ? body.Output : '');
       await written(res);
     }],
-    ['GET', /^\/v1\/agent\/services$/, ({ res }) => json(res, Object.fromEntries([...state.services.values()].map((s) => [s.ID, agentServiceJson(s)])))],
-    ['GET', /^\/v1\/agent\/checks$/, ({ res }) => json(res, Object.fromEntries([...state.checks.values()].map((c) => [c.CheckID, checkJson(node, c, state.services, false)])))],
+    ['GET', /^\/v1\/agent\/services$/, ({ res, q }) => {
+      const f = filterOf(q, NODE_SERVICE_FIELDS);
+      json(res, Object.fromEntries([...state.services.values()].filter((s) => !f || f.pred(views.projectService(s))).map((s) => [s.ID, agentServiceJson(s)])));
+    }],
+    ['GET', /^\/v1\/agent\/checks$/, ({ res, q }) => {
+      const f = filterOf(q, HEALTH_CHECK_FIELDS);
+      json(res, Object.fromEntries([...state.checks.values()].filter((c) => !f || f.pred(views.projectCheck(c))).map((c) => [c.CheckID, checkJson(node, c, state.services, false)])));
+    }],
     ['GET', /^\/v1\/status\/leader$/, ({ res }) => json(res, deps.leaderAddr)],
     ['GET', /^\/v1\/status\/peers$/, ({ res }) => json(res, [deps.leaderAddr])],
     ['GET', /^\/v1\/agent\/self$/, ({ res }) => json(res, agentSelf())],
@@ -268,9 +287,9 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     }],
     ['GET', /^\/v1\/catalog\/nodes$/, (ctx) => {
       checkDc(ctx.q);
-      noFilter(ctx.q, '/v1/catalog/nodes');
-      const meta = nodeMetaFilter(ctx.q);
-      return blocking(ctx, () => 1, () => jsonText(meta ? '[]' : views.catalogNodes()));
+      const f = filterOf(ctx.q, NODE_FIELDS);
+      const excluded = nodeMetaFilter(ctx.q) || (f !== undefined && !f.pred(views.projectNode()));
+      return blocking(ctx, () => 1, () => jsonText(excluded ? '[]' : views.catalogNodes()));
     }],
     ['GET', /^\/v1\/catalog\/node\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
@@ -280,14 +299,16 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     }],
     ['GET', /^\/v1\/catalog\/node-services\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
-      noFilter(ctx.q, '/v1/catalog/node-services/:node');
+      const f = filterOf(ctx.q, NODE_SERVICE_FIELDS);
       if (!isNode(ctx.params[0]!)) return blocking(ctx, () => 1, () => jsonText('{"Node":null,"Services":null}'));
+      if (f) return blocking(ctx, state.servicesTableIndex, () => cached(`catalog/node-services?${f.text}`, state.servicesTableIndex(), () => views.nodeServicesFiltered(f.pred)), [TOPIC.services]);
       return blocking(ctx, state.servicesTableIndex, () => cached('catalog/node-services', state.servicesTableIndex(), () => views.nodeServices()), [TOPIC.services]);
     }],
     ['GET', /^\/v1\/health\/node\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
-      noFilter(ctx.q, '/v1/health/node/:node');
+      const f = filterOf(ctx.q, HEALTH_CHECK_FIELDS);
       if (!isNode(ctx.params[0]!)) return blocking(ctx, state.checksTableIndex, () => jsonText('[]'), [TOPIC.checks]);
+      if (f) return blocking(ctx, state.checksTableIndex, () => cached(`health/node?${f.text}`, state.checksTableIndex(), () => views.filteredChecks(f.pred)), [TOPIC.checks]);
       // Every check of the one node: the same body as /health/state/any.
       return blocking(ctx, state.checksTableIndex, () => cached('health/state/critical,passing,warning', state.checksTableIndex(), () => views.healthState(new Set(ALL_STATUSES))), [TOPIC.checks]);
     }],
@@ -351,42 +372,49 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     }],
     ['GET', /^\/v1\/catalog\/service\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
-      noFilter(ctx.q, '/v1/catalog/service/:name');
+      const f = filterOf(ctx.q, SERVICE_NODE_FIELDS);
       const name = ctx.params[0]!;
       const tags = ctx.q.getAll('tag');
       const index = () => state.serviceIndex(name);
-      return blocking(ctx, index, () => cached(`catalog/service/${name}?${tags.join('&')}`, index(), () => views.catalogService(name, tags)), [TOPIC.name(name)]);
+      return blocking(ctx, index, () => cached(`catalog/service/${name}?${tags.join('&')}&filter=${f?.text ?? ''}`, index(), () => views.catalogService(name, tags, f?.pred)), [TOPIC.name(name)]);
     }],
     ['GET', /^\/v1\/health\/service\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
-      noFilter(ctx.q, '/v1/health/service/:name');
+      const f = filterOf(ctx.q, CHECK_SERVICE_NODE_FIELDS);
       const name = ctx.params[0]!;
       const tags = ctx.q.getAll('tag');
       const passing = flag(ctx.q, 'passing');
       const index = () => state.serviceIndex(name);
-      return blocking(ctx, index, () => cached(`health/service/${name}?${passing}&${tags.join('&')}`, index(), () => views.healthService(name, tags, passing)), [TOPIC.name(name)]);
+      return blocking(ctx, index, () => cached(`health/service/${name}?${passing}&${tags.join('&')}&filter=${f?.text ?? ''}`, index(), () => views.healthService(name, tags, passing, f?.pred)), [TOPIC.name(name)]);
     }],
     ['GET', /^\/v1\/health\/checks\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
-      noFilter(ctx.q, '/v1/health/checks/:name');
+      const f = filterOf(ctx.q, HEALTH_CHECK_FIELDS);
       const name = ctx.params[0]!;
       const index = () => state.serviceIndex(name);
-      return blocking(ctx, index, () => cached(`health/checks/${name}`, index(), () => views.healthChecks(name)), [TOPIC.name(name)]);
+      return blocking(ctx, index, () => cached(`health/checks/${name}?filter=${f?.text ?? ''}`, index(), () => views.healthChecks(name, f?.pred)), [TOPIC.name(name)]);
     }],
     ['GET', /^\/v1\/health\/state\/([^/]+)$/, (ctx) => {
       checkDc(ctx.q);
       const wanted = ctx.params[0]!;
       let statuses = new Set<CheckStatus>(wanted === 'any' ? ALL_STATUSES : isStatus(wanted) ? [wanted] : []);
-      const filter = ctx.q.get('filter');
-      if (filter !== null && filter.trim() !== '') {
-        let matching: Set<CheckStatus>;
+      const f = filterOf(ctx.q, HEALTH_CHECK_FIELDS);
+      let general: Pred | undefined;
+      if (f) {
+        // Status-only filters keep the O(non-passing) path; anything else is evaluated per check.
+        let matching: Set<CheckStatus> | undefined;
         try {
-          matching = statusFilter(filter);
+          matching = statusFilter(f.text);
         } catch (err) {
-          if (err instanceof FilterError) throw new ApiError(400, `Failed to create boolean expression evaluator: ${err.message}`);
-          throw err;
+          if (!(err instanceof FilterError)) throw err;
         }
-        statuses = new Set([...statuses].filter((s) => matching.has(s)));
+        if (matching) statuses = new Set([...statuses].filter((s) => matching.has(s)));
+        else general = f.pred;
+      }
+      if (general) {
+        const pred = general;
+        const key = `health/state/${[...statuses].sort().join(',')}?${f!.text}`;
+        return blocking(ctx, state.checksTableIndex, () => cached(key, state.checksTableIndex(), () => views.filteredChecks(pred, statuses)), [TOPIC.checks]);
       }
       const key = `health/state/${[...statuses].sort().join(',')}`;
       // Like 1.8.7, an unknown state is an empty list rather than an error.

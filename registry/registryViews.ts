@@ -6,7 +6,10 @@
  * per-record fragments that are re-rendered only when their record changed.
  */
 import { catalogServiceJson, checkJson, healthServiceJson, nodeJson, nodeServiceJson, serfCheckJson, type NodeInfo } from './consulShapes';
-import type { CheckRecord, CheckStatus } from './registryRecords';
+import type { CheckRecord, CheckStatus, ServiceRecord } from './registryRecords';
+
+/** A record as a `?filter=` sees it (Consul's Go field names). */
+export type Pred = (record: unknown) => boolean;
 import type { RegistryState } from './registryState';
 
 export const ALL_STATUSES: readonly CheckStatus[] = ['passing', 'warning', 'critical'];
@@ -36,17 +39,56 @@ export class RegistryViews {
   }
 
   /** `/v1/catalog/service/:name`, O(that service). */
-  catalogService(name: string, tags: string[]): string {
-    return JSON.stringify(this.state.instancesOf(name).filter((s) => tags.every((t) => s.Tags.includes(t))).map((s) => catalogServiceJson(this.node, s)));
+  catalogService(name: string, tags: string[], filter?: Pred): string {
+    const node = this.projectNode();
+    return JSON.stringify(
+      this.state
+        .instancesOf(name)
+        .filter((s) => tags.every((t) => s.Tags.includes(t)))
+        .filter((s) => !filter || filter(projectServiceNode(node, this.projectService(s))))
+        .map((s) => catalogServiceJson(this.node, s)),
+    );
+  }
+
+  // ---- what `?filter=` sees ----
+
+  projectNode() {
+    return { ID: this.node.id, Node: this.node.name, Address: this.node.address, Datacenter: this.node.datacenter, TaggedAddresses: nodeJson(this.node).TaggedAddresses, Meta: { 'consul-network-segment': '' } };
+  }
+
+  projectService(s: ServiceRecord) {
+    return {
+      Kind: '', ID: s.ID, Service: s.Service, Tags: s.Tags, Address: s.Address, TaggedAddresses: {}, Meta: s.Meta, Port: s.Port, Weights: s.Weights,
+      EnableTagOverride: s.EnableTagOverride, Proxy: { MeshGateway: { Mode: '' }, Expose: { Checks: false, Paths: [] }, Upstreams: [], DestinationServiceName: '', DestinationServiceID: '', LocalServiceAddress: '', LocalServicePort: 0 },
+      Connect: { Native: false },
+    };
+  }
+
+  projectCheck(c: CheckRecord) {
+    return { Node: this.node.name, CheckID: c.CheckID, Name: c.Name, Status: c.Status, Notes: c.Notes, Output: c.Output, ServiceID: c.ServiceID, ServiceName: c.ServiceName, ServiceTags: this.state.services.get(c.ServiceID)?.Tags ?? [], Type: c.definition.type };
+  }
+
+  projectSerf() {
+    const j = serfCheckJson(this.node);
+    return { Node: j.Node, CheckID: j.CheckID, Name: j.Name, Status: j.Status, Notes: j.Notes, Output: j.Output, ServiceID: '', ServiceName: '', ServiceTags: [], Type: '' };
+  }
+
+  /** Every check (serfHealth first, then in creation order) that passes the filter: O(all checks). */
+  filteredChecks(filter: Pred, statuses: ReadonlySet<CheckStatus> = new Set(ALL_STATUSES)): string {
+    const parts: string[] = [];
+    if (statuses.has('passing') && filter(this.projectSerf())) parts.push(this.serfText);
+    for (const c of this.state.checks.values()) if (statuses.has(c.Status) && filter(this.projectCheck(c))) parts.push(this.check(c));
+    return `[${parts.join(',')}]`;
   }
 
   /** `/v1/health/service/:name`, O(that service); `passing`: only instances whose every check passes. */
-  healthService(name: string, tags: string[], passing: boolean): string {
+  healthService(name: string, tags: string[], passing: boolean, filter?: Pred): string {
     const cache = this.state.fragments.entry;
     const parts: string[] = [];
     for (const s of this.state.instancesOf(name)) {
       if (!tags.every((t) => s.Tags.includes(t))) continue;
       if (passing && !this.state.instancePassing(s.ID)) continue;
+      if (filter && !filter({ Node: this.projectNode(), Service: this.projectService(s), Checks: [this.projectSerf(), ...this.state.checksOfService(s.ID).map((c) => this.projectCheck(c))] })) continue;
       let entry = cache.get(s.ID);
       if (entry === undefined) {
         const checks = [this.serfText, ...this.state.checksOfService(s.ID).map((c) => this.check(c))];
@@ -59,9 +101,9 @@ export class RegistryViews {
   }
 
   /** `/v1/health/checks/:name`, O(that service). */
-  healthChecks(name: string): string {
+  healthChecks(name: string, filter?: Pred): string {
     const parts: string[] = [];
-    for (const s of this.state.instancesOf(name)) for (const c of this.state.checksOfService(s.ID)) parts.push(this.check(c));
+    for (const s of this.state.instancesOf(name)) for (const c of this.state.checksOfService(s.ID)) if (!filter || filter(this.projectCheck(c))) parts.push(this.check(c));
     return `[${parts.join(',')}]`;
   }
 
@@ -88,6 +130,13 @@ export class RegistryViews {
   /** `/v1/catalog/nodes`: the one node. */
   catalogNodes(): string {
     return `[${this.nodeText}]`;
+  }
+
+  /** `/v1/catalog/node-services/:node?filter=`: O(instances). */
+  nodeServicesFiltered(filter: Pred): string {
+    const parts: string[] = [];
+    for (const s of this.state.services.values()) if (filter(this.projectService(s))) parts.push(JSON.stringify(nodeServiceJson(s)));
+    return `{"Node":${this.nodeText},"Services":[${parts.join(',')}]}`;
   }
 
   /** `/v1/catalog/node/:node`: the node and every instance by id; re-encodes only blocks whose services changed. */
@@ -120,6 +169,15 @@ export class RegistryViews {
       });
     });
   }
+}
+
+/** A catalog entry as `?filter=` sees it. */
+function projectServiceNode(node: ReturnType<RegistryViews['projectNode']>, s: ReturnType<RegistryViews['projectService']>) {
+  return {
+    ID: node.ID, Node: node.Node, Address: node.Address, Datacenter: node.Datacenter, TaggedAddresses: node.TaggedAddresses, NodeMeta: node.Meta,
+    ServiceKind: s.Kind, ServiceID: s.ID, ServiceName: s.Service, ServiceTags: s.Tags, ServiceAddress: s.Address, ServiceTaggedAddresses: s.TaggedAddresses,
+    ServiceMeta: s.Meta, ServicePort: s.Port, ServiceWeights: s.Weights, ServiceEnableTagOverride: s.EnableTagOverride, ServiceProxy: s.Proxy, ServiceConnect: s.Connect,
+  };
 }
 
 /**

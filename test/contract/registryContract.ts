@@ -487,6 +487,39 @@ export function registryContract(name: string, start: () => Promise<RegistryUnde
       expect((await api('GET', '/v1/txn')).status).toBe(405);
     });
 
+    it('?filter= on catalog, health and agent endpoints, with Consul’s error texts', async () => {
+      await ok('PUT', '/v1/agent/service/register', { Name: 'flt', ID: 'flt-1', Port: 81, Tags: ['blue'], Meta: { color: 'blue' }, Check: { CheckID: 'flt-1-ttl', TTL: '5m', Status: 'passing' } });
+      await ok('PUT', '/v1/agent/service/register', { Name: 'flt', ID: 'flt-2', Port: 82, Tags: ['green'], Meta: { color: 'green' }, Check: { CheckID: 'flt-2-ttl', TTL: '5m' } });
+      await vi.waitFor(async () => expect((await health('flt')).length).toBe(2), WAIT);
+      const name = await nodeName();
+      const f = (expr: string) => `filter=${encodeURIComponent(expr)}`;
+      const sorted = (xs: string[]) => [...xs].sort();
+      expect((await health('flt', `?${f('Service.Meta.color == "blue"')}`)).map((e) => e.Service.ID)).toEqual(['flt-1']);
+      expect((await health('flt', `?${f('Checks.Status == critical')}`)).map((e) => e.Service.ID)).toEqual(['flt-2']);
+      expect(((await ok('GET', `/v1/catalog/service/flt?${f('ServicePort == 82 or "blue" in ServiceTags')}`)).json() as { ServiceID: string }[]).map((e) => e.ServiceID).sort()).toEqual(['flt-1', 'flt-2']);
+      expect(((await ok('GET', `/v1/health/checks/flt?${f('Status != "passing"')}`)).json() as { CheckID: string }[]).map((c) => c.CheckID)).toEqual(['flt-2-ttl']);
+      expect(((await ok('GET', `/v1/health/node/${name}?${f('ServiceName == "flt" and Status == "passing"')}`)).json() as { CheckID: string }[]).map((c) => c.CheckID)).toEqual(['flt-1-ttl']);
+      expect(((await ok('GET', `/v1/health/state/any?${f('ServiceID matches "^flt-" and not (Status == passing)')}`)).json() as { CheckID: string }[]).map((c) => c.CheckID)).toEqual(['flt-2-ttl']);
+      expect(Object.keys((await ok('GET', `/v1/agent/services?${f('Service == "flt" and Meta.color != "blue"')}`)).json() as object)).toEqual(['flt-2']);
+      expect(sorted(Object.keys((await ok('GET', `/v1/agent/checks?${f('ServiceName == flt')}`)).json() as object))).toEqual(['flt-1-ttl', 'flt-2-ttl']);
+      expect(((await ok('GET', `/v1/catalog/nodes?${f(`Node == "${name}"`)}`)).json() as unknown[]).length).toBe(1);
+      expect((await ok('GET', `/v1/catalog/nodes?${f('Meta is empty')}`)).json()).toEqual([]);
+      const ns = (await ok('GET', `/v1/catalog/node-services/${name}?${f('Service == flt and Port == 81')}`)).json() as { Services: { ID: string }[] };
+      expect(ns.Services.map((x) => x.ID)).toEqual(['flt-1']);
+      expect((await health('flt', `?${f('')}`)).length).toBe(2);
+
+      const bad: [string, string][] = [
+        ['Foo == 1', 'Selector "Foo" is not valid'],
+        ['Service.Port == "abc"', 'Failed to coerce value "abc" for selector "Service.Port": strconv.ParseInt: parsing "abc": invalid syntax'],
+        ['Service.Port ==', '1:16 (15): no match found, expected: "-", "0", "\\"", "`", [ \\t\\r\\n], [1-9] or [a-zA-Z]'],
+        ['(Service.Port == 80', '1:20 (19): rule "grouping": Unmatched parentheses'],
+        ['Service.Port matches "8"', 'Invalid match operator "Matches" for selector "Service.Port"'],
+        ['Service.ID matches "["', 'Failed to compile regular expression "[": error parsing regexp: missing closing ]: `[`'],
+        ['Service.Port == 0x50', '1:18 (17): rule "number": Invalid number literal'],
+      ];
+      for (const [expr, text] of bad) expect(await api('GET', `/v1/health/service/flt?${f(expr)}`), expr).toMatchObject({ status: 500, text: `Failed to create boolean expression evaluator: ${text}` });
+    });
+
     it('works unchanged with the `consul` npm client: register, pass, discover, KV CAS, deregister', async () => {
       const url = new URL(reg.httpAddr);
       const consul = new Consul({ host: url.hostname, port: Number(url.port) });
