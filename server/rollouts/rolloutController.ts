@@ -116,6 +116,11 @@ export class RolloutController {
       }
     }
     for (const id of [...this.badges.keys()]) if (!seen.has(id)) this.badge(id, null);
+    for (const id of [...this.timers.keys()]) {
+      if (seen.has(id)) continue;
+      this.timers.delete(id);
+      this.deps.metrics.forget(id);
+    }
   }
 
   private async drive(id: string, store: RolloutStore, stored: StoredRollout): Promise<void> {
