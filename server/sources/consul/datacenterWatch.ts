@@ -87,6 +87,8 @@ export class DatacenterWatch {
   private generation = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private lastSweep = -Infinity;
+  /** How long the last full read took: sweeps are spaced so they cost at most ~5 % of the time. */
+  private lastFullReadMs = 0;
   /** Raft indexes a check watch has seen a change at (recent ones only). */
   private readonly explainedIndexes = new Set<number>();
   /**
@@ -263,7 +265,7 @@ export class DatacenterWatch {
 
   /** Wants every service re-read (one full read), no more often than sweepMinIntervalMs. */
   private requestSweep(): void {
-    const min = this.options.sweepMinIntervalMs ?? CONSUL_SOURCE_DEFAULTS.sweepMinIntervalMs;
+    const min = Math.max(this.options.sweepMinIntervalMs ?? CONSUL_SOURCE_DEFAULTS.sweepMinIntervalMs, 20 * this.lastFullReadMs);
     const wait = Math.max(0, this.lastSweep + min - this.clock.now());
     if (this.sweepScheduled) return;
     this.sweepScheduled = true;
@@ -419,13 +421,18 @@ export class DatacenterWatch {
 
   /** A full read of the datacenter: by node when the registry allows, else by service. */
   private async fullRead(names: readonly string[]): Promise<Read> {
-    if (this.nodeReads) {
-      const res = await this.readByNode();
-      if (res !== 'unsupported') return res;
-      this.nodeReads = false;
-      this.source.log.info({ dc: this.dc }, 'no per-node catalog endpoints; full reads go per service');
+    const started = this.clock.now();
+    try {
+      if (this.nodeReads) {
+        const res = await this.readByNode();
+        if (res !== 'unsupported') return res;
+        this.nodeReads = false;
+        this.source.log.info({ dc: this.dc }, 'no per-node catalog endpoints; full reads go per service');
+      }
+      return await this.readServices(names);
+    } finally {
+      this.lastFullReadMs = this.clock.now() - started;
     }
-    return this.readServices(names);
   }
 
   /**
