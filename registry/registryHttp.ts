@@ -61,6 +61,42 @@ const notFound: Reply = { notFound: true };
 
 type Route = [method: string, pattern: RegExp, handler: (ctx: Ctx) => Promise<void> | void];
 
+/** Query parameters every endpoint takes: `dc` (checked), `token` (no ACLs here), and the consistency modes (every read is consistent). */
+const COMMON_PARAMS = ['dc', 'token', 'pretty', 'stale', 'consistent'];
+const BLOCKING = ['index', 'wait'];
+/**
+ * The other parameters each endpoint implements; anything else is refused with 400 naming it,
+ * never ignored (`near` is accepted where Consul takes it: with one node the order cannot change).
+ */
+const ENDPOINT_PARAMS: [method: string, pattern: RegExp, params: string[]][] = [
+  ['GET', /^\/v1\/kv\//, ['recurse', 'keys', 'separator', 'raw', ...BLOCKING]],
+  ['PUT', /^\/v1\/kv\//, ['cas', 'flags', 'acquire', 'release']],
+  ['DELETE', /^\/v1\/kv\//, ['recurse', 'cas']],
+  ['PUT', /^\/v1\/agent\/check\/(pass|warn|fail)\//, ['note']],
+  ['GET', /^\/v1\/agent\/(services|checks)$/, ['filter']],
+  ['GET', /^\/v1\/agent\/members$/, ['wan', 'segment']],
+  ['GET', /^\/v1\/catalog\/nodes$/, ['filter', 'node-meta', 'near', ...BLOCKING]],
+  ['GET', /^\/v1\/catalog\/node-services\//, ['filter', ...BLOCKING]],
+  ['GET', /^\/v1\/catalog\/node\//, BLOCKING],
+  ['GET', /^\/v1\/catalog\/services$/, BLOCKING],
+  ['GET', /^\/v1\/catalog\/service\//, ['tag', 'filter', 'near', ...BLOCKING]],
+  ['GET', /^\/v1\/health\/service\//, ['tag', 'passing', 'filter', 'near', ...BLOCKING]],
+  ['GET', /^\/v1\/health\/(checks|state)\//, ['filter', 'near', ...BLOCKING]],
+  ['GET', /^\/v1\/health\/node\//, ['filter', ...BLOCKING]],
+  ['GET', /^\/v1\/session\/(info|list|node)/, BLOCKING],
+  ['GET', /^\/v1\/internal\/ui\/services$/, BLOCKING],
+];
+
+/** Refuses a query parameter the endpoint does not implement (400, naming it and what is supported). */
+function checkParams(method: string, path: string, q: URLSearchParams): void {
+  const own = ENDPOINT_PARAMS.find(([m, re]) => m === method && re.test(path))?.[2] ?? [];
+  for (const name of new Set(q.keys())) {
+    if (COMMON_PARAMS.includes(name) || own.includes(name)) continue;
+    const supported = [...own, ...COMMON_PARAMS].join(', ');
+    throw new ApiError(400, `Unsupported query parameter ${JSON.stringify(name)} on ${method} ${path}: the embedded registry does not implement it and refuses it rather than ignore it (supported here: ${supported})`);
+  }
+}
+
 export interface RegistryHttpDeps {
   state: RegistryState;
   checker: HealthChecker;
@@ -281,6 +317,9 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     ['GET', /^\/v1\/status\/peers$/, ({ res }) => json(res, [deps.leaderAddr])],
     ['GET', /^\/v1\/agent\/self$/, ({ res }) => json(res, agentSelf())],
     ['GET', /^\/v1\/agent\/members$/, ({ res, q }) => {
+      // `consul members` asks for every segment (`_all`); this agent has only the default one ("").
+      const segment = q.get('segment');
+      if (segment !== null && segment !== '' && segment !== '_all') throw new ApiError(400, `Unsupported segment ${JSON.stringify(segment)}: the embedded registry has only the default network segment ("")`);
       // ?wan lists the WAN pool: this agent is its only member there too (named node.dc).
       const m = memberJson(node, deps.port ?? 0);
       json(res, [flag(q, 'wan') ? { ...m, Name: `${node.name}.${node.datacenter}` } : m]);
@@ -543,13 +582,10 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
       ctx.q = url.searchParams;
       ctx.rawQuery = url.search.replace(/^\?/, '');
       const matching = routes.filter(([, re]) => re.test(path));
-      if (matching.length === 0) {
-        res.writeHead(404);
-        res.end();
-        return;
-      }
+      if (matching.length === 0) throw new ApiError(404, `Unknown endpoint: ${req.method} ${path} is not implemented by the embedded registry (see registry/README.md for what it implements)`);
       const route = matching.find(([m]) => m === req.method);
       if (!route) throw new ApiError(405, `method ${req.method} not allowed`);
+      checkParams(req.method!, path, ctx.q);
       ctx.params = (route[1].exec(path) ?? []).slice(1);
       await route[2](ctx);
     } catch (err) {

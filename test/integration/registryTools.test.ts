@@ -121,6 +121,28 @@ describe('HashiCorp consul CLI 1.8.7 against the embedded registry', () => {
   });
 });
 
+describe('what the embedded registry does not implement is refused, never ignored', () => {
+  it('answers 400 naming an unknown query parameter and 404 naming an unknown endpoint', async () => {
+    const reg = await start();
+    const get = async (path: string, method = 'GET') => {
+      const r = await fetch(`${reg.httpAddr}${path}`, { method });
+      return { status: r.status, text: await r.text() };
+    };
+    expect(await get('/v1/health/service/web?cached')).toMatchObject({ status: 400, text: expect.stringContaining('Unsupported query parameter "cached" on GET /v1/health/service/web') });
+    expect(await get('/v1/kv/x?foo=bar')).toMatchObject({ status: 400, text: expect.stringContaining('Unsupported query parameter "foo"') });
+    expect(await get('/v1/kv/x?index=1', 'PUT')).toMatchObject({ status: 400, text: expect.stringContaining('"index" on PUT /v1/kv/x') });
+    expect(await get('/v1/catalog/services?filter=ServiceName%20%3D%3D%20x')).toMatchObject({ status: 400, text: expect.stringContaining('Unsupported query parameter "filter" on GET /v1/catalog/services') });
+    expect(await get('/v1/catalog/services?node-meta=a:b')).toMatchObject({ status: 400, text: expect.stringContaining('"node-meta"') });
+    expect(await get('/v1/agent/members?segment=x')).toMatchObject({ status: 400, text: expect.stringContaining('segment "x"') });
+    expect(await get('/v1/acl/tokens')).toMatchObject({ status: 404, text: 'Unknown endpoint: GET /v1/acl/tokens is not implemented by the embedded registry (see registry/README.md for what it implements)' });
+    expect(await get('/v1/agent/connect/ca/roots')).toMatchObject({ status: 404, text: expect.stringContaining('/v1/agent/connect/ca/roots') });
+    // What every endpoint takes: dc, token, stale, consistent, pretty.
+    expect((await get('/v1/health/service/web?dc=dc1&stale&consistent&token=x&pretty&near=_agent&passing=1')).status).toBe(200);
+    // A missing key is still Consul's empty 404 (clients block on it).
+    expect(await get('/v1/kv/missing')).toEqual({ status: 404, text: '' });
+  });
+});
+
 describe('sessions are durable like KV', () => {
   it('keeps sessions and held locks across kill -9; the lock is still refused to another session', async () => {
     const dir = tmp();
