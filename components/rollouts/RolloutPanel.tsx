@@ -24,8 +24,9 @@ export function RolloutPanel({ service }: { service: Service }) {
   const data = view.data;
   const r = data?.rollout ?? null;
   const policy = service.traffic ?? null;
-  const subsets = policy ? Object.keys(policy.subsets) : [];
-  const defaultCanary = policy && subsets.length === 2 ? [...subsets].sort((a, b) => weightOf(policy, a) - weightOf(policy, b))[0] : undefined;
+  // Without a policy, starting enables one from the blue/green tags: offer those subsets.
+  const subsets = policy ? Object.keys(policy.subsets) : colourSubsets(service.tags);
+  const defaultCanary = policy ? (subsets.length === 2 ? [...subsets].sort((a, b) => weightOf(policy, a) - weightOf(policy, b))[0] : undefined) : subsets.includes('green') ? 'green' : undefined;
 
   return (
     <section className="panel" aria-labelledby="rollout-title" data-testid="rollout-panel">
@@ -71,6 +72,7 @@ export function RolloutPanel({ service }: { service: Service }) {
       {starting && !isActive(r) && (
         <StartRolloutForm
           subsets={subsets}
+          hasPolicy={policy !== null}
           defaultCanary={defaultCanary}
           pending={mutation.isPending}
           onCancel={() => setStarting(false)}
@@ -86,6 +88,12 @@ export function RolloutPanel({ service }: { service: Service }) {
       )}
     </section>
   );
+}
+
+/** The subsets "Enable traffic control" would make from colour tags (`blue`, or `color=blue` on Kubernetes). */
+function colourSubsets(tags: readonly string[]): string[] {
+  const colours = new Set(tags.map((t) => (t.includes('=') ? t.slice(t.indexOf('=') + 1) : t)).filter((c) => c === 'blue' || c === 'green'));
+  return colours.size === 2 ? ['blue', 'green'] : [];
 }
 
 function tone(r: Rollout): string {

@@ -11,7 +11,7 @@ export const PRESETS = {
 type Preset = keyof typeof PRESETS;
 
 /** "Start rollout": canary subset, a step preset, and the analysis thresholds. Labelled, keyboard-only usable. */
-export function StartRolloutForm({ subsets, defaultCanary, pending, onStart, onCancel }: { subsets: string[]; defaultCanary: string | undefined; pending: boolean; onStart: (body: z.input<typeof StartRolloutBody>) => void; onCancel: () => void }) {
+export function StartRolloutForm({ subsets, hasPolicy, defaultCanary, pending, onStart, onCancel }: { subsets: string[]; hasPolicy: boolean; defaultCanary: string | undefined; pending: boolean; onStart: (body: z.input<typeof StartRolloutBody>) => void; onCancel: () => void }) {
   const id = useId();
   const [canary, setCanary] = useState(defaultCanary ?? subsets[0] ?? '');
   const [preset, setPreset] = useState<Preset>('steady');
@@ -37,16 +37,15 @@ export function StartRolloutForm({ subsets, defaultCanary, pending, onStart, onC
         });
       }}
     >
-      {subsets.length > 0 ? (
+      {subsets.length > 0 && (
         <label>
           Canary subset
           <select value={canary} onChange={(e) => setCanary(e.target.value)} data-testid="rollout-canary">
             {subsets.map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
         </label>
-      ) : (
-        <p className="meta">No traffic policy yet: starting enables traffic control from the blue/green tags, with the new release as the canary.</p>
       )}
+      {!hasPolicy && <p className="meta">No traffic policy yet: starting the rollout enables traffic control from the blue/green tags first.</p>}
       <fieldset>
         <legend>Steps</legend>
         {(Object.keys(PRESETS) as Preset[]).map((p) => (
