@@ -5,6 +5,7 @@
  * failing one is rolled back by itself with the metric, value and threshold in the message.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { EXIT, runCli } from '../../cli/switchboardCli';
 import { RolloutView } from '../../protocol/rollout';
 import { newHistogram, recordLatency } from '../../sdk/latencyHistogram';
 import type { Switchboard } from '../../server/switchboard';
@@ -14,7 +15,7 @@ let sb: Switchboard;
 let base: string;
 let registry: string;
 const alice = { authorization: 'Bearer alice-token', 'content-type': 'application/json' };
-const releases: Record<string, number> = { cart: 0, search: 0.5 };
+const releases: Record<string, number> = { cart: 0, search: 0.5, wishlist: 0 };
 const totals = new Map<string, { requests: number; errors: number; latency: number[] }>();
 let feeding: NodeJS.Timeout | null = null;
 
@@ -74,5 +75,27 @@ describe('rollouts on the embedded registry', () => {
     expect(view.rollout!.message).toMatch(/^canary error rate 50 % > 1 %.* for 1 interval$/);
     expect(view.canaryWeight).toBe(0);
     expect(sb.store.summary('embedded/dc1/search')?.rollout).toEqual({ state: 'Failed', step: 1, steps: 2 });
+  });
+
+  it('the CLI drives the same API: start, status --json, a second start is a conflict (exit 4), abort', async () => {
+    const cli = async (...argv: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runCli(argv, { env: { SWITCHBOARD_URL: base, SWITCHBOARD_TOKEN: 'alice-token' }, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+      return { code, stdout, stderr };
+    };
+    const started = await cli('rollout', 'start', 'wishlist', '--steps', '10,50,100', '--pause', '10m', '--interval', '1s', '--min-requests', '20', '--reason', 'wishlist 2.0');
+    expect(started).toMatchObject({ code: EXIT.ok, stderr: '' });
+    expect(started.stdout).toContain('embedded/dc1/wishlist: Progressing step 1/3, green 10%');
+    const status = await cli('rollout', 'status', 'wishlist', '--json');
+    expect(RolloutView.parse(JSON.parse(status.stdout)).rollout).toMatchObject({ state: 'Progressing', startedBy: 'alice', reason: 'wishlist 2.0' });
+    const again = await cli('rollout', 'start', 'wishlist', '--steps', '10,100');
+    expect(again.code).toBe(EXIT.conflict);
+    expect(again.stderr).toContain('a rollout is already Progressing on wishlist');
+    const aborted = await cli('rollout', 'abort', 'wishlist', '--reason', 'not today');
+    expect(aborted.code).toBe(EXIT.ok);
+    expect(aborted.stdout).toContain('Aborted');
+    expect(await (await fetch(`${registry}/v1/kv/switchboard/traffic/wishlist?raw`)).json()).toMatchObject({ weights: { blue: 100, green: 0 } });
+    expect((await cli('rollout', 'promote', 'wishlist')).code).toBe(EXIT.conflict);
   });
 });
