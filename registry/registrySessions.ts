@@ -31,8 +31,20 @@ export function checkSessionId(id: string): void {
 }
 
 /** Decodes a session/create body into a record to store, validating it against the state as Consul does. */
+/** Go's encoding/json matches object keys case-insensitively: renames keys to the canonical names given. */
+export function canonicalKeys(obj: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    const canon = names.includes(k) ? k : (names.find((n) => n.toLowerCase() === k.toLowerCase()) ?? k);
+    if (!(canon in out) || canon === k) out[canon] = v;
+  }
+  return out;
+}
+
+const SESSION_FIELDS = ['ID', 'Name', 'Node', 'Checks', 'NodeChecks', 'ServiceChecks', 'LockDelay', 'Behavior', 'TTL', 'Namespace'];
+
 export function decodeSession(raw: unknown, state: RegistryState, nodeName: string): Omit<SessionRecord, 'CreateIndex' | 'ModifyIndex'> {
-  const body = (raw ?? {}) as Record<string, unknown>;
+  const body = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? canonicalKeys(raw as Record<string, unknown>, SESSION_FIELDS) : ((raw ?? {}) as Record<string, unknown>);
   if (typeof body !== 'object' || Array.isArray(body)) throw new SessionError(400, `Request decode failed: json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body} into Go value of type structs.Session`);
   const str = (k: string): string => {
     const v = body[k];
@@ -84,7 +96,7 @@ export function decodeSession(raw: unknown, state: RegistryState, nodeName: stri
     const v = body.ServiceChecks;
     if (!Array.isArray(v)) throw new SessionError(400, `Request decode failed: json: cannot unmarshal ${typeof v} into Go struct field Session.ServiceChecks of type []structs.ServiceCheck`);
     serviceChecks = v.map((x) => {
-      const o = (x ?? {}) as Record<string, unknown>;
+      const o = canonicalKeys((x ?? {}) as Record<string, unknown>, ['ID', 'Namespace']);
       return { ID: typeof o.ID === 'string' ? o.ID : '', Namespace: typeof o.Namespace === 'string' ? o.Namespace : '' };
     });
   }

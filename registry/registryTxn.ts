@@ -13,6 +13,7 @@ import { healthServiceJson, kvText, nodeJson, serfCheckJson, checkJson, type Nod
 import type { KvRecord, ServiceRecord } from './registryRecords';
 import type { RegistrationCheck, RegistryState } from './registryState';
 import { SERF_CHECK } from './registryState';
+import { canonicalKeys } from './registrySessions';
 
 export const MAX_TXN_OPS = 64;
 
@@ -48,6 +49,17 @@ export function runTxn(raw: string, state: RegistryState, node: NodeInfo): Outco
   if (ops === null) ops = [];
   if (!Array.isArray(ops)) throw new TxnBodyError(400, `Failed to parse body: json: cannot unmarshal ${typeof ops === 'object' ? 'object' : typeof ops} into Go value of type api.TxnOps`);
   if (ops.length > MAX_TXN_OPS) throw new TxnBodyError(413, `Transaction contains too many operations (${ops.length} > ${MAX_TXN_OPS})`);
+  // Go decodes keys case-insensitively.
+  ops = (ops as unknown[]).map((op) => {
+    if (op === null || typeof op !== 'object' || Array.isArray(op)) return op;
+    const o = canonicalKeys(op as Record<string, unknown>, [...OP_KINDS]);
+    for (const k of ['Node', 'Service', 'Check'] as const) {
+      const inner = o[k];
+      if (inner && typeof inner === 'object' && !Array.isArray(inner)) o[k] = canonicalKeys(inner as Record<string, unknown>, ['Verb', 'Node', 'Service', 'Check']);
+    }
+    if (o.KV && typeof o.KV === 'object' && !Array.isArray(o.KV)) o.KV = canonicalKeys(o.KV as Record<string, unknown>, [...KV_FIELDS]);
+    return o;
+  });
   for (const op of ops as unknown[]) {
     if (op === null || typeof op !== 'object' || Array.isArray(op)) throw new TxnBodyError(400, `Failed to parse body: json: cannot unmarshal ${Array.isArray(op) ? 'array' : typeof op} into Go value of type api.TxnOp`);
     for (const k of Object.keys(op)) if (!OP_KINDS.has(k)) throw new TxnBodyError(400, `Failed to parse body: json: unknown field ${JSON.stringify(k)}`);

@@ -19,6 +19,7 @@ echo "── installing test dependencies"
 bash scripts/install-consul.sh > /dev/null || echo "fail install-consul" >> "$results/checks.txt"
 bash scripts/install-chromium.sh || echo "fail install-chromium" >> "$results/checks.txt"
 bash scripts/install-bind9.sh || echo "fail install-bind9" >> "$results/checks.txt"
+bash scripts/install-python-consul.sh > /dev/null || echo "fail install-python-consul" >> "$results/checks.txt"
 # A real kube-apiserver for the Kubernetes adapter: built once (~5 min on 2 cores), cached in .cache/kube.
 mkdir -p .cache
 bash scripts/build-kube-apiserver.sh > /dev/null 2> .cache/kube-build.log || { tail -40 .cache/kube-build.log; echo "fail build-kube-apiserver" >> "$results/checks.txt"; }
