@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EXIT, runCli } from '../../cli/switchboardCli';
+import { startDemoFleet } from '../../demo/demoFleet';
 import { RolloutView } from '../../protocol/rollout';
 import { newHistogram, recordLatency } from '../../sdk/latencyHistogram';
 import type { Switchboard } from '../../server/switchboard';
@@ -97,5 +98,21 @@ describe('rollouts on the embedded registry', () => {
     expect(aborted.stdout).toContain('Aborted');
     expect(await (await fetch(`${registry}/v1/kv/switchboard/traffic/wishlist?raw`)).json()).toMatchObject({ weights: { blue: 100, green: 0 } });
     expect((await cli('rollout', 'promote', 'wishlist')).code).toBe(EXIT.conflict);
+  });
+
+  it('the demo’s green payment release is good, failing or slow by config, and switches by an HTTP fault', async () => {
+    const fleet = await startDemoFleet({ registryAddr: registry, greenRelease: 'slow', specs: [{ name: 'demo-pay', id: 'demo-pay-g1', tags: ['green'], color: 'green' }] });
+    try {
+      const url = fleet.instances[0]!.url;
+      expect(await (await fetch(`${url}/fault`)).json()).toMatchObject({ errorRate: 0, latencyMs: 800 });
+      expect(await (await fetch(`${url}/fault`, { method: 'POST', body: JSON.stringify({ release: 'failing' }) })).json()).toMatchObject({ errorRate: 0.25, latencyMs: 0, failReady: false });
+      const bad = await fetch(`${url}/fault`, { method: 'POST', body: JSON.stringify({ release: 'broken' }) });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: string }).error).toMatch(/^release:/);
+      // A failing release still passes readiness: only analysis can tell it is bad.
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+    } finally {
+      await fleet.stop();
+    }
   });
 });
