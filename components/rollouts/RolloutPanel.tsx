@@ -5,7 +5,8 @@ import { durationMs, formatDuration, isActive, type Rollout } from '@/protocol/r
 import { weightOf } from '@/protocol/traffic';
 import { useNow } from '@/lib/useNow';
 import { useRolloutMutation, useRolloutView } from '@/lib/useRollout';
-import { canOperate, useSession } from '@/lib/useSession';
+import { useSession } from '@/lib/useSession';
+import { can } from '@/protocol/api';
 import { RolloutChart } from './RolloutChart';
 import { StartRolloutForm } from './StartRolloutForm';
 import { StepsTimeline } from './StepsTimeline';
@@ -14,7 +15,7 @@ import styles from './rollout.module.css';
 /** Per service: the rollout (steps, time left, live weight, analysis chart, actions) or "Start rollout". */
 export function RolloutPanel({ service }: { service: Service }) {
   const session = useSession();
-  const allowed = canOperate(session.data);
+  const allowed = can(session.data?.user?.role ?? session.data?.anonymousRole, 'rollout:write');
   const view = useRolloutView(service.id);
   const mutation = useRolloutMutation(service.id);
   const [starting, setStarting] = useState(false);
