@@ -11,6 +11,12 @@
  * `/v1/internal/ui/services`, and `/v1/health/service/:name` of 50 services plus of every
  * service a non-passing list names): registrations/s as the catalog grows, RSS, and the
  * registry process's CPU per check flip with those watchers woken.
+ * `npm run bench:registry -- --ops [--instances 150000]`: the embedded registry and Consul 1.8.7
+ * side by side on the newer endpoints: `/v1/txn` of 64 KV sets per second, session create +
+ * KV acquire per second (16 in flight), and the cost of `?filter=` with the catalog at 150,000
+ * instances (registered through `/v1/txn` service sets, 64 per transaction): one filtered
+ * `/v1/catalog/node-services/:node` over every instance and filtered `/v1/catalog/service/:name`
+ * (15 instances) and `/v1/health/service/:name` queries.
  * `--print-only` prints the section without appending it to BENCHMARKS.md.
  */
 import { readFileSync } from 'node:fs';
@@ -35,6 +41,10 @@ const KV_WRITES = 2000;
 const WATCHERS = 1000;
 const INSTANCES = 10_000;
 const CONCURRENCY = 16;
+if (args.includes('--ops')) {
+  await ops();
+  process.exit(0);
+}
 
 // Node's fetch opens as many sockets per origin as there are requests in flight, so the
 // 1,000 long polls are 1,000 real connections.
@@ -259,7 +269,7 @@ async function scale(): Promise<void> {
     return { ms: performance.now() - w0, cpuMs: (cpuSeconds(pid) - c0) * 1000, bytes };
   };
   const anyAll = await timed('/v1/health/state/any');
-  const catalog = await timed('/v1/catalog/services?cached-bypass=1');
+  const catalog = await timed('/v1/catalog/services');
   const rss = rssMiB(pid);
   stop.abort();
   await Promise.allSettled(loops);
@@ -286,6 +296,99 @@ async function scale(): Promise<void> {
       `| one unfiltered \`/v1/health/state/any\` (every check) | ${(anyAll.bytes / 2 ** 20).toFixed(1)} MiB, ${anyAll.cpuMs.toFixed(0)} ms CPU |`,
       `| one \`/v1/catalog/services\` (cached) | ${(catalog.bytes / 2 ** 10).toFixed(0)} KiB, ${catalog.cpuMs.toFixed(0)} ms CPU |`,
       `| registry RSS at the end | ${rss.toFixed(0)} MiB |`,
+    ].join('\n'),
+  );
+}
+
+async function ops(): Promise<void> {
+  const INSTANCES = option('instances', 150_000);
+  const PER = 15;
+  const TXNS = 300;
+  const SESSIONS = 1000;
+  const FILTERED = 200;
+  const targets: { name: string; make: () => Promise<Target> }[] = [
+    { name: 'embedded', make: embedded },
+    { name: 'Consul 1.8.7', make: consul },
+  ];
+  const rows: string[][] = [];
+  for (const { make } of targets) {
+    const t = await make();
+    try {
+      const node = ((await (await fetch(`${t.httpAddr}/v1/agent/self`)).json()) as { Config: { NodeName: string } }).Config.NodeName;
+      const txn = async (body: unknown) => {
+        const r = await fetch(`${t.httpAddr}/v1/txn`, { method: 'PUT', body: JSON.stringify(body) });
+        const text = await r.text();
+        if (r.status !== 200) throw new Error(`txn ${r.status}: ${text.slice(0, 200)}`);
+      };
+      // 1. txn of 64 KV sets.
+      const value = Buffer.from('v'.repeat(64)).toString('base64');
+      let started = performance.now();
+      await pool(Array.from({ length: TXNS }, (_, i) => i), (i) => txn(Array.from({ length: 64 }, (_, j) => ({ KV: { Verb: 'set', Key: `bench/txn/${i}/${j}`, Value: value } }))));
+      const txnPerSec = TXNS / ((performance.now() - started) / 1000);
+      // 2. session create + acquire.
+      started = performance.now();
+      await pool(Array.from({ length: SESSIONS }, (_, i) => i), async (i) => {
+        const r = await fetch(`${t.httpAddr}/v1/session/create`, { method: 'PUT', body: JSON.stringify({ Name: `bench-${i}`, LockDelay: '0s' }) });
+        const { ID } = (await r.json()) as { ID: string };
+        const a = await fetch(`${t.httpAddr}/v1/kv/bench/lock/${i}?acquire=${ID}`, { method: 'PUT', body: 'x' });
+        if ((await a.text()).trim() !== 'true') throw new Error('acquire failed');
+      });
+      const sessPerSec = SESSIONS / ((performance.now() - started) / 1000);
+      // 3. the catalog at INSTANCES, registered with txn service sets.
+      started = performance.now();
+      const services = Math.ceil(INSTANCES / PER);
+      const batches: number[][] = [];
+      for (let i = 0; i < INSTANCES; i += 64) batches.push(Array.from({ length: Math.min(64, INSTANCES - i) }, (_, j) => i + j));
+      await pool(batches, (batch) =>
+        txn(batch.map((n) => ({ Service: { Verb: 'set', Node: node, Service: { ID: `svc-${n % services}-${Math.floor(n / services)}`, Service: `svc-${n % services}`, Port: 1000 + (n % 50000), Tags: [n % 2 ? 'blue' : 'green'], Meta: { color: n % 10 === 0 ? 'red' : 'blue' } } } }))),
+      );
+      const loadSecs = (performance.now() - started) / 1000;
+      const query = async (path: string) => {
+        const s0 = performance.now();
+        const r = await fetch(`${t.httpAddr}${path}`);
+        const body = await r.arrayBuffer();
+        if (r.status !== 200) throw new Error(`${path}: ${r.status}`);
+        return { ms: performance.now() - s0, bytes: body.byteLength };
+      };
+      const f = (e: string) => `filter=${encodeURIComponent(e)}`;
+      const scans: number[] = [];
+      let scanBytes = 0;
+      for (let i = 0; i < 5; i++) {
+        const q = await query(`/v1/catalog/node-services/${node}?${f(`Meta.color == "red" and Port != ${i}`)}`);
+        scans.push(q.ms);
+        scanBytes = q.bytes;
+      }
+      const small: number[] = [];
+      const healthSmall: number[] = [];
+      for (let i = 0; i < FILTERED; i++) {
+        small.push((await query(`/v1/catalog/service/svc-${i % services}?${f(`ServiceMeta.color == "red" or "blue" in ServiceTags`)}`)).ms);
+        healthSmall.push((await query(`/v1/health/service/svc-${(i * 7) % services}?${f(`Service.Port != ${i} and Service.Meta.color matches "^b"`)}`)).ms);
+      }
+      const med = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+      rows.push([
+        t.name,
+        txnPerSec.toFixed(0),
+        (txnPerSec * 64).toFixed(0),
+        sessPerSec.toFixed(0),
+        `${loadSecs.toFixed(0)} s (${(INSTANCES / loadSecs).toFixed(0)}/s)`,
+        `${med(scans).toFixed(0)} ms (${(scanBytes / 2 ** 20).toFixed(1)} MiB)`,
+        `${med(small).toFixed(1)} / ${percentile([...small].sort((a, b) => a - b), 99).toFixed(1)} ms`,
+        `${med(healthSmall).toFixed(1)} / ${percentile([...healthSmall].sort((a, b) => a - b), 99).toFixed(1)} ms`,
+        `${rssMiB(t.pid()).toFixed(0)} MiB`,
+      ]);
+    } finally {
+      await t.stop();
+    }
+  }
+  emit(
+    `Embedded registry vs Consul 1.8.7: txn, sessions and ?filter= at ${INSTANCES.toLocaleString('en')} instances`,
+    'npm run bench:registry -- --ops',
+    [
+      `Same workload on each, ${CONCURRENCY} requests in flight for the write rows. Load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (shared machine).`,
+      '',
+      '| registry | txn (64 KV sets)/s | KV sets/s via txn | session create + acquire/s | catalog load via txn service sets | `/catalog/node-services/:node?filter=` over every instance, median of 5 | `/catalog/service/:name?filter=` (15 instances), p50 / p99 | `/health/service/:name?filter=`, p50 / p99 | RSS at the end |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
     ].join('\n'),
   );
 }
