@@ -115,6 +115,10 @@ export class ConsulLeaderElector implements LeaderElector {
       if (!r.ok) throw new Error(`PUT /v1/session/renew: ${r.status}`);
       this.lastRenew = Date.now();
     }
+    // A leader keeps the lock by renewing its session; it only checks that the lock is still its
+    // own. Re-acquiring every round would write the key each time and wake every KV watcher of
+    // the datacenter (the traffic-policy watches among them) for nothing.
+    if (this.state.mode === 'leader' && (await this.lockSession()) === this.session) return;
     const acquire = await this.call('PUT', `/v1/kv/${LEADER_KEY}?acquire=${this.session}`, { holder: this.o.identity, at: new Date().toISOString() });
     if (!acquire.ok) throw new Error(`PUT /v1/kv/${LEADER_KEY}?acquire: ${acquire.status} ${(await acquire.text()).slice(0, 200)}`);
     if ((await acquire.json()) === true) {
@@ -123,6 +127,17 @@ export class ConsulLeaderElector implements LeaderElector {
     }
     const holder = await this.holder();
     this.set({ mode: 'follower', holder, detail: `${holder ?? 'another replica'} holds ${LEADER_KEY}; this replica takes over within the session TTL (${this.ttl}s, up to twice that) if it stops` });
+  }
+
+  /** The session holding the lock now, or null (no key, no holder, unreadable). */
+  private async lockSession(): Promise<string | null> {
+    const r = await this.call('GET', `/v1/kv/${LEADER_KEY}`);
+    if (!r.ok) return null;
+    try {
+      return ((await r.json()) as { Session?: string }[])[0]?.Session ?? null;
+    } catch {
+      return null;
+    }
   }
 
   private async holder(): Promise<string | null> {
