@@ -71,22 +71,20 @@ export function fit(packet: dnsPacket.Packet, max: number, optRecord: dnsPacket.
 
 export async function startRegistryDns(options: { host: string; port: number; zone: DnsZone; onError?: (err: Error) => void }): Promise<RegistryDns> {
   const { zone } = options;
-  const udp: Socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
-  udp.on('message', (msg, rinfo) => {
-    try {
-      const reply = respond(msg, zone, 'udp');
-      if (reply) udp.send(reply, rinfo.port, rinfo.address);
-    } catch (err) {
-      options.onError?.(err as Error);
-    }
-  });
-  udp.on('error', (err) => options.onError?.(err));
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(options.port, options.host, () => resolve());
-  });
-  const port = udp.address().port;
-
+  const createUdpSocket = (): Socket => {
+    const socket: Socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
+    socket.on('message', (msg, rinfo) => {
+      try {
+        const reply = respond(msg, zone, 'udp');
+        if (reply) socket.send(reply, rinfo.port, rinfo.address);
+      } catch (err) {
+        options.onError?.(err as Error);
+      }
+    });
+    socket.on('error', (err) => options.onError?.(err));
+    return socket;
+  };
+  let udp = createUdpSocket();
   const open = new Set<TcpSocket>();
   const tcp: Server = createServer((socket: TcpSocket) => {
     open.add(socket);
@@ -116,10 +114,36 @@ export async function startRegistryDns(options: { host: string; port: number; zo
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, options.host, () => resolve());
-  });
+  // UDP and TCP share one port. With port 0 the kernel picks it for UDP, and the same TCP port can
+  // already be taken by someone else: then start over on another port rather than fail.
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(options.port, options.host, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    port = udp.address().port;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, options.host, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+      break;
+    } catch (err) {
+      if (options.port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) {
+        udp.close();
+        throw err;
+      }
+      await new Promise<void>((r) => udp.close(() => r()));
+      udp = createUdpSocket();
+    }
+  }
 
   return {
     port,
