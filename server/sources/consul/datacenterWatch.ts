@@ -432,6 +432,8 @@ export class DatacenterWatch {
       return await this.readServices(names);
     } finally {
       this.lastFullReadMs = this.clock.now() - started;
+      // Any full read — the first sync included — is as good as a sweep: the next waits its turn.
+      this.lastSweep = this.clock.now();
     }
   }
 
@@ -453,14 +455,17 @@ export class DatacenterWatch {
       while (failure === null && !unsupported && next < nodes.length) {
         const node = nodes[next++]!;
         const path = encodeURIComponent(node);
-        const svcs = await this.get(`/v1/catalog/node-services/${path}`, NodeServices, '/v1/catalog/node-services/:node', this.limits.node);
+        // Both halves of a node at once: the round trip, not the bytes, paces a full read.
+        const [svcs, checks] = await Promise.all([
+          this.get(`/v1/catalog/node-services/${path}`, NodeServices, '/v1/catalog/node-services/:node', this.limits.node),
+          this.get(`/v1/health/node/${path}`, HealthChecks, '/v1/health/node/:node', this.limits.node),
+        ]);
         if (!svcs.ok) {
           if (svcs.error.status === 404 || svcs.error.status === 405) unsupported = true;
           else failure ??= svcs.error;
           return;
         }
         if (!svcs.value || !svcs.value.Services?.length) continue;
-        const checks = await this.get(`/v1/health/node/${path}`, HealthChecks, '/v1/health/node/:node', this.limits.node);
         if (!checks.ok) {
           failure ??= checks.error;
           return;
