@@ -1,11 +1,10 @@
 /** Traffic control (DESIGN.md REST). `If-Match: <modifyIndex>` makes a write conditional. */
-import type { IncomingMessage } from 'node:http';
 import { EnableBody, FlipBody, PolicyChange, RollbackBody, TrafficHistory, TrafficView } from '../../../protocol/api';
 import { serviceId } from '../../../protocol/model';
-import type { TrafficError, TrafficResult, TrafficService } from '../../traffic/trafficService';
+import type { TrafficService } from '../../traffic/trafficService';
 import { readJson } from '../bodyReader';
-import { HttpError } from '../httpError';
 import { reply, type Route } from '../router';
+import { ifMatch, settle, unwrap } from './registryWrite';
 import { SERVICE_PATH } from './topologyRoutes';
 
 export function trafficRoutes(traffic: TrafficService, bodyBytes: number): Route[] {
@@ -21,7 +20,7 @@ export function trafficRoutes(traffic: TrafficService, bodyBytes: number): Route
       permission: 'traffic:write',
       handler: async ({ req, res, params, principal }) => {
         const change = await readJson(req, PolicyChange, body);
-        reply(res, 200, TrafficView, unwrap(await settle(traffic.change(id(params), change, principal!.name, ifMatch(req)))));
+        reply(res, 200, TrafficView, unwrap(await settle(traffic.change(id(params), change, principal!.name, ifMatch(req, 'policy')))));
       },
     },
     {
@@ -30,7 +29,7 @@ export function trafficRoutes(traffic: TrafficService, bodyBytes: number): Route
       permission: 'traffic:write',
       handler: async ({ req, res, params, principal }) => {
         const flip = await readJson(req, FlipBody, { ...body, emptyIsObject: true });
-        reply(res, 200, TrafficView, unwrap(await settle(traffic.flip(id(params), principal!.name, { ...flip, ifMatch: ifMatch(req) }))));
+        reply(res, 200, TrafficView, unwrap(await settle(traffic.flip(id(params), principal!.name, { ...flip, ifMatch: ifMatch(req, 'policy') }))));
       },
     },
     {
@@ -52,41 +51,4 @@ export function trafficRoutes(traffic: TrafficService, bodyBytes: number): Route
       },
     },
   ];
-}
-
-function ifMatch(req: IncomingMessage): number | undefined {
-  const h = req.headers['if-match'];
-  if (h === undefined) return undefined;
-  const n = Number(String(h).replace(/"/g, ''));
-  if (!Number.isSafeInteger(n) || n < 0) throw new HttpError('bad_request', `If-Match: expected the policy's modifyIndex (an integer), got ${h}`);
-  return n;
-}
-
-/** A registry that refuses or fails (Consul ACL, Kubernetes RBAC, an outage) is reported, not a 500. */
-async function settle<T>(work: Promise<TrafficResult<T>>): Promise<TrafficResult<T>> {
-  try {
-    return await work;
-  } catch (err) {
-    return { ok: false, error: { code: 'registry', message: (err as Error).message } };
-  }
-}
-
-function unwrap<T>(r: TrafficResult<T>): T {
-  if (r.ok) return r.value;
-  throw trafficError(r.error);
-}
-
-function trafficError(e: TrafficError): HttpError {
-  switch (e.code) {
-    case 'not_found':
-      return new HttpError('not_found', e.message);
-    case 'invalid':
-      return new HttpError('bad_request', e.message);
-    case 'guardrail':
-      return new HttpError('unprocessable', e.message);
-    case 'conflict':
-      return new HttpError('conflict', e.message, { body: { current: e.current } });
-    case 'registry':
-      return new HttpError('bad_gateway', `the registry refused: ${e.message}`);
-  }
 }
