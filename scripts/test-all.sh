@@ -17,6 +17,7 @@ step() { # name, command... — records one pass/fail for steps that are not tes
 
 echo "── installing test dependencies"
 bash scripts/install-consul.sh > /dev/null || echo "fail install-consul" >> "$results/checks.txt"
+bash scripts/install-prometheus.sh > /dev/null 2>&1 || echo "fail install-prometheus" >> "$results/checks.txt"
 bash scripts/install-chromium.sh || echo "fail install-chromium" >> "$results/checks.txt"
 bash scripts/install-bind9.sh || echo "fail install-bind9" >> "$results/checks.txt"
 bash scripts/install-python-consul.sh > /dev/null || echo "fail install-python-consul" >> "$results/checks.txt"
