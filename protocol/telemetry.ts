@@ -8,6 +8,11 @@ import { z } from 'zod';
 export const BreakerState = z.enum(['closed', 'open', 'half-open']);
 export type BreakerState = z.infer<typeof BreakerState>;
 
+/** A status key: a 3-digit HTTP status or "error" (no answer). */
+export const STATUS_KEY = /^([1-5][0-9][0-9]|error)$/;
+/** Distinct status keys one instance report may carry (the SDK folds the rest into "error"). */
+export const MAX_STATUS_KEYS = 32;
+
 export const InstanceReport = z.strictObject({
   /** The registry's instance id (Consul service ID). */
   id: z.string().min(1),
@@ -16,6 +21,14 @@ export const InstanceReport = z.strictObject({
   errors: z.number().int().min(0),
   /** Cumulative counts per latency bucket (sdk/latencyHistogram.ts). */
   latency: z.array(z.number().int().min(0)).max(32),
+  /**
+   * Cumulative answers per HTTP status code ("200", "503"), "error" for calls that got no
+   * answer (connection refused, timeout). Optional: clients before it report none.
+   */
+  statuses: z
+    .record(z.string().regex(STATUS_KEY), z.number().int().min(0))
+    .refine((r) => Object.keys(r).length <= MAX_STATUS_KEYS, `at most ${MAX_STATUS_KEYS} status codes`)
+    .optional(),
 });
 export type InstanceReport = z.infer<typeof InstanceReport>;
 

@@ -19,7 +19,7 @@ import { InstanceBreaker, type BreakerOptions, type BreakerState } from './insta
 import { InstanceGuard, type InstanceGuardOptions } from './instanceGuard';
 import { newHistogram, recordLatency } from './latencyHistogram';
 import { RetryBudget, type RetryBudgetOptions } from './retryBudget';
-import { TelemetryReporter } from './telemetryReporter';
+import { countStatus, TelemetryReporter } from './telemetryReporter';
 import { TrafficSplit, type Endpoint, type PickedEndpoint, type Strategy } from './trafficSplit';
 
 export interface ServiceClientOptions {
@@ -78,6 +78,8 @@ interface InstanceStats {
   requests: number;
   errors: number;
   latency: number[];
+  /** Answers per status code, "error" for none (the call graph's per-status view). */
+  statuses: Record<string, number>;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -224,6 +226,7 @@ export class ServiceClient {
       }
       const failed = error !== null || response!.status >= 500;
       if (failed) stat.errors++;
+      countStatus(stat.statuses, error !== null ? null : response!.status);
       if (!failed) return { response: response!, endpoint, attempts: attempt };
       const another = attempt <= retries && !init.signal?.aborted && this.hasUntried(tried);
       if (!another || !this.budget.tryRetry()) {
@@ -253,7 +256,7 @@ export class ServiceClient {
       instances: [...this.stats]
         // Instances that left the registry drop out once their breaker has nothing to say.
         .filter(([id, s]) => current.has(id) || (s.breaker && s.breaker.state(now) !== 'closed'))
-        .map(([id, s]) => ({ id, breaker: s.breaker?.state(now) ?? 'closed', requests: s.requests, errors: s.errors, latency: [...s.latency] })),
+        .map(([id, s]) => ({ id, breaker: s.breaker?.state(now) ?? 'closed', requests: s.requests, errors: s.errors, latency: [...s.latency], statuses: { ...s.statuses } })),
     };
   }
 
@@ -263,7 +266,7 @@ export class ServiceClient {
     let s = this.stats.get(id);
     if (!s) {
       const onChange = (state: BreakerState) => (state === 'closed' ? this.notClosed.delete(id) : this.notClosed.add(id));
-      s = { breaker: this.options.breaker === false ? null : new InstanceBreaker(this.options.breaker ?? {}, onChange), outstanding: 0, requests: 0, errors: 0, latency: newHistogram() };
+      s = { breaker: this.options.breaker === false ? null : new InstanceBreaker(this.options.breaker ?? {}, onChange), outstanding: 0, requests: 0, errors: 0, latency: newHistogram(), statuses: {} };
       this.stats.set(id, s);
     }
     return s;

@@ -4,7 +4,7 @@
  * the dashboard knows the client is still there. Failures are dropped: the next report carries
  * cumulative counters, so nothing is lost but resolution.
  */
-import type { TelemetryReport } from '../protocol/telemetry';
+import { MAX_STATUS_KEYS, type TelemetryReport } from '../protocol/telemetry';
 
 export interface TelemetryReporterOptions {
   /** Control plane base URL, e.g. http://127.0.0.1:3000 */
@@ -60,4 +60,15 @@ export class TelemetryReporter {
       .finally(() => (this.inFlight = null));
     await this.inFlight;
   }
+}
+
+/**
+ * Counts one answer in a cumulative per-status record (`InstanceReport.statuses`): its HTTP
+ * status, or "error" when there was none (`status` null). Past MAX_STATUS_KEYS distinct codes,
+ * new codes count as "error", so a report stays bounded whatever a service answers.
+ */
+export function countStatus(statuses: Record<string, number>, status: number | null): void {
+  let key = status !== null && status >= 100 && status <= 599 ? String(status) : 'error';
+  if (!Object.hasOwn(statuses, key) && Object.keys(statuses).length >= MAX_STATUS_KEYS - (Object.hasOwn(statuses, 'error') ? 0 : 1)) key = 'error';
+  statuses[key] = (statuses[key] ?? 0) + 1;
 }
