@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { registerService } from '../sdk/registration';
 import { createDiscovery } from '../sdk/discovery';
 import { NoEndpointError } from '../sdk/serviceClient';
+import { metricsHandler } from '../sdk/promMetrics';
 
 const env = z
   .object({
@@ -70,6 +71,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 // Dependencies are found the way the SDK finds them: a live watch of health and the traffic
 // policy, so the demo's own calls follow a flip, a canary split or a drain like any client.
 const report = env.DEMO_REPORT_URL && env.DEMO_REPORT_TOKEN ? { url: env.DEMO_REPORT_URL, token: env.DEMO_REPORT_TOKEN, caller: env.DEMO_ID } : undefined;
+const serveMetrics = metricsHandler();
 const discovery = createDiscovery({ registry: env.DEMO_REGISTRY, requestTimeoutMs: 5000, report });
 
 async function work(res: ServerResponse): Promise<void> {
@@ -94,6 +96,8 @@ const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     try {
       if (path === '/live') return send(res, 200, { live: true });
+      // The SDK's request metrics and breaker states, for the Prometheus telemetry store.
+      if (path === '/metrics') return await serveMetrics(req, res);
       if (path === '/ready') return fault.failReady || draining ? send(res, 503, { ready: false, draining }) : send(res, 200, { ready: true });
       if (path === '/work') return await work(res);
       if (path === '/fault' && req.method === 'GET') return send(res, 200, fault);

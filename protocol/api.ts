@@ -107,6 +107,32 @@ export const RollbackBody = z.strictObject({ id: z.string().min(1, 'id of a hist
 /** POST …/traffic/enable takes no fields. */
 export const EnableBody = z.strictObject({});
 
+/**
+ * Kubernetes: the Gateway API HTTPRoute or Istio VirtualService a Service is bound to (Service
+ * annotation `switchboard.dev/route`), which receives the policy's weights with every change,
+ * and what that route holds now, read back from the cluster.
+ */
+export const MeshRoute = z.object({
+  /** null when the binding annotation itself is unusable (then `name` is its text and `error` says why). */
+  kind: z.enum(['HTTPRoute', 'VirtualService']).nullable(),
+  namespace: z.string(),
+  name: z.string(),
+  /** The API version read and written, e.g. gateway.networking.k8s.io/v1; null when it could not be found. */
+  apiVersion: z.string().nullable(),
+  /** Subset → the backend that carries it (an HTTPRoute backendRef's Service; a VirtualService destination). */
+  backends: z.record(z.string(), z.string()),
+  /** Read back from the route: per subset, its weight in the first rule routing to these backends (null: unreadable). */
+  weights: z.record(z.string(), z.number()).nullable(),
+  /** Every rule routing to these backends gives each subset exactly the policy's weight. */
+  inSync: z.boolean(),
+  /** When and by whom Switchboard last wrote the route's weights (null: never). */
+  writtenAt: z.string().nullable(),
+  writtenBy: z.string().nullable(),
+  /** Why the route cannot be read or used: missing CRD or route, RBAC, no rule for a subset. */
+  error: z.string().optional(),
+});
+export type MeshRoute = z.infer<typeof MeshRoute>;
+
 /** GET|PUT …/traffic and every change: the policy, its compare-and-set version and subset health. */
 export const TrafficView = z.object({
   policy: TrafficPolicy.nullable(),
@@ -116,6 +142,8 @@ export const TrafficView = z.object({
   invalid: z.string().optional(),
   /** Per subset: instances and how many are passing (drained ones excluded). */
   subsets: z.record(z.string(), z.object({ instances: z.number().int(), passing: z.number().int() })),
+  /** Kubernetes only, when the Service is bound to a mesh route: where the weights are also written. */
+  meshRoute: MeshRoute.optional(),
 });
 export type TrafficView = z.infer<typeof TrafficView>;
 
@@ -139,7 +167,7 @@ export type AuditEntry = z.infer<typeof AuditEntry>;
 export const TrafficHistory = z.array(AuditEntry);
 
 /** 409: someone else changed the policy first; `current` is what the registry holds now. */
-export const ConflictBody = ErrorBody.extend({ current: z.object({ policy: TrafficPolicy.nullable(), modifyIndex: z.number().int(), invalid: z.string().optional() }) });
+export const ConflictBody = ErrorBody.extend({ current: z.object({ policy: TrafficPolicy.nullable(), modifyIndex: z.number().int(), invalid: z.string().optional(), meshRoute: MeshRoute.optional() }) });
 export type ConflictBody = z.infer<typeof ConflictBody>;
 
 /** "blue 80% / green 20%", plus ", draining payment-4" when instances are drained. */
@@ -170,6 +198,31 @@ export const ServiceTelemetry = z.object({
   reporters: z.array(z.object({ clientId: z.string(), caller: z.string(), lastSeen: z.number(), guardHolds: z.number() })),
 });
 export type ServiceTelemetry = z.infer<typeof ServiceTelemetry>;
+
+/**
+ * Additions to the telemetry answer: which store answered, and — when it could not (Prometheus
+ * down or answering garbage) — why, with empty series instead of an error page.
+ */
+export const ServiceTelemetryStatus = z.object({
+  store: z.enum(['builtin', 'prometheus']).optional(),
+  /** Present when the store could not answer: the charts are unavailable, not empty. */
+  unavailable: z.string().optional(),
+});
+
+// ── Prometheus service discovery ────────────────────────────────────────────────────────────
+
+/**
+ * GET /api/prometheus/targets (topology:read): Prometheus' `http_sd_configs` format, one group
+ * per instance (every source: Consul, Kubernetes, DNS, embedded). Labels: source, scope, service, health, instance_id, subset (when the service's
+ * traffic policy puts the instance in one), and `__metrics_path__` when the instance's meta
+ * says `metrics_path`. Each target is `host:port`, the port being meta `metrics_port` when set.
+ */
+export const PrometheusTargetGroup = z.object({
+  targets: z.array(z.string()),
+  labels: z.record(z.string(), z.string()),
+});
+export const PrometheusTargets = z.array(PrometheusTargetGroup);
+export type PrometheusTargets = z.infer<typeof PrometheusTargets>;
 
 // ── Probes ──────────────────────────────────────────────────────────────────────────────────
 

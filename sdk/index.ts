@@ -5,3 +5,4 @@ export { ServiceClient, NoEndpointError, type ServiceClientOptions, type Service
 export { TrafficSplit, type Endpoint, type PickedEndpoint, type Strategy } from './trafficSplit';
 export type { BreakerOptions, BreakerState } from './instanceBreaker';
 export type { TrafficPolicy } from '../protocol/traffic';
+export { metricsHandler, sdkMetrics, sdkRegistry, createSdkMetrics, type SdkMetrics } from './promMetrics';

@@ -18,6 +18,7 @@ import type { KubernetesServiceWatch, KubernetesTarget } from './kubernetes/kube
 import { InstanceBreaker, type BreakerOptions, type BreakerState } from './instanceBreaker';
 import { InstanceGuard, type InstanceGuardOptions } from './instanceGuard';
 import { newHistogram, recordLatency } from './latencyHistogram';
+import { sdkMetrics, type SdkMetrics } from './promMetrics';
 import { RetryBudget, type RetryBudgetOptions } from './retryBudget';
 import { countStatus, TelemetryReporter } from './telemetryReporter';
 import { TrafficSplit, type Endpoint, type PickedEndpoint, type Strategy } from './trafficSplit';
@@ -54,6 +55,8 @@ export interface ServiceClientOptions {
   onError?: (error: ConsulError) => void;
   /** The instance list or policy changed. */
   onUpdate?: (view: ServiceView) => void;
+  /** Prometheus metrics (sdk/promMetrics.ts) every attempt is recorded into; false turns them off. @default the process-wide sdkMetrics() */
+  metrics?: SdkMetrics | false;
   /** @internal tests and benches */
   rateLimit?: RateLimit;
 }
@@ -108,13 +111,17 @@ export class ServiceClient {
   private registryEndpoints: Endpoint[] = [];
   private readonly budget: RetryBudget;
   private readonly reporter: TelemetryReporter | null;
+  private readonly metrics: SdkMetrics | null;
+  private untrack: (() => void) | null = null;
+  private readonly caller: string;
   readonly clientId: string;
 
   constructor(private readonly options: ServiceClientOptions) {
     if (!options.registry === !options.kubernetes) throw new Error('ServiceClient: give exactly one of registry (Consul) or kubernetes');
     this.budget = new RetryBudget(options.retryBudget);
     this.guard = options.guard === false ? null : new InstanceGuard(options.guard ?? {});
-    const caller = options.report?.caller ?? options.caller ?? 'sdk';
+    const caller = (this.caller = options.report?.caller ?? options.caller ?? 'sdk');
+    this.metrics = options.metrics === false ? null : (options.metrics ?? sdkMetrics());
     this.clientId = `${caller}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.reporter = options.report ? new TelemetryReporter({ ...options.report, report: () => this.telemetry() }) : null;
     const failed = (error: ConsulError) => {
@@ -154,6 +161,7 @@ export class ServiceClient {
       for (const l of this.loops) l.start();
       if (this.options.kubernetes) void this.startKubernetes(this.options.kubernetes);
       this.reporter?.start();
+      this.untrack = this.metrics?.track({ caller: this.caller, callee: this.options.service, breakers: () => this.breakers(), guardHolds: () => this.guard?.holds ?? 0 }) ?? null;
     }
     return this;
   }
@@ -222,7 +230,9 @@ export class ServiceClient {
         error = err;
       } finally {
         stat.outstanding--;
-        recordLatency(stat.latency, performance.now() - started);
+        const ms = performance.now() - started;
+        recordLatency(stat.latency, ms);
+        this.metrics?.observe({ caller: this.caller, callee: this.options.service, subset: endpoint.subset, instance: endpoint.id }, response?.status ?? null, ms / 1000);
       }
       const failed = error !== null || response!.status >= 500;
       if (failed) stat.errors++;
@@ -279,6 +289,7 @@ export class ServiceClient {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.untrack?.();
     if (this.guardTimer) clearTimeout(this.guardTimer);
     await this.reporter?.stop();
     await Promise.all(this.loops.map((l) => l.stop()));
