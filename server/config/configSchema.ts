@@ -130,6 +130,31 @@ export const ConfigSchema = z.strictObject({
       allowAnonymous: z.boolean().default(false),
     })
     .optional(),
+  /**
+   * Where request metrics and breaker states live. `builtin` (the default): SDK clients POST
+   * them to this replica's in-memory store — one replica only. `prometheus`: SDK clients and the
+   * gateway expose them as Prometheus metrics, Prometheus scrapes the fleet it discovers through
+   * GET /api/prometheus/targets, and charts, edges, canary analysis and breaker badges are read
+   * back with PromQL — any number of replicas.
+   */
+  telemetry: z
+    .discriminatedUnion('store', [
+      z.strictObject({ store: z.literal('builtin') }),
+      z.strictObject({
+        store: z.literal('prometheus'),
+        prometheus: z.strictObject({
+          /** Prometheus' base URL (http or https; `user:password@` becomes Basic auth). */
+          url: z.string().refine((u) => /^https?:\/\/[^/]/.test(u) && URL.canParse(u), 'must be an http(s) URL'),
+          /** The scrape interval of the job that scrapes the fleet: rate windows are at least 4 of them. */
+          scrapeIntervalSeconds: z.number().min(0.1).max(600).default(15),
+          /** How often breaker states are read back (the badge lags a breaker by a scrape plus this). */
+          breakerPollMs: z.number().int().min(100).max(60_000).default(1000),
+          /** Per PromQL request. */
+          timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+        }),
+      }),
+    ])
+    .default({ store: 'builtin' }),
 });
 
 export type RawConfig = z.input<typeof ConfigSchema>;

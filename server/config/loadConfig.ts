@@ -38,6 +38,8 @@ export interface Config {
   limits: ParsedConfig['limits'];
   /** null: no xDS server. */
   xds?: { port: number; host: string; allowAnonymous: boolean } | null;
+  /** Telemetry store (config `telemetry`); absent: the built-in store. */
+  telemetry?: ParsedConfig['telemetry'];
 }
 
 
@@ -157,6 +159,7 @@ export function fromRaw(
     session: { secret: sessionSecret, ttlMs: Math.round(cfg.session.ttlHours * 3600_000) },
     limits: cfg.limits,
     xds: cfg.xds ?? null,
+    telemetry: cfg.telemetry,
   };
 }
 
