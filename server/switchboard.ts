@@ -101,7 +101,10 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   // The demo fleet's SDK clients report with a token that lives only as long as this process.
   const demoToken = config.embedded.demo ? randomBytes(24).toString('base64url') : null;
   const users = [...(admin ? [{ name: admin.name, role: admin.role, tokenSha256: admin.tokenSha256 }] : config.auth.users), ...(demoToken ? [{ name: 'demo-fleet', role: 'client' as const, token: demoToken }] : [])];
-  const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole, sessionTtlMs: config.session.ttlMs, maxSessions: config.limits.sessions });
+  // With session.secret, sessions are stateless encrypted cookies every replica with the same
+  // secret accepts; without, they live in this process (one replica).
+  const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole, sessionTtlMs: config.session.ttlMs, maxSessions: config.limits.sessions, sessionSecret: config.session.secret });
+  logger.info({ sessions: auth.stateless ? 'stateless (session.secret): any replica with the same secret accepts them' : 'in memory: this replica only (set session.secret to run several)' }, 'browser sessions');
   const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs, highWaterBytes: config.limits.wsOutboundBytes });
   // A session that ends (sign-out, expiry, eviction) takes its open WebSockets with it.
   auth.onSessionEnd((sessionId, why) => hub.closeWhere((p) => p.sessionId === sessionId, why === 'signed out' ? 'signed out' : 'session ended'));
@@ -209,15 +212,33 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         else socket.destroy();
         return;
       }
-      const principal = auth.authenticate(req);
       // Any page in a browser sends Origin: only our own pages may open the socket, whatever the
       // credential (cookie, or anonymous access on a loopback listener). Non-browser clients send none.
       if (req.headers.origin !== undefined && !sameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
-      if (principal === 'invalid' || principal === null) return refuseUpgrade(socket, 401, 'sign in required');
-      if (principal.via === 'session' && !sameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
-      // The WebSocket carries the topology: the same permission as GET /api/topology.
-      if (!allows(principal, 'topology:read')) return refuseUpgrade(socket, 403, `role ${principal.role} may not read the topology`);
-      hub.handleUpgrade(req, socket, head, principal);
+      // A stateless session cookie is opened asynchronously; the socket may fail meanwhile.
+      const failed = () => socket.destroy();
+      socket.on('error', failed);
+      void auth.authenticate(req).then(
+        (principal) => {
+          socket.off('error', failed);
+          if (socket.destroyed) return;
+          try {
+            if (principal === 'invalid' || principal === null) return refuseUpgrade(socket, 401, 'sign in required');
+            if (principal.via === 'session' && !sameOrigin(req)) return refuseUpgrade(socket, 403, 'cross-origin WebSocket refused');
+            // The WebSocket carries the topology: the same permission as GET /api/topology.
+            if (!allows(principal, 'topology:read')) return refuseUpgrade(socket, 403, `role ${principal.role} may not read the topology`);
+            hub.handleUpgrade(req, socket, head, principal);
+          } catch (err) {
+            logger.warn({ err, url: req.url }, 'websocket upgrade failed');
+            refuseUpgrade(socket, 400, 'bad upgrade request');
+          }
+        },
+        (err: unknown) => {
+          socket.off('error', failed);
+          logger.warn({ err, url: req.url }, 'websocket upgrade failed');
+          refuseUpgrade(socket, 400, 'bad upgrade request');
+        },
+      );
     } catch (err) {
       logger.warn({ err, url: req.url }, 'websocket upgrade failed');
       refuseUpgrade(socket, 400, 'bad upgrade request');

@@ -2,14 +2,33 @@
  * Who is calling: a Bearer token (scripts, SDK clients) or a browser session cookie, else the
  * configured anonymous role. Tokens are random and long, so a SHA-256 digest compared in
  * constant time is enough; passwords are chosen by people, so they are held as scrypt hashes.
- * Sessions live in memory (a restart signs browsers out), each carries a CSRF token the browser
- * must echo on changes, their number is bounded, and expired ones are reaped on a timer; every
- * session that ends (sign-out, expiry, eviction) is announced so its WebSockets can be closed.
+ *
+ * Browser sessions come in two kinds, chosen by config:
+ * - without `session.secret`: held in this process's memory (one replica; a restart signs
+ *   browsers out). The cookie is a random id.
+ * - with `session.secret`: stateless. The cookie is an encrypted JWT (JWE compact, `dir` +
+ *   A256GCM, made and opened by `jose`) carrying the user's name and role, the session's CSRF
+ *   token, its id, issued-at and expiry, under a key derived from the secret with HKDF-SHA256.
+ *   Every replica holding the same secret accepts it, so a browser that lands on another replica
+ *   stays signed in and its CSRF token still works. Encrypted rather than only signed: A256GCM
+ *   authenticates (a changed byte is refused), and the CSRF token inside is not readable by
+ *   whoever sees the cookie (a proxy log, a support paste). On every request the name and role
+ *   are checked against this replica's configured users, so removing a user or changing their
+ *   role ends their sessions at once; rotating the secret ends everyone's. Sign-out deletes the
+ *   cookie and refuses that session here; another replica that never saw the sign-out accepts a
+ *   copy of the cookie until it expires (`session.ttlHours`) — the browser itself has dropped it.
+ *
+ * Either way each session carries a CSRF token the browser must echo on changes, the sessions a
+ * replica tracks are bounded, expired ones are reaped on a timer, and every session that ends
+ * here (sign-out, expiry, eviction) is announced so its WebSockets can be closed.
  */
-import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { IncomingMessage } from 'node:http';
-import { can, type Permission, type Role } from '../../protocol/api';
+import { EncryptJWT, jwtDecrypt } from 'jose';
+import { z } from 'zod';
+import { can, Role as RoleSchema, type Permission, type Role } from '../../protocol/api';
+import { sessionSecretProblem } from '../config/configSchema';
 
 export interface Principal {
   name: string;
@@ -52,6 +71,12 @@ export type SessionEnd = 'signed out' | 'expired' | 'evicted';
 export interface AuthenticatorOptions {
   users: readonly UserCredential[];
   anonymousRole: Role | null;
+  /**
+   * `session.secret`: sessions become stateless encrypted cookies that every replica holding the
+   * same secret accepts. null/absent: sessions live in this process's memory. Throws if shorter
+   * than 32 bytes (config validation says so first, naming the field).
+   */
+  sessionSecret?: string | null;
   /** @default 12 h */
   sessionTtlMs?: number;
   /** Live sessions at most; the oldest is ended to make room. @default 10000 (config `limits.sessions`) */
@@ -65,6 +90,29 @@ interface StoredSession extends SessionInfo {
   expiresAt: number;
 }
 
+/** A session a request's cookie stands for, once checked. */
+interface ResolvedSession extends StoredSession {
+  id: string;
+}
+
+const ISSUER = 'switchboard';
+const AUDIENCE = 'switchboard:session';
+const ALG = { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] };
+
+/** What a stateless cookie must carry besides the registered claims jose checks. */
+const SessionClaims = z.object({
+  sub: z.string().min(1).max(256),
+  role: RoleSchema,
+  csrf: z.string().min(16).max(128),
+  jti: z.string().min(16).max(128),
+  exp: z.number(),
+});
+
+/** The 256-bit content key for session cookies: HKDF-SHA256 over the configured secret. */
+function sessionKey(secret: string): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', Buffer.from(secret, 'utf8'), 'switchboard session cookie', 'sb_session/dir+A256GCM/v1', 32));
+}
+
 export class Authenticator {
   private readonly users: { name: string; role: Role; digest: Buffer | null; password: { salt: Buffer; hash: Buffer } | null }[];
   /** Insertion order is creation order: the first entry is the oldest session. */
@@ -74,6 +122,12 @@ export class Authenticator {
   private readonly maxSessions: number;
   private readonly now: () => number;
   private readonly reaper: NodeJS.Timeout;
+  /** Stateless mode: the cookie key. null: sessions live in `sessions` only. */
+  private readonly key: Uint8Array | null;
+  /** Stateless sessions signed out here, refused until they would have expired anyway (id → expiresAt). */
+  private readonly revoked = new Map<string, number>();
+  /** Per request (its headers object): the cookie's claims, decrypted once however often asked for. */
+  private readonly decrypted = new WeakMap<object, Promise<z.infer<typeof SessionClaims> | null>>();
   readonly anonymousRole: Role | null;
 
   constructor(options: AuthenticatorOptions) {
@@ -88,6 +142,13 @@ export class Authenticator {
       };
     });
     this.anonymousRole = options.anonymousRole;
+    if (options.sessionSecret) {
+      const problem = sessionSecretProblem(options.sessionSecret);
+      if (problem) throw new Error(`session.secret: ${problem}`);
+      this.key = sessionKey(options.sessionSecret);
+    } else {
+      this.key = null;
+    }
     this.ttl = options.sessionTtlMs ?? 12 * 3600_000;
     this.maxSessions = options.maxSessions ?? 10_000;
     this.now = options.now ?? Date.now;
@@ -95,7 +156,15 @@ export class Authenticator {
     this.reaper.unref();
   }
 
-  /** Live sessions (for /metrics). */
+  /** Whether sessions are stateless cookies any replica with the same secret accepts. */
+  get stateless(): boolean {
+    return this.key !== null;
+  }
+
+  /**
+   * Live sessions this replica holds (for /metrics). Stateless: those it has seen and not yet
+   * seen end, which is per replica — another replica counts the browsers that reach it.
+   */
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -127,27 +196,39 @@ export class Authenticator {
     return this.users.map((u) => ({ name: u.name, role: u.role, token: u.digest !== null, password: u.password !== null }));
   }
 
-  createSession(user: { name: string; role: Role }): { id: string; csrfToken: string } {
-    if (this.sessions.size >= this.maxSessions) this.reap();
-    while (this.sessions.size >= this.maxSessions) {
-      const oldest = this.sessions.keys().next().value as string;
-      this.end(oldest, 'evicted');
-    }
+  /**
+   * A new session for `user`: the cookie value to set (already cookie-safe) and its CSRF token.
+   * In memory, the oldest session is ended to make room when `maxSessions` are live.
+   */
+  async createSession(user: { name: string; role: Role }): Promise<{ id: string; cookie: string; csrfToken: string }> {
     const id = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
-    this.sessions.set(id, { ...user, csrfToken, expiresAt: this.now() + this.ttl });
-    return { id, csrfToken };
+    const expiresAt = this.now() + this.ttl;
+    if (this.key) {
+      const cookie = await new EncryptJWT({ role: user.role, csrf: csrfToken })
+        .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
+        .setSubject(user.name)
+        .setJti(id)
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setIssuedAt(Math.floor(this.now() / 1000))
+        .setExpirationTime(Math.floor(expiresAt / 1000))
+        .encrypt(this.key);
+      return { id, cookie, csrfToken };
+    }
+    this.track(id, { ...user, csrfToken, expiresAt });
+    return { id, cookie: encodeURIComponent(id), csrfToken };
   }
 
   /** The live session behind a request's cookie, if any. */
-  session(req: Pick<IncomingMessage, 'headers'>): SessionInfo | null {
-    const s = this.live(readCookie(req.headers.cookie, SESSION_COOKIE));
+  async session(req: Pick<IncomingMessage, 'headers'>): Promise<SessionInfo | null> {
+    const s = await this.resolve(req);
     return s ? { name: s.name, role: s.role, csrfToken: s.csrfToken } : null;
   }
 
   /** Whether a cookie-authenticated change carries its session's CSRF token. */
-  csrfOk(req: Pick<IncomingMessage, 'headers'>): boolean {
-    const s = this.session(req);
+  async csrfOk(req: Pick<IncomingMessage, 'headers'>): Promise<boolean> {
+    const s = await this.resolve(req);
     const sent = req.headers[CSRF_HEADER];
     if (!s || typeof sent !== 'string') return false;
     const a = Buffer.from(sent);
@@ -155,22 +236,34 @@ export class Authenticator {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  /** Sign-out: the session ends now, and so do its WebSockets. */
+  /** Sign-out: the session ends now, and so do its WebSockets (on this replica). */
   endSession(id: string): void {
+    const s = this.sessions.get(id);
+    if (this.key && s) this.revoke(id, s.expiresAt);
     this.end(id, 'signed out');
   }
 
+  /**
+   * Sign-out of whatever session the request's cookie names. Stateless: that session is refused
+   * here from now on; other replicas accept a copy until it expires (the browser drops its own).
+   */
+  async signOut(req: Pick<IncomingMessage, 'headers'>): Promise<void> {
+    const s = await this.resolve(req);
+    if (!s) return;
+    if (this.key) this.revoke(s.id, s.expiresAt);
+    this.end(s.id, 'signed out');
+  }
+
   /** Resolves the caller; `invalid` means credentials were presented and are wrong (→ 401, not anonymous). */
-  authenticate(req: Pick<IncomingMessage, 'headers'>): Principal | 'invalid' | null {
+  async authenticate(req: Pick<IncomingMessage, 'headers'>): Promise<Principal | 'invalid' | null> {
     const auth = req.headers.authorization;
     if (auth) {
       const m = /^Bearer\s+(.+)$/i.exec(auth);
       const user = m ? this.userForToken(m[1]!.trim()) : null;
       return user ? { ...user, via: 'bearer' } : 'invalid';
     }
-    const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
-    const s = this.live(sid);
-    if (s) return { name: s.name, role: s.role, via: 'session', sessionId: sid! };
+    const s = await this.resolve(req);
+    if (s) return { name: s.name, role: s.role, via: 'session', sessionId: s.id };
     return this.anonymousRole ? { name: 'anonymous', role: this.anonymousRole, via: 'anonymous' } : null;
   }
 
@@ -184,6 +277,7 @@ export class Authenticator {
         n++;
       }
     }
+    for (const [id, expiresAt] of this.revoked) if (expiresAt <= now) this.revoked.delete(id);
     return n;
   }
 
@@ -192,13 +286,63 @@ export class Authenticator {
     clearInterval(this.reaper);
   }
 
-  private live(sid: string | null): StoredSession | null {
-    if (!sid) return null;
+  /** The session a request's cookie stands for, or null. Never throws. */
+  private async resolve(req: Pick<IncomingMessage, 'headers'>): Promise<ResolvedSession | null> {
+    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (!cookie) return null;
+    if (!this.key) return this.live(cookie);
+    // Decrypted once per request however often it is asked (authenticate, then CSRF, then the route).
+    let opened = this.decrypted.get(req.headers);
+    if (!opened) {
+      opened = this.decrypt(cookie);
+      this.decrypted.set(req.headers, opened);
+    }
+    const claims = await opened;
+    if (!claims) return null;
+    const expiresAt = claims.exp * 1000;
+    if (expiresAt <= this.now() || this.revoked.has(claims.jti)) return null;
+    // The user must still exist here with the same role: config changes end sessions at once.
+    if (!this.users.some((u) => u.name === claims.sub && u.role === claims.role)) return null;
+    if (!this.sessions.has(claims.jti)) this.track(claims.jti, { name: claims.sub, role: claims.role, csrfToken: claims.csrf, expiresAt });
+    return { id: claims.jti, name: claims.sub, role: claims.role, csrfToken: claims.csrf, expiresAt };
+  }
+
+  /** A stateless cookie's claims, or null if it is not one of ours (tampered, expired, other secret, garbage). */
+  private async decrypt(cookie: string): Promise<z.infer<typeof SessionClaims> | null> {
+    // Compact JWE is five base64url parts; anything else is not worth handing to the decrypter.
+    if (!this.key || cookie.length > 4096 || !/^[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){4}$/.test(cookie)) return null;
+    try {
+      const { payload } = await jwtDecrypt(cookie, this.key, { ...ALG, issuer: ISSUER, audience: AUDIENCE, requiredClaims: ['exp', 'iat', 'jti', 'sub'], currentDate: new Date(this.now()) });
+      const parsed = SessionClaims.safeParse(payload);
+      return parsed.success ? parsed.data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private live(sid: string): ResolvedSession | null {
     const s = this.sessions.get(sid);
     if (!s) return null;
-    if (s.expiresAt > this.now()) return s;
+    if (s.expiresAt > this.now()) return { ...s, id: sid };
     this.end(sid, 'expired');
     return null;
+  }
+
+  /** Holds a session (in memory: the session itself; stateless: so its end can be announced), bounded. */
+  private track(id: string, session: StoredSession): void {
+    if (this.sessions.size >= this.maxSessions) this.reap();
+    while (this.sessions.size >= this.maxSessions) {
+      const oldest = this.sessions.keys().next().value as string;
+      this.end(oldest, 'evicted');
+    }
+    this.sessions.set(id, session);
+  }
+
+  private revoke(id: string, expiresAt: number): void {
+    // Bounded like sessions; forgetting the oldest revocation only matters for a cookie its
+    // browser has already deleted, and only until that cookie expires.
+    while (this.revoked.size >= this.maxSessions) this.revoked.delete(this.revoked.keys().next().value as string);
+    this.revoked.set(id, expiresAt);
   }
 
   private end(id: string, why: SessionEnd): void {

@@ -84,6 +84,17 @@ const UserConfig = z
   })
   .refine((u) => u.token !== undefined || u.password !== undefined, { error: 'give a token or a password (or both)', path: ['token'] });
 
+/** Shortest `session.secret` accepted (bytes, UTF-8): a 256-bit key's worth. */
+export const MIN_SESSION_SECRET_BYTES = 32;
+
+/** Why a resolved `session.secret` cannot be used, or null if it can. */
+export function sessionSecretProblem(secret: string): string | null {
+  const bytes = Buffer.byteLength(secret, 'utf8');
+  return bytes >= MIN_SESSION_SECRET_BYTES
+    ? null
+    : `must be at least ${MIN_SESSION_SECRET_BYTES} bytes (it is ${bytes}); generate one with \`openssl rand -base64 48\``;
+}
+
 export const ConfigSchema = z.strictObject({
   listen: z
     .strictObject({
@@ -114,8 +125,12 @@ export const ConfigSchema = z.strictObject({
     .optional(),
   session: z
     .strictObject({
-      /** Reserved for stateless signed sessions across replicas (DESIGN.md); validated, not used yet. */
-      secret: Secret.optional(),
+      /**
+       * Stateless sessions: the key (via HKDF) for encrypted session cookies that every replica
+       * with the same secret accepts. At least 32 bytes; `env:NAME` is checked once resolved.
+       * Without it, sessions live in one process's memory.
+       */
+      secret: Secret.refine((v) => v.startsWith('env:') || sessionSecretProblem(v) === null, { error: (issue) => sessionSecretProblem(String(issue.input)) ?? 'invalid' }).optional(),
       /** How long a browser session lasts. */
       ttlHours: z.number().min(0.05).max(24 * 30).default(12),
     })

@@ -88,7 +88,11 @@ describe('loadConfig', () => {
   });
 
   it('validates limits, session and trustProxy, naming the field', () => {
-    expect(load({ limits: { sessions: 5 }, listen: { trustProxy: true }, session: { secret: 'env:S' } }, { S: 'k' })).toMatchObject({ limits: { sessions: 5, bodyBytes: 65536 }, listen: { trustProxy: true }, session: { secret: 'k' } });
+    const k = 'k'.repeat(32);
+    expect(load({ limits: { sessions: 5 }, listen: { trustProxy: true }, session: { secret: 'env:S' } }, { S: k })).toMatchObject({ limits: { sessions: 5, bodyBytes: 65536 }, listen: { trustProxy: true }, session: { secret: k } });
+    // Shorter than 32 bytes: refused whether written in the file or read from the environment.
+    expect(errorOf(() => load({ session: { secret: 'env:S' } }, { S: 'k' }))).toContain('session.secret: must be at least 32 bytes (it is 1)');
+    expect(errorOf(() => load({ session: { secret: 'short' } }))).toMatch(/session\.secret: must be at least 32 bytes \(it is 5\)/);
     expect(errorOf(() => load({ limits: { bodyBytes: 10 } }))).toContain('limits.bodyBytes');
     expect(errorOf(() => load({ limits: { nope: 1 } }))).toContain('limits');
     expect(errorOf(() => load({ session: { secret: 'env:MISSING' } }))).toContain('session.secret');

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { DnsSourceConfig } from '../sources/dns/dnsSource';
 import type { KubernetesSourceConfig } from '../sources/kubernetes/kubernetesSource';
-import { ConfigSchema, type ConsulSourceConfig, type ParsedConfig, type Role } from './configSchema';
+import { ConfigSchema, sessionSecretProblem, type ConsulSourceConfig, type ParsedConfig, type Role } from './configSchema';
 
 /** Source id of the embedded registry in URLs, metrics and the API. */
 export const EMBEDDED_SOURCE = 'embedded';
@@ -118,6 +118,8 @@ export function fromRaw(
     if (cfg.auth!.users.findIndex((o) => o.name === u.name) !== i) problems.push(`auth.users[${i}].name: "${u.name}" is configured twice`);
   });
   const sessionSecret = secret(cfg.session.secret, 'session.secret');
+  const secretProblem = sessionSecret === null ? null : sessionSecretProblem(sessionSecret);
+  if (secretProblem) problems.push(`session.secret: ${secretProblem}`);
   if (cfg.xds?.allowAnonymous && !isLoopback(cfg.xds.host)) problems.push(`xds.allowAnonymous: only allowed on a loopback host (xds.host is ${cfg.xds.host})`);
   if (problems.length) throw new ConfigError(`invalid config${ctx.file ? ` (${ctx.file})` : ''}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 

@@ -80,7 +80,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions) {
       const route = matching.find((r) => r.method === req.method || r.method === '*');
       if (!route) throw new HttpError('method_not_allowed', `${req.method} is not allowed on ${target.path}`, { headers: { allow: matching.map((r) => r.method).join(', ') } });
       const params = (route.path.exec(target.path) ?? []).slice(1).map((p) => safeDecode(p ?? ''));
-      const principal = authorize(route, req);
+      const principal = await authorize(route, req);
       await route.handler({ req, res, params, path: target.path, query: target.query, principal });
     } catch (err) {
       if (!(err instanceof HttpError)) logger.error({ err, url: req.url, method: req.method }, 'request failed');
@@ -92,8 +92,8 @@ export function createRouter(routes: readonly Route[], options: RouterOptions) {
     return true;
   };
 
-  function authorize(route: Route, req: IncomingMessage): Principal | null {
-    const found = auth.authenticate(req);
+  async function authorize(route: Route, req: IncomingMessage): Promise<Principal | null> {
+    const found = await auth.authenticate(req);
     const unsafe = !SAFE.has(req.method ?? 'GET');
     if (route.permission === null) {
       // Public changes (sign-in, sign-out) are still ours alone to make from a browser.
@@ -114,7 +114,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions) {
       // echo its CSRF token.
       if (found.via === 'session' && !sameOrigin(req)) throw new HttpError('forbidden', 'cross-origin request refused');
       if (found.via === 'anonymous' && req.headers.origin !== undefined && !sameOrigin(req)) throw new HttpError('forbidden', 'cross-origin request refused');
-      if (found.via === 'session' && !auth.csrfOk(req)) throw new HttpError('forbidden', `missing or wrong ${CSRF_HEADER} header (get it from GET /api/session)`);
+      if (found.via === 'session' && !(await auth.csrfOk(req))) throw new HttpError('forbidden', `missing or wrong ${CSRF_HEADER} header (get it from GET /api/session)`);
     }
     return found;
   }

@@ -1,10 +1,12 @@
 /**
  * Sign-in, sign-out, who am I, and the user list. Sign-in is throttled per address and per user
- * (429 with Retry-After); the cookie is Secure whenever the browser reached us over HTTPS.
+ * (429 with Retry-After); the cookie is Secure whenever the browser reached us over HTTPS. With
+ * `session.secret` the cookie is the whole session (any replica with the secret reads it, CSRF
+ * token included); without, it names a session held in this process.
  */
 import type { IncomingMessage } from 'node:http';
 import { SessionResponse, SignInBody, SignInResponse, SignOutResponse, UsersResponse } from '../../../protocol/api';
-import { type Authenticator, SESSION_COOKIE, clientAddress, readCookie, viaHttps } from '../../auth/authenticator';
+import { type Authenticator, SESSION_COOKIE, clientAddress, viaHttps } from '../../auth/authenticator';
 import type { SignInLimiter } from '../../auth/signInLimiter';
 import { readJson } from '../bodyReader';
 import { HttpError } from '../httpError';
@@ -28,10 +30,10 @@ export function sessionRoutes(deps: SessionRouteDeps): Route[] {
       method: 'GET',
       path: /^\/api\/session$/,
       permission: null,
-      handler: ({ req, res, principal }) => {
+      handler: async ({ req, res, principal }) => {
         const user = principal && principal.via !== 'anonymous' ? { name: principal.name, role: principal.role } : null;
         // The CSRF token is readable by our own pages only (same-origin fetch), never by other sites.
-        const csrfToken = principal?.via === 'session' ? (auth.session(req)?.csrfToken ?? null) : null;
+        const csrfToken = principal?.via === 'session' ? ((await auth.session(req))?.csrfToken ?? null) : null;
         reply(res, 200, SessionResponse, { user, anonymousRole: auth.anonymousRole, csrfToken, passwordSignIn: auth.listUsers().some((u) => u.password) });
       },
     },
@@ -51,17 +53,16 @@ export function sessionRoutes(deps: SessionRouteDeps): Route[] {
           admission.release(user !== null);
         }
         if (!user) throw new HttpError('unauthorized', 'token' in body ? 'unknown token' : 'wrong name or password');
-        const session = auth.createSession(user);
-        reply(res, 200, SignInResponse, { user, csrfToken: session.csrfToken }, { 'set-cookie': cookie(req, encodeURIComponent(session.id), Math.floor(deps.sessionTtlMs / 1000)) });
+        const session = await auth.createSession(user);
+        reply(res, 200, SignInResponse, { user, csrfToken: session.csrfToken }, { 'set-cookie': cookie(req, session.cookie, Math.floor(deps.sessionTtlMs / 1000)) });
       },
     },
     {
       method: 'DELETE',
       path: /^\/api\/session$/,
       permission: null,
-      handler: ({ req, res }) => {
-        const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
-        if (sid) auth.endSession(sid);
+      handler: async ({ req, res }) => {
+        await auth.signOut(req);
         reply(res, 200, SignOutResponse, { user: null }, { 'set-cookie': cookie(req, '', 0) });
       },
     },
