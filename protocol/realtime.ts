@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { Service, SourceStatus, ServiceSummary } from './model';
 import { DeltaOp, SummaryOp } from './delta';
+import { GraphEdge, GraphNode, GraphOp, GraphWindow } from './graph';
 
 /** How many services one connection may watch at once (a page shows one; tabs share nothing). */
 export const MAX_WATCHED_SERVICES = 64;
@@ -24,6 +25,12 @@ export const ClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('watch'), serviceId: z.string().min(1).max(1024), sinceRev: z.number().int().nonnegative().optional() }),
   z.object({ type: z.literal('unwatch'), serviceId: z.string().min(1).max(1024) }),
   z.object({ type: z.literal('ping'), t: z.number() }),
+  /**
+   * Follow the service graph over `window` (one graph per connection: a new watch replaces the
+   * last). `sinceVersion`: the version of the copy the client holds, to resume without a snapshot.
+   */
+  z.object({ type: z.literal('graph.watch'), window: GraphWindow, sinceVersion: z.number().int().nonnegative().optional() }),
+  z.object({ type: z.literal('graph.unwatch') }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -42,6 +49,22 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('error'), code: z.enum(['bad_request', 'unauthorized', 'too_many']), message: z.string() }),
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/**
+ * The graph stream's frames (opt-in with `graph.watch`), apart from ServerMessage so clients of
+ * the summary and service streams see no new frame types. `version` counts the graph's changes
+ * per window; a `graph.delta` whose `fromVersion` is not the client's version means a gap:
+ * watch again with `sinceVersion`.
+ */
+export const GraphServerMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('graph'), window: GraphWindow, version: z.number().int(), nodes: z.array(GraphNode), edges: z.array(GraphEdge) }),
+  z.object({ type: z.literal('graph.delta'), window: GraphWindow, fromVersion: z.number().int(), version: z.number().int(), ops: z.array(GraphOp) }),
+]);
+export type GraphServerMessage = z.infer<typeof GraphServerMessage>;
+
+/** Every frame a server may send on /api/ws: what a client that watches the graph parses. */
+export const AnyServerMessage = z.discriminatedUnion('type', [...ServerMessage.options, ...GraphServerMessage.options]);
+export type AnyServerMessage = z.infer<typeof AnyServerMessage>;
 
 /** @default 15000 — the client treats 2.5× this without any frame as a dead connection. */
 export const HEARTBEAT_MS = 15_000;

@@ -13,7 +13,9 @@ import type { IncomingMessage } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { ClientMessage, HEARTBEAT_MS, MAX_WATCHED_SERVICES, type ServerMessage } from '../../protocol/realtime';
+import { ClientMessage, HEARTBEAT_MS, MAX_WATCHED_SERVICES, type GraphServerMessage, type ServerMessage } from '../../protocol/realtime';
+import type { GraphWindow } from '../../protocol/graph';
+import type { GraphFeed } from '../graph/graphService';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { TopologyStore } from '../topology/topologyStore';
@@ -39,6 +41,16 @@ export interface RealtimeHubOptions {
   flushIntervalMs?: number;
   /** Injectable clock for the frame rate limit and flush pacing. @default Date.now */
   now?: () => number;
+  /** The service graph (`graph.watch`); without it a graph watch is answered with an error. */
+  graph?: GraphFeed;
+}
+
+/** Where a client's graph stream stands: like StreamPosition, counted in graph versions of one window. */
+interface GraphPosition {
+  window: GraphWindow;
+  sentVersion: number;
+  needsSnapshot: boolean;
+  release: () => void;
 }
 
 /** Where one stream (the summary, or one watched service) of one client stands. */
@@ -59,6 +71,8 @@ interface Client {
   /** The summary stream; null until the client subscribes. */
   summary: StreamPosition | null;
   watches: Map<string, StreamPosition>;
+  /** The graph stream; null unless the client watches the graph. */
+  graph: GraphPosition | null;
   alive: boolean;
   /** Token bucket for client frames. */
   tokens: number;
@@ -75,7 +89,8 @@ export class RealtimeHub {
   private readonly drainCheck: NodeJS.Timeout;
   private flushScheduled = false;
   private lastFlushAt = -Infinity;
-  private readonly opts: Required<Omit<RealtimeHubOptions, 'metrics'>> & { metrics?: Metrics };
+  private readonly opts: Required<Omit<RealtimeHubOptions, 'metrics' | 'graph'>> & { metrics?: Metrics; graph?: GraphFeed };
+  private readonly unsubscribeGraph: () => void;
   /** The summary snapshot serialized once per revision. */
   private snapshotFrame: { rev: number; frame: Buffer } | null = null;
 
@@ -92,6 +107,7 @@ export class RealtimeHub {
     };
     // Many registry events can land in one tick (a full resync); coalesce them into one frame.
     this.unsubscribe = this.opts.store.subscribe(() => this.scheduleFlush());
+    this.unsubscribeGraph = this.opts.graph?.subscribe(() => this.scheduleFlush()) ?? (() => undefined);
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
     this.drainCheck = setInterval(() => this.flush(), 250);
     this.heartbeat.unref();
@@ -127,11 +143,11 @@ export class RealtimeHub {
 
   private accept(ws: WebSocket, principal: Principal): void {
     const rate = this.opts.clientFramesPerSecond;
-    const client: Client = { ws, principal, gzip: false, summary: null, watches: new Map(), alive: true, tokens: rate * 2, tokensAt: this.opts.now() };
+    const client: Client = { ws, principal, gzip: false, summary: null, watches: new Map(), graph: null, alive: true, tokens: rate * 2, tokensAt: this.opts.now() };
     this.clients.add(client);
     this.opts.metrics?.wsClients.set(this.clients.size);
     const subscribeTimer = setTimeout(() => {
-      if (client.summary === null && client.watches.size === 0) ws.close(1008, 'subscribe expected');
+      if (client.summary === null && client.watches.size === 0 && client.graph === null) ws.close(1008, 'subscribe expected');
     }, this.opts.subscribeTimeoutMs);
     ws.on('pong', () => (client.alive = true));
     ws.on('message', (data, isBinary) => {
@@ -175,10 +191,31 @@ export class RealtimeHub {
         case 'ping':
           this.send(client, { type: 'pong', t: msg.t });
           break;
+        case 'graph.watch': {
+          const feed = this.opts.graph;
+          if (!feed) {
+            this.send(client, { type: 'error', code: 'bad_request', message: 'this server has no service graph' });
+            break;
+          }
+          clearTimeout(subscribeTimer);
+          // Take the new window before letting go of the old: a window change keeps its state warm.
+          const release = feed.watch(msg.window);
+          client.graph?.release();
+          const since = msg.sinceVersion;
+          const resumes = since !== undefined && feed.since(msg.window, since) !== null;
+          client.graph = { window: msg.window, sentVersion: resumes ? since : 0, needsSnapshot: !resumes, release };
+          this.scheduleFlush();
+          break;
+        }
+        case 'graph.unwatch':
+          client.graph?.release();
+          client.graph = null;
+          break;
       }
     });
     ws.on('close', () => {
       clearTimeout(subscribeTimer);
+      client.graph?.release();
       this.clients.delete(client);
       this.opts.metrics?.wsClients.set(this.clients.size);
     });
@@ -226,12 +263,14 @@ export class RealtimeHub {
       }
       if (client.summary) this.flushSummary(client, client.summary, rev, frames);
       for (const [id, w] of client.watches) this.flushService(client, id, w, rev, frames);
+      if (client.graph) this.flushGraph(client, client.graph, frames);
     }
   }
 
   private isBehind(client: Client, rev: number): boolean {
     if (client.summary && (client.summary.needsSnapshot || client.summary.coveredRev !== rev)) return true;
     for (const w of client.watches.values()) if (w.needsSnapshot || w.coveredRev !== rev) return true;
+    if (client.graph && (client.graph.needsSnapshot || client.graph.sentVersion !== this.opts.graph?.version(client.graph.window))) return true;
     return false;
   }
 
@@ -294,6 +333,40 @@ export class RealtimeHub {
     pos.sentRev = pos.coveredRev = rev;
   }
 
+  /** Graph frames: a snapshot, or the ops since the client's version, shared by clients at the same version. */
+  private flushGraph(client: Client, pos: GraphPosition, frames: Map<string, Frame>): void {
+    const feed = this.opts.graph;
+    if (!feed) return;
+    const version = feed.version(pos.window);
+    if (!pos.needsSnapshot && pos.sentVersion === version) return;
+    if (!pos.needsSnapshot) {
+      const key = `g/${pos.window}/${pos.sentVersion}/${version}`;
+      let frame = frames.get(key);
+      if (frame === undefined) {
+        const ops = feed.since(pos.window, pos.sentVersion);
+        frame = ops === null ? null : encode({ type: 'graph.delta', window: pos.window, fromVersion: pos.sentVersion, version, ops });
+        frames.set(key, frame);
+      }
+      if (frame !== null) {
+        this.sendFrame(client, frame);
+        this.opts.metrics?.wsDeltasSent.inc();
+        pos.sentVersion = version;
+        return;
+      }
+    }
+    const key = `g/${pos.window}/snapshot/${version}`;
+    let frame = frames.get(key);
+    if (!frame) {
+      const snap = feed.snapshot(pos.window);
+      frame = encode({ type: 'graph', window: pos.window, version: snap.version, nodes: snap.nodes, edges: snap.edges });
+      frames.set(key, frame);
+    }
+    this.sendFrame(client, frame);
+    this.opts.metrics?.wsSnapshotsSent.inc();
+    pos.needsSnapshot = false;
+    pos.sentVersion = version;
+  }
+
   private summarySnapshotFrame(): Buffer {
     const snap = this.opts.store.summarySnapshot();
     if (this.snapshotFrame?.rev !== snap.rev) {
@@ -353,6 +426,7 @@ export class RealtimeHub {
 
   async close(): Promise<void> {
     this.unsubscribe();
+    this.unsubscribeGraph();
     clearInterval(this.heartbeat);
     clearInterval(this.drainCheck);
     for (const c of this.clients) c.ws.close(1001, 'server shutting down');
@@ -367,6 +441,6 @@ const GZIP_FROM_BYTES = 16 * 1024;
 /** Marks "nothing to send for this position" in the per-flush frame cache. */
 const EMPTY: Buffer = Buffer.alloc(0);
 
-function encode(msg: ServerMessage): Buffer {
+function encode(msg: ServerMessage | GraphServerMessage): Buffer {
   return Buffer.from(JSON.stringify(msg));
 }

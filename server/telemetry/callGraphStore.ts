@@ -83,8 +83,8 @@ class Series {
       this.counts[slot * 2] = 0;
       this.counts[slot * 2 + 1] = 0;
     }
-    this.counts[slot * 2] += requests;
-    this.counts[slot * 2 + 1] += errors;
+    this.counts[slot * 2]! += requests;
+    this.counts[slot * 2 + 1]! += errors;
     this.lastBucket = b;
     const m = Math.floor(now / MINUTE_MS);
     const ms = m % MINUTE_SLOTS;
@@ -93,12 +93,12 @@ class Series {
       this.latency.fill(0, ms * HIST, (ms + 1) * HIST);
       for (const counts of this.statuses.values()) counts[ms] = 0;
     }
-    for (let i = 0; i < HIST; i++) this.latency[ms * HIST + i] += latency[i] ?? 0;
+    for (let i = 0; i < HIST; i++) this.latency[ms * HIST + i]! += latency[i] ?? 0;
     for (const [code, n] of Object.entries(statuses)) {
       if (n <= 0) continue;
       let counts = this.statuses.get(code);
       if (!counts) this.statuses.set(code, (counts = new Uint32Array(MINUTE_SLOTS)));
-      counts[ms] += n;
+      counts[ms]! += n;
     }
   }
 
