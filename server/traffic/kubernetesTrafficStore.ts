@@ -6,12 +6,23 @@
  * selector, so plain kube-proxy traffic follows. The audit trail is a bounded list in the
  * annotation `switchboard.dev/traffic-history`. Compare-and-set is on the policy's revision
  * (see REVISION_ANNOTATION), each write guarded by the resourceVersion it read.
+ *
+ * A Service bound to a mesh route (annotation `switchboard.dev/route`, kubernetesMeshRoutes.ts)
+ * gets the weights written to that route too, in this order, so nothing half-applies silently:
+ * the route first (replace with its resourceVersion; a route changed by someone else, missing or
+ * forbidden stops the change before anything is written), then the Service annotation. If the
+ * Service write then fails or loses a race, the route is put back as it was (guarded by the
+ * resourceVersion our write produced); only if that restore fails too does the error say the
+ * route carries weights the policy does not.
  */
 import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
 import { decodePolicyJson, type TrafficPolicy } from '../../protocol/traffic';
 import { TRAFFIC_ANNOTATION } from '../../clients/kubernetes/kubernetesObjects';
-import { describeError } from '../sources/kubernetes/kubernetesSource';
+import { describeKubeFailure, kubeFailure } from '../../clients/kubernetes/kubeApiError';
+import type { MeshRoute } from '../../protocol/api';
+import { describeRoute, formatWeights, routeBinding, type RouteBinding } from './kubernetesMeshRoutes';
+import { KubernetesMeshRoutes, type MeshRoutesOptions, type RouteWrite } from './kubernetesMeshRoutesClient';
 
 export { TRAFFIC_ANNOTATION };
 import { AuditEntry, type StoredPolicy, type TrafficStore, type WriteResult } from './trafficStore';
@@ -121,23 +132,44 @@ export function selectorDecision(
 
 export class KubernetesTrafficStore implements TrafficStore {
   private readonly core: k8s.CoreV1Api;
+  private readonly routes: KubernetesMeshRoutes;
 
-  constructor(kc: k8s.KubeConfig, private readonly historyLimit = 20, private readonly refusedLimit = 20) {
+  constructor(kc: k8s.KubeConfig, private readonly historyLimit = 20, private readonly refusedLimit = 20, meshRoutes: MeshRoutesOptions = {}) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.routes = new KubernetesMeshRoutes(kc, meshRoutes);
   }
 
   async get(namespace: string, name: string): Promise<StoredPolicy> {
-    return storedOf(await this.read(namespace, name), namespace, name);
+    const svc = await this.read(namespace, name);
+    const stored = storedOf(svc, namespace, name);
+    const meshRoute = await this.meshRoute(svc, namespace, name, stored.policy);
+    return meshRoute ? { ...stored, meshRoute } : stored;
   }
 
   async put(namespace: string, name: string, policy: TrafficPolicy, expected: number): Promise<WriteResult> {
+    // The mesh route is written once, before the first Service write, and undone if the policy
+    // itself is not written (see the file comment). undefined: not decided yet; null: no route.
+    let mesh: { binding: RouteBinding; write: RouteWrite } | null | undefined;
     for (let attempt = 0; ; attempt++) {
       const svc = await this.read(namespace, name);
-      if (revisionOf(svc) !== expected) return { ok: false, current: storedOf(svc, namespace, name) };
+      if (revisionOf(svc) !== expected) {
+        await this.undoRoute(mesh, policy);
+        return { ok: false, current: await this.get(namespace, name) };
+      }
       const annotations = svc.metadata?.annotations ?? {};
       const facts = { selector: svc.spec?.selector, baseAnnotation: annotations[BASE_SELECTOR_ANNOTATION], stored: storedOf(svc, namespace, name).policy };
       const decision = selectorDecision(policy, facts);
-      if (decision.kind === 'refused') return { ok: false, refused: `selector of service ${namespace}/${name}: ${decision.why}` };
+      if (decision.kind === 'refused') {
+        await this.undoRoute(mesh, policy);
+        return { ok: false, refused: `selector of service ${namespace}/${name}: ${decision.why}` };
+      }
+      if (mesh === undefined) {
+        const bound = routeBinding({ namespace, name, annotations }, Object.keys(policy.subsets));
+        if (bound && !bound.ok) return { ok: false, refused: bound.why };
+        mesh = bound ? { binding: bound.binding, write: await this.routes.write(bound.binding, policy) } : null;
+        if (mesh?.write.kind === 'refused') return { ok: false, refused: mesh.write.why };
+        if (mesh?.write.kind === 'conflict') return { ok: false, current: await this.get(namespace, name), reason: mesh.write.why };
+      }
       // The base is recorded with the first policy written, whatever it is (a canary too), so a
       // later flip cannot count a base label as one the policy's subsets tell apart.
       const base = facts.baseAnnotation === undefined ? baseSelector(facts) : null;
@@ -156,12 +188,32 @@ export class KubernetesTrafficStore implements TrafficStore {
       };
       try {
         await this.core.patchNamespacedService({ name, namespace, body }, mergePatch);
-        return { ok: true, modifyIndex: revision };
+        return { ok: true, modifyIndex: revision, ...(mesh && 'view' in mesh.write ? { meshRoute: mesh.write.view } : {}) };
       } catch (err) {
         // 409: the Service changed between our read and write; re-read and decide again.
-        if ((err as { code?: number }).code !== 409 || attempt >= 4) throw new Error(`PATCH service ${namespace}/${name}: ${describeError(err)}`, { cause: err });
+        if ((err as { code?: number }).code !== 409 || attempt >= 4) throw new Error(`PATCH service ${namespace}/${name}: ${describeKubeFailure(kubeFailure(err))}${await this.undoRoute(mesh, policy)}`, { cause: err });
       }
     }
+  }
+
+  /** Puts a route this write changed back as it was; says how that went, for the error it joins. */
+  private async undoRoute(mesh: { binding: RouteBinding; write: RouteWrite } | null | undefined, policy: TrafficPolicy): Promise<string> {
+    if (mesh?.write.kind !== 'written') return '';
+    const route = describeRoute(mesh.binding);
+    try {
+      await this.routes.restore(mesh.binding, mesh.write);
+      return `; ${route} was put back as it was`;
+    } catch (err) {
+      return `; putting ${route} back failed too (${(err as Error).message}): it carries ${formatWeights(policy.weights)}, which the policy does not`;
+    }
+  }
+
+  /** The mesh route the Service is bound to, read back; undefined when it is bound to none. */
+  private async meshRoute(svc: k8s.V1Service, namespace: string, name: string, policy: TrafficPolicy | null): Promise<MeshRoute | undefined> {
+    const bound = routeBinding({ namespace, name, annotations: svc.metadata?.annotations }, policy ? Object.keys(policy.subsets) : []);
+    if (!bound) return undefined;
+    if (!bound.ok) return { kind: null, namespace, name: bound.text, apiVersion: null, backends: {}, weights: null, inSync: false, writtenAt: null, writtenBy: null, error: bound.why };
+    return this.routes.view(bound.binding, policy);
   }
 
   async audit(namespace: string, name: string, entry: Omit<import('zod').input<typeof AuditEntry>, 'id'>): Promise<AuditEntry> {
@@ -185,7 +237,7 @@ export class KubernetesTrafficStore implements TrafficStore {
         await this.core.patchNamespacedService({ name, namespace, body }, mergePatch);
         return full;
       } catch (err) {
-        if ((err as { code?: number }).code !== 409 || attempt >= 4) throw new Error(`PATCH service ${namespace}/${name}: ${describeError(err)}`, { cause: err });
+        if ((err as { code?: number }).code !== 409 || attempt >= 4) throw new Error(`PATCH service ${namespace}/${name}: ${describeKubeFailure(kubeFailure(err))}`, { cause: err });
       }
     }
   }
@@ -202,7 +254,7 @@ export class KubernetesTrafficStore implements TrafficStore {
     try {
       return await this.core.readNamespacedService({ name, namespace });
     } catch (err) {
-      throw new Error(`GET service ${namespace}/${name}: ${describeError(err)}`, { cause: err });
+      throw new Error(`GET service ${namespace}/${name}: ${describeKubeFailure(kubeFailure(err))}`, { cause: err });
     }
   }
 }

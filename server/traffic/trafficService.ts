@@ -84,12 +84,13 @@ export class TrafficService {
       return { ok: false, error: { code: 'invalid', message: written.refused } };
     }
     if (!written.ok) {
-      await this.auditRejected(store, svc, who, change, written.current.policy, next, 'another change landed first');
-      return { ok: false, error: { code: 'conflict', message: 'another change landed first', current: written.current } };
+      const message = written.reason ?? 'another change landed first';
+      await this.auditRejected(store, svc, who, change, written.current.policy, next, message);
+      return { ok: false, error: { code: 'conflict', message, current: written.current } };
     }
     const forced = change.force && checkChange({ ...change, force: false }, stored.policy, svc.instances).length > 0;
     await store.audit(svc.scope, svc.name, { at: next.updatedAt, by: who, reason: next.reason, outcome: 'applied', forced, before: stored.policy, after: next });
-    return { ok: true, value: { policy: next, modifyIndex: written.modifyIndex, subsets: subsetHealth(svc, next) } };
+    return { ok: true, value: { policy: next, modifyIndex: written.modifyIndex, subsets: subsetHealth(svc, next), ...(written.meshRoute ? { meshRoute: written.meshRoute } : {}) } };
   }
 
   async flip(serviceId: string, who: string, opts: { reason?: string; force?: boolean; ifMatch?: number }): Promise<TrafficResult<TrafficView>> {

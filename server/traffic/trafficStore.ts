@@ -8,7 +8,7 @@ import type { TrafficPolicy } from '../../protocol/traffic';
 
 // The audit entry is a REST answer too: one schema, in protocol/api.ts, for server, browser and CLI.
 export { AuditEntry } from '../../protocol/api';
-import type { AuditEntry } from '../../protocol/api';
+import type { AuditEntry, MeshRoute } from '../../protocol/api';
 
 export interface StoredPolicy {
   /** null when there is none, or when what the registry holds is not a valid policy (see invalid). */
@@ -21,11 +21,14 @@ export interface StoredPolicy {
   invalid?: string;
   /** Consul: the key's ModifyIndex (0 when absent). Kubernetes: the Service's resourceVersion. */
   modifyIndex: number;
+  /** Kubernetes: the mesh route the Service is bound to, read back (see kubernetesMeshRoutes.ts). */
+  meshRoute?: MeshRoute;
 }
 
 export type WriteResult =
-  | { ok: true; modifyIndex: number }
-  | { ok: false; current: StoredPolicy }
+  | { ok: true; modifyIndex: number; meshRoute?: MeshRoute }
+  /** A lost race. `reason` names what changed when it was not the policy itself (e.g. a mesh route). */
+  | { ok: false; current: StoredPolicy; reason?: string }
   /** The registry side refuses this policy (e.g. a Kubernetes selector it may not derive); nothing was written. */
   | { ok: false; refused: string };
 
