@@ -24,6 +24,8 @@ import { loadKubeConfig } from '../clients/kubernetes/kubeConfig';
 import { KubernetesSource } from './sources/kubernetes/kubernetesSource';
 import type { Source } from './sources/source';
 import { TelemetryStore } from './telemetry/telemetryStore';
+import { CallGraphStore } from './telemetry/callGraphStore';
+import { GraphService } from './graph/graphService';
 import { TopologyStore } from './topology/topologyStore';
 import { ConsulTrafficStore } from './traffic/consulTrafficStore';
 import { KubernetesTrafficStore } from './traffic/kubernetesTrafficStore';
@@ -64,6 +66,9 @@ export interface Switchboard {
   rollouts: RolloutService;
   rolloutController: RolloutController;
   telemetry: TelemetryStore;
+  /** Caller → callee edges and the live service graph built from them. */
+  callGraph: CallGraphStore;
+  graph: GraphService;
   /** The admin credential created on this start (no users configured, none stored yet): print it once. */
   firstStartCredential: { name: string; token: string; file: string } | null;
   /** Resolves with the bound port. */
@@ -105,7 +110,10 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   // secret accepts; without, they live in this process (one replica).
   const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole, sessionTtlMs: config.session.ttlMs, maxSessions: config.limits.sessions, sessionSecret: config.session.secret });
   logger.info({ sessions: auth.stateless ? 'stateless (session.secret): any replica with the same secret accepts them' : 'in memory: this replica only (set session.secret to run several)' }, 'browser sessions');
-  const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs, highWaterBytes: config.limits.wsOutboundBytes });
+  // ~4 KB per caller × callee × instance series: the telemetry bound, capped so the graph stays under ~80 MB.
+  const callGraph = new CallGraphStore({ maxSeries: Math.min(config.limits.telemetrySeries, 20_000) });
+  const graph = new GraphService({ store, edges: callGraph });
+  const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs, highWaterBytes: config.limits.wsOutboundBytes, graph });
   // A session that ends (sign-out, expiry, eviction) takes its open WebSockets with it.
   auth.onSessionEnd((sessionId, why) => hub.closeWhere((p) => p.sessionId === sessionId, why === 'signed out' ? 'signed out' : 'session ended'));
   // Every source here speaks Consul's KV API (the embedded registry included once it is up).
@@ -175,6 +183,8 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     traffic,
     rollouts,
     telemetry,
+    callGraph,
+    graph,
     gateway,
     ...(xds ? { xds } : {}),
     trustProxy: config.listen.trustProxy,
@@ -250,9 +260,11 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const telemetryTick = setInterval(() => {
     const now = Date.now();
     const touched = new Set(telemetry.prune(now));
+    callGraph.prune(now);
     for (const report of gateway.telemetry()) {
       if (report.instances.length === 0) continue;
       telemetry.ingest(report, now);
+      callGraph.ingest(report, now);
       touched.add(report.service);
     }
     for (const service of touched) store.setBreakers(service, telemetry.breakerViews(service));
@@ -285,6 +297,8 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     rollouts,
     rolloutController,
     telemetry,
+    callGraph,
+    graph,
     firstStartCredential: admin?.token ? { name: admin.name, token: admin.token, file: admin.file } : null,
     async listen() {
       if (config.embedded.enabled) {
@@ -321,7 +335,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         fleetStarting = startDemoFleet({ registryAddr, report, onLog: (line) => logger.debug({ demo: line }, 'demo service') })
           .then((f) => {
             fleet = f;
-            load = startLoadGenerator({ registryAddr });
+            load = startLoadGenerator({ registryAddr, report });
             logger.info({ instances: f.instances.length }, 'demo fleet running');
           })
           .catch((err) => logger.error({ err }, 'demo fleet failed to start'));
@@ -340,6 +354,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       await xds?.close();
       auth.close();
       await registry?.close();
+      graph.close();
       await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

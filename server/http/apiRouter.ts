@@ -11,6 +11,9 @@ import { GATEWAY_PREFIX, type Gateway } from '../gateway/gateway';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { TelemetryStore } from '../telemetry/telemetryStore';
+import type { CallGraphStore } from '../telemetry/callGraphStore';
+import type { GraphService } from '../graph/graphService';
+import { graphRoutes } from './routes/graphRoutes';
 import type { TopologyStore } from '../topology/topologyStore';
 import type { TrafficService } from '../traffic/trafficService';
 import type { RolloutService } from '../rollouts/rolloutService';
@@ -47,6 +50,10 @@ export interface ApiRouterDeps {
   rollouts?: RolloutService;
   /** SDK client reports (breakers, request counters); without it those endpoints answer 404. */
   telemetry?: TelemetryStore;
+  /** Caller → callee edges from the same reports (the service graph). */
+  callGraph?: CallGraphStore;
+  /** The service graph; without it /api/graph answers 404. */
+  graph?: GraphService;
   /** `/gw/<service>/…`; without it those paths answer 404. */
   gateway?: Gateway;
   /** The xDS server (config `xds`); without it the xDS endpoints answer 404. */
@@ -71,7 +78,8 @@ export function createApiRouter(deps: ApiRouterDeps): (req: IncomingMessage, res
     ...(deps.traffic ? trafficRoutes(deps.traffic, bodyBytes) : []),
     ...(deps.rollouts ? rolloutRoutes(deps.rollouts, bodyBytes) : []),
     ...(deps.xds ? xdsRoutes(deps.xds) : []),
-    ...(deps.telemetry ? telemetryRoutes({ telemetry: deps.telemetry, store, bodyBytes, now: deps.now ?? Date.now }) : []),
+    ...(deps.graph ? graphRoutes(deps.graph) : []),
+    ...(deps.telemetry ? telemetryRoutes({ telemetry: deps.telemetry, store, bodyBytes, now: deps.now ?? Date.now, ...(deps.callGraph ? { callGraph: deps.callGraph } : {}) }) : []),
   ];
   const gateway = deps.gateway;
   if (gateway) {

@@ -9,7 +9,7 @@ import { HttpError } from '../httpError';
 import { reply, type Route } from '../router';
 import { SERVICE_PATH } from './topologyRoutes';
 
-export function telemetryRoutes(deps: { telemetry: TelemetryStore; store: TopologyStore; bodyBytes: number; now: () => number }): Route[] {
+export function telemetryRoutes(deps: { telemetry: TelemetryStore; store: TopologyStore; bodyBytes: number; now: () => number; callGraph?: { ingest(report: TelemetryReport, now: number): void } }): Route[] {
   const { telemetry, store, now } = deps;
   return [
     {
@@ -21,6 +21,7 @@ export function telemetryRoutes(deps: { telemetry: TelemetryStore; store: Topolo
       handler: async ({ req, res }) => {
         const report = await readJson(req, TelemetryReport, { limit: deps.bodyBytes });
         telemetry.ingest(report, now());
+        deps.callGraph?.ingest(report, now());
         store.setBreakers(report.service, telemetry.breakerViews(report.service));
         res.writeHead(204).end();
       },
