@@ -26,6 +26,10 @@ import type { Source } from './sources/source';
 import { TelemetryStore } from './telemetry/telemetryStore';
 import { CallGraphStore } from './telemetry/callGraphStore';
 import { GraphService } from './graph/graphService';
+import { BuiltinTelemetryReader, type TelemetryReader } from './telemetry/telemetryReader';
+import { PrometheusTelemetry } from './telemetry/prometheusTelemetry';
+import { sdkMetrics } from '../sdk/promMetrics';
+import type { Registry } from 'prom-client';
 import { TopologyStore } from './topology/topologyStore';
 import { ConsulTrafficStore } from './traffic/consulTrafficStore';
 import { KubernetesTrafficStore } from './traffic/kubernetesTrafficStore';
@@ -69,6 +73,8 @@ export interface Switchboard {
   /** Caller → callee edges and the live service graph built from them. */
   callGraph: CallGraphStore;
   graph: GraphService;
+  /** Where charts, edges and analysis are read: the built-in store, or Prometheus (config `telemetry.store`). */
+  telemetryReader: TelemetryReader;
   /** The admin credential created on this start (no users configured, none stored yet): print it once. */
   firstStartCredential: { name: string; token: string; file: string } | null;
   /** Resolves with the bound port. */
@@ -129,6 +135,11 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   }
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
   const telemetry = new TelemetryStore({ maxSeries: config.limits.telemetrySeries });
+  const promConfig = config.telemetry?.store === 'prometheus' ? config.telemetry.prometheus : null;
+  const prometheus = promConfig ? new PrometheusTelemetry(promConfig) : null;
+  const telemetryReader: TelemetryReader = prometheus ?? new BuiltinTelemetryReader(telemetry);
+  // The gateway's SDK clients record into the process-wide SDK metrics: on our /metrics for Prometheus.
+  if (prometheus) for (const m of sdkMetrics().registry.getMetricsAsArray()) if (!metrics.registry.getSingleMetric(m.name)) metrics.registry.registerMetric(m as unknown as Parameters<Registry["registerMetric"]>[0]);
   // Rollouts live beside the policies, in the same registries; one leader per source drives them.
   const identity = options.rollouts?.identity ?? replicaIdentity();
   const ttlSeconds = options.rollouts?.ttlSeconds;
@@ -160,7 +171,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     storeFor: (id) => rolloutStores.get(id) ?? null,
     sources: () => [...rolloutStores.keys()].map((id) => ({ id, scopes: store.source(id)?.scopes ?? [] })),
     electorFor: (id) => electors.get(id) ?? null,
-    metrics: new TelemetryRolloutMetrics(telemetry),
+    metrics: new TelemetryRolloutMetrics(telemetryReader),
     service: (id) => store.service(id),
     onBadge: (id, badge) => store.setRollout(id, badge),
     logger: logger.child({ component: 'rollouts' }),
@@ -185,6 +196,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     telemetry,
     callGraph,
     graph,
+    telemetryReader,
     gateway,
     ...(xds ? { xds } : {}),
     trustProxy: config.listen.trustProxy,
@@ -267,9 +279,11 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       callGraph.ingest(report, now);
       touched.add(report.service);
     }
-    for (const service of touched) store.setBreakers(service, telemetry.breakerViews(service));
+    if (!prometheus) for (const service of touched) store.setBreakers(service, telemetry.breakerViews(service));
   }, 1000);
   telemetryTick.unref();
+  // With Prometheus as the store, breaker badges follow its breaker series (polled, pushed on change).
+  const stopBreakerWatch = prometheus?.watchBreakers((service, views) => store.setBreakers(service, views)) ?? null;
 
   for (const source of sources) {
     store.addSource({ id: source.id, kind: source.kind, name: source.name, address: source.address });
@@ -299,6 +313,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     telemetry,
     callGraph,
     graph,
+    telemetryReader,
     firstStartCredential: admin?.token ? { name: admin.name, token: admin.token, file: admin.file } : null,
     async listen() {
       if (config.embedded.enabled) {
@@ -348,6 +363,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       await load?.stop();
       await fleet?.stop();
       clearInterval(telemetryTick);
+      stopBreakerWatch?.();
       await rolloutController.stop();
       await Promise.allSettled(sources.map((s) => s.stop()));
       await gateway.close();

@@ -10,6 +10,7 @@ import { SignInLimiter } from '../auth/signInLimiter';
 import { GATEWAY_PREFIX, type Gateway } from '../gateway/gateway';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import type { TelemetryReader } from '../telemetry/telemetryReader';
 import type { TelemetryStore } from '../telemetry/telemetryStore';
 import type { CallGraphStore } from '../telemetry/callGraphStore';
 import type { GraphService } from '../graph/graphService';
@@ -20,6 +21,7 @@ import type { RolloutService } from '../rollouts/rolloutService';
 import { DEFAULT_BODY_LIMIT } from './bodyReader';
 import { createRouter, type Route } from './router';
 import { probeRoutes } from './routes/probeRoutes';
+import { prometheusRoutes } from './routes/prometheusRoutes';
 import { rolloutRoutes } from './routes/rolloutRoutes';
 import { sessionRoutes } from './routes/sessionRoutes';
 import { telemetryRoutes } from './routes/telemetryRoutes';
@@ -50,6 +52,8 @@ export interface ApiRouterDeps {
   rollouts?: RolloutService;
   /** SDK client reports (breakers, request counters); without it those endpoints answer 404. */
   telemetry?: TelemetryStore;
+  /** Where charts are read from (config `telemetry.store`). @default the built-in store above */
+  telemetryReader?: TelemetryReader;
   /** Caller → callee edges from the same reports (the service graph). */
   callGraph?: CallGraphStore;
   /** The service graph; without it /api/graph answers 404. */
@@ -79,7 +83,8 @@ export function createApiRouter(deps: ApiRouterDeps): (req: IncomingMessage, res
     ...(deps.rollouts ? rolloutRoutes(deps.rollouts, bodyBytes) : []),
     ...(deps.xds ? xdsRoutes(deps.xds) : []),
     ...(deps.graph ? graphRoutes(deps.graph) : []),
-    ...(deps.telemetry ? telemetryRoutes({ telemetry: deps.telemetry, store, bodyBytes, now: deps.now ?? Date.now, ...(deps.callGraph ? { callGraph: deps.callGraph } : {}) }) : []),
+    ...(deps.telemetry ? telemetryRoutes({ telemetry: deps.telemetry, reader: deps.telemetryReader, store, bodyBytes, now: deps.now ?? Date.now, ...(deps.callGraph ? { callGraph: deps.callGraph } : {}) }) : []),
+    ...prometheusRoutes(store),
   ];
   const gateway = deps.gateway;
   if (gateway) {

@@ -1,0 +1,212 @@
+/**
+ * The Prometheus telemetry store (config `telemetry: { store: "prometheus" }`): charts, graph
+ * edges, canary analysis and breaker badges read with PromQL from the Prometheus that scrapes
+ * the fleet (discovered through GET /api/prometheus/targets). Any number of Switchboard replicas
+ * read the same answers; nothing is held here but the last breaker views.
+ *
+ * Per question, at most two HTTP requests to Prometheus (sent together): a chart refresh is a
+ * rates and a quantiles range query over 15 minutes at 5 s; a graph refresh an edge-counts and
+ * an edge-p99 instant query; breaker badges one instant query per poll (every 1 s by default).
+ *
+ * Prometheus down, slow or answering garbage: every read rejects with TelemetryUnavailableError
+ * naming the problem (routes answer "unavailable"), and breaker badges keep their last views.
+ */
+import {
+  CHART_POINTS,
+  PrometheusAnswerError,
+  STEP_MS,
+  parseMatrix,
+  parseVector,
+  queries,
+  rateWindowMs,
+  toBreakerViews,
+  toEdges,
+  toReporters,
+  toServiceSeries,
+  toTotals,
+  type MatrixItem,
+  type VectorItem,
+} from './prometheusTelemetryQuery';
+import { TelemetryUnavailableError, type BreakerView, type EdgeStat, type Reporter, type ServiceSeries, type TelemetryReader, type WindowTotals } from './telemetryReader';
+
+export interface PrometheusTelemetryOptions {
+  /** Prometheus' base URL; `user:password@` in it becomes Basic auth. */
+  url: string;
+  /** The fleet job's scrape interval: rate windows span at least 4 of them. @default 15 */
+  scrapeIntervalSeconds?: number;
+  /** @default 1000 */
+  breakerPollMs?: number;
+  /** Per request. @default 10_000 */
+  timeoutMs?: number;
+  /** @internal tests */
+  fetch?: typeof fetch;
+}
+
+export interface PrometheusTelemetryStats {
+  queries: number;
+  failures: number;
+  /** Total time spent waiting for Prometheus, ms. */
+  queryMs: number;
+  /** Bytes of answers received. */
+  bytes: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  lastOkAt: number | null;
+}
+
+export class PrometheusTelemetry implements TelemetryReader {
+  readonly kind = 'prometheus' as const;
+  readonly stats: PrometheusTelemetryStats = { queries: 0, failures: 0, queryMs: 0, bytes: 0, lastError: null, lastErrorAt: null, lastOkAt: null };
+  private readonly base: string;
+  private readonly authorization: string | null;
+  private readonly scrapeSeconds: number;
+  private readonly timeoutMs: number;
+  private readonly doFetch: typeof fetch;
+  private breakerViewsByService = new Map<string, Record<string, BreakerView>>();
+  private pollTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly options: PrometheusTelemetryOptions) {
+    const u = new URL(options.url);
+    this.authorization = u.username || u.password ? `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` : null;
+    u.username = '';
+    u.password = '';
+    this.base = u.toString().replace(/\/+$/, '');
+    this.scrapeSeconds = options.scrapeIntervalSeconds ?? 15;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.doFetch = options.fetch ?? fetch;
+  }
+
+  /** Where it reads from, without credentials. */
+  get url(): string {
+    return this.base;
+  }
+
+  async series(service: string, instanceIds: readonly string[], now: number): Promise<ServiceSeries> {
+    // Evaluated at the end of each complete 5 s bucket of the last 15 minutes.
+    const end = now - (now % STEP_MS);
+    const start = end - (CHART_POINTS - 1) * STEP_MS;
+    const window = rateWindowMs(STEP_MS, this.scrapeSeconds);
+    const [rates, quantiles] = await Promise.all([
+      this.range(queries.serviceRates(service, window), start, end),
+      this.range(queries.serviceQuantiles(service, window), start, end),
+    ]);
+    return this.parsed(() => toServiceSeries(rates, quantiles, instanceIds));
+  }
+
+  async reporters(service: string): Promise<Reporter[]> {
+    const result = await this.instant(queries.reporters(service));
+    return this.parsed(() => toReporters(result));
+  }
+
+  async breakerViews(service: string): Promise<Record<string, BreakerView>> {
+    const result = await this.instant(queries.breakers(service));
+    return this.parsed(() => toBreakerViews(result).get(service) ?? {});
+  }
+
+  async edges(windowMs: number, now: number): Promise<EdgeStat[]> {
+    const window = rateWindowMs(windowMs, this.scrapeSeconds);
+    const [counts, p99s] = await Promise.all([this.instant(queries.edgeCounts(window), now), this.instant(queries.edgeP99(window), now)]);
+    return this.parsed(() => toEdges(counts, p99s, window));
+  }
+
+  async totals(service: string, instanceIds: readonly string[], fromMs: number, toMs: number): Promise<WindowTotals> {
+    if (instanceIds.length === 0) return { requests: 0, errors: 0, p99Ms: null };
+    const window = Math.max(toMs - fromMs, Math.ceil(2 * this.scrapeSeconds * 1000));
+    const [counts, p99] = await Promise.all([
+      this.instant(queries.totalsCounts(service, instanceIds, window), toMs),
+      this.instant(queries.totalsP99(service, instanceIds, window), toMs),
+    ]);
+    return this.parsed(() => toTotals(counts, p99));
+  }
+
+  /**
+   * Polls every service's breaker views and calls `onChange` for each service whose views
+   * changed (with `{}` when its last client went away). A failed poll changes nothing.
+   */
+  watchBreakers(onChange: (service: string, views: Record<string, BreakerView>) => void): () => void {
+    const every = this.options.breakerPollMs ?? 1000;
+    let stopped = false;
+    const tick = async () => {
+      try {
+        const result = await this.instant(queries.breakers());
+        const next = this.parsed(() => toBreakerViews(result));
+        const prev = this.breakerViewsByService;
+        this.breakerViewsByService = next;
+        for (const [service, views] of next) if (JSON.stringify(views) !== JSON.stringify(prev.get(service))) onChange(service, views);
+        for (const service of prev.keys()) if (!next.has(service)) onChange(service, {});
+      } catch {
+        // Counted in stats; badges keep their last-known views until Prometheus answers again.
+      }
+      if (!stopped) {
+        this.pollTimer = setTimeout(() => void tick(), every);
+        this.pollTimer.unref();
+      }
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      if (this.pollTimer) clearTimeout(this.pollTimer);
+      this.pollTimer = null;
+    };
+  }
+
+  private async instant(query: string, at?: number): Promise<VectorItem[]> {
+    const body = await this.post('/api/v1/query', { query, ...(at === undefined ? {} : { time: (at / 1000).toFixed(3) }) });
+    return this.parsed(() => parseVector(body));
+  }
+
+  private async range(query: string, startMs: number, endMs: number): Promise<MatrixItem[]> {
+    const body = await this.post('/api/v1/query_range', { query, start: (startMs / 1000).toFixed(3), end: (endMs / 1000).toFixed(3), step: `${STEP_MS / 1000}s` });
+    return this.parsed(() => parseMatrix(body));
+  }
+
+  private parsed<T>(parse: () => T): T {
+    try {
+      return parse();
+    } catch (err) {
+      const message = err instanceof PrometheusAnswerError ? err.message : `could not read Prometheus' answer: ${(err as Error).message}`;
+      throw this.failed(message);
+    }
+  }
+
+  private failed(message: string): TelemetryUnavailableError {
+    this.stats.failures++;
+    this.stats.lastError = message;
+    this.stats.lastErrorAt = Date.now();
+    return new TelemetryUnavailableError(`Prometheus at ${this.base}: ${message}`);
+  }
+
+  private async post(path: string, form: Record<string, string>): Promise<unknown> {
+    const started = performance.now();
+    this.stats.queries++;
+    let text: string;
+    let status: number;
+    try {
+      const r = await this.doFetch(`${this.base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...(this.authorization ? { authorization: this.authorization } : {}) },
+        body: new URLSearchParams(form).toString(),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = r.status;
+      text = await r.text();
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      const why = e.name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+      throw this.failed(`unreachable (${why})`);
+    } finally {
+      this.stats.queryMs += performance.now() - started;
+    }
+    this.stats.bytes += text.length;
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw this.failed(`HTTP ${status}, not JSON: ${JSON.stringify(text.slice(0, 80))}`);
+    }
+    // Prometheus answers 400/422/503 with its JSON error envelope: parsing names the error.
+    if (status >= 500 && (typeof body !== 'object' || body === null || (body as { status?: unknown }).status !== 'error')) throw this.failed(`HTTP ${status}`);
+    this.stats.lastOkAt = Date.now();
+    return body;
+  }
+}
