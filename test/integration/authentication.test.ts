@@ -1,6 +1,7 @@
 /**
  * Who may do what, through a real control plane: password and token sign-in, the four roles,
- * and the first-start admin credential (created once, only its hash kept, valid across restarts).
+ * the first-start admin credential (created once, only its hash kept, valid across restarts),
+ * and stateless sessions (`session.secret`) that outlive a restart.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,6 +87,31 @@ describe('authentication and roles', () => {
     const second = await start({ dataDir });
     expect(second.sb.firstStartCredential).toBeNull();
     expect((await fetch(`${second.base}/api/users`, { headers: { authorization: `Bearer ${credential.token}` } })).status).toBe(200);
+  });
+
+  it('with session.secret, a browser stays signed in across a restart; without, a restart signs it out', async () => {
+    const users = { anonymousRole: null, users: [{ name: 'pat', role: 'operator', password: 'env:PAT_PASSWORD' }] };
+    const signIn = async (base: string) => {
+      const res = await fetch(`${base}/api/session`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'pat', password: 'correct horse battery' }) });
+      expect(res.status).toBe(200);
+      return { cookie: res.headers.get('set-cookie')!.split(';')[0]!, csrfToken: ((await res.json()) as { csrfToken: string }).csrfToken };
+    };
+    const whoAmI = async (base: string, cookie: string) => (await (await fetch(`${base}/api/session`, { headers: { cookie } })).json()) as { user: { name: string } | null; csrfToken: string | null };
+    for (const secret of ['a-secret-of-at-least-thirty-two-bytes!!', null]) {
+      const raw = { dataDir: mkdtempSync(join(tmpdir(), 'sb-auth-restart-')), auth: users, ...(secret ? { session: { secret } } : {}) };
+      const first = await start(raw);
+      const { cookie, csrfToken } = await signIn(first.base);
+      await first.sb.close();
+      running.splice(running.indexOf(first.sb), 1);
+      const second = await start(raw);
+      expect(await whoAmI(second.base, cookie)).toEqual(secret ? expect.objectContaining({ user: { name: 'pat', role: 'operator' }, csrfToken }) : expect.objectContaining({ user: null }));
+    }
+  });
+
+  it('refuses a session.secret shorter than 32 bytes, naming the field', () => {
+    expect(() => fromRaw({ session: { secret: 'hunter2' } }, { file: null, env: {}, cwd: '/' })).toThrow(/session\.secret: must be at least 32 bytes \(it is 7\)/);
+    expect(() => fromRaw({ session: { secret: 'env:SB_SECRET' } }, { file: null, env: { SB_SECRET: 'short' }, cwd: '/' })).toThrow(/session\.secret: must be at least 32 bytes \(it is 5\)/);
+    expect(fromRaw({ session: { secret: 'env:SB_SECRET' } }, { file: null, env: { SB_SECRET: 'x'.repeat(32) }, cwd: '/' }).session.secret).toBe('x'.repeat(32));
   });
 
   it('refuses config that gives a user neither token nor password, naming the field', () => {
