@@ -104,9 +104,11 @@ const MatrixData = z.object({ resultType: z.literal('matrix'), result: z.array(M
 export type VectorItem = z.infer<typeof VectorItem>;
 export type MatrixItem = z.infer<typeof MatrixItem>;
 
-function describe(error: z.ZodError): string {
+function describe(error: z.ZodError, under?: string): string {
   const i = error.issues[0];
-  return i ? `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}` : 'invalid';
+  if (!i) return 'invalid';
+  const path = [...(under ? [under] : []), ...i.path.map(String)];
+  return `${path.length ? path.join('.') : '(root)'}: ${i.message}`;
 }
 
 function data(body: unknown): unknown {
@@ -119,14 +121,14 @@ function data(body: unknown): unknown {
 /** An instant query's answer (`resultType: vector`), or a PrometheusAnswerError naming what is wrong. */
 export function parseVector(body: unknown): VectorItem[] {
   const d = VectorData.safeParse(data(body));
-  if (!d.success) throw new PrometheusAnswerError(`unexpected instant-query answer (${describe(d.error)})`);
+  if (!d.success) throw new PrometheusAnswerError(`unexpected instant-query answer (${describe(d.error, 'data')})`);
   return d.data.result;
 }
 
 /** A range query's answer (`resultType: matrix`). */
 export function parseMatrix(body: unknown): MatrixItem[] {
   const d = MatrixData.safeParse(data(body));
-  if (!d.success) throw new PrometheusAnswerError(`unexpected range-query answer (${describe(d.error)})`);
+  if (!d.success) throw new PrometheusAnswerError(`unexpected range-query answer (${describe(d.error, 'data')})`);
   return d.data.result;
 }
 

@@ -1,0 +1,194 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PrometheusTelemetry } from './prometheusTelemetry';
+import {
+  PrometheusAnswerError,
+  parseMatrix,
+  parseVector,
+  promString,
+  queries,
+  rateWindowMs,
+  regexLiteral,
+  sampleValue,
+  toBreakerViews,
+  toEdges,
+  toReporters,
+  toServiceSeries,
+  toTotals,
+} from './prometheusTelemetryQuery';
+import { TelemetryUnavailableError } from './telemetryReader';
+
+const vector = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } });
+const matrix = (result: unknown[]) => ({ status: 'success', data: { resultType: 'matrix', result } });
+
+describe('PromQL building', () => {
+  it('escapes label values so a service name cannot break out of its matcher', () => {
+    expect(promString('pay"ment\\x')).toBe('"pay\\"ment\\\\x"');
+    expect(queries.serviceRates('a"} or vector(1) #', 5000)).toBe('sum by (instance, status) (rate(switchboard_client_requests_total{callee="a\\"} or vector(1) #"}[5s]))');
+    expect(regexLiteral('payment-1.dc1')).toBe('payment-1\\.dc1');
+    expect(queries.totalsCounts('payment', ['p.1', 'p|2'], 30_000)).toContain('instance=~"p\\\\.1|p\\\\|2"');
+    // No instance: a regex that matches nothing, not everything.
+    expect(queries.totalsCounts('payment', [], 30_000)).toContain('instance=~"$^"');
+  });
+
+  it('keeps rate windows at least four scrapes long', () => {
+    expect(rateWindowMs(5000, 1)).toBe(5000);
+    expect(rateWindowMs(5000, 15)).toBe(60_000);
+    expect(queries.edgeCounts(61_500)).toContain('[62s]');
+  });
+
+  it('asks for both quantiles of the service and of each instance in one query', () => {
+    const q = queries.serviceQuantiles('payment', 5000);
+    expect(q.match(/histogram_quantile/g)).toHaveLength(4);
+    expect(q).toContain('sum by (instance, le)');
+  });
+});
+
+describe('Prometheus answers', () => {
+  it('reads sample values the way Prometheus writes them', () => {
+    expect(sampleValue('1.5')).toBe(1.5);
+    expect(sampleValue('NaN')).toBeNull();
+    expect(sampleValue('+Inf')).toBe(Infinity);
+    expect(sampleValue('-Inf')).toBe(-Infinity);
+    expect(() => sampleValue('abc')).toThrow(PrometheusAnswerError);
+    expect(() => sampleValue('')).toThrow(/not a number/);
+  });
+
+  it('names the problem in malformed or error answers', () => {
+    expect(() => parseVector({ status: 'error', errorType: 'bad_data', error: 'parse error at char 3' })).toThrow('Prometheus: bad_data: parse error at char 3');
+    expect(() => parseVector(matrix([]))).toThrow(/unexpected instant-query answer \(data\.resultType/);
+    expect(() => parseMatrix(vector([]))).toThrow(/unexpected range-query answer/);
+    expect(() => parseVector('<html>')).toThrow(/not a Prometheus API answer/);
+    expect(() => parseVector(vector([{ metric: {}, value: [1, 2] }]))).toThrow(/data\.result\.0\.value\.1/);
+  });
+
+  it('turns range answers into 5 s chart points keyed by bucket start, like the built-in store', () => {
+    const rates = parseMatrix(
+      matrix([
+        { metric: { instance: 'p-1', status: '2xx' }, values: [[1005, '10'], [1010, '0']] },
+        { metric: { instance: 'p-1', status: '5xx' }, values: [[1005, '2.5']] },
+        { metric: { instance: 'p-2', status: '2xx' }, values: [[1005, '7.5']] },
+        { metric: { instance: 'gone', status: 'error' }, values: [[1005, '0']] },
+      ]),
+    );
+    const quantiles = parseMatrix(
+      matrix([
+        { metric: { q: 'p50' }, values: [[1005, '0.0024']] },
+        { metric: { q: 'p99' }, values: [[1005, '0.0301'], [1010, 'NaN']] },
+        { metric: { q: 'p99', instance: 'p-1' }, values: [[1005, '0.05']] },
+      ]),
+    );
+    const s = toServiceSeries(rates, quantiles, ['p-1', 'p-2', 'p-3']);
+    expect(s.service).toEqual([{ t: 1_000_000, rps: 20, errorRate: 0.125, p50: 2.4, p99: 30.1 }]);
+    expect(s.instances['p-1']).toEqual([{ t: 1_000_000, rps: 12.5, errorRate: 0.2, p50: null, p99: 50 }]);
+    expect(s.instances['p-2']).toEqual([{ t: 1_000_000, rps: 7.5, errorRate: 0, p50: null, p99: null }]);
+    expect(s.instances['p-3']).toEqual([]);
+  });
+
+  it('builds edges, breaker views, reporters and window totals', () => {
+    const edges = toEdges(
+      parseVector(vector([
+        { metric: { caller: 'order-1', callee: 'payment', instance: 'p-1', status: '2xx' }, value: [1, '59.6'] },
+        { metric: { caller: 'order-1', callee: 'payment', instance: 'p-1', status: 'error' }, value: [1, '0.4'] },
+      ])),
+      parseVector(vector([{ metric: { caller: 'order-1', callee: 'payment', instance: 'p-1' }, value: [1, '0.12'] }])),
+      60_000,
+    );
+    expect(edges).toEqual([{ caller: 'order-1', callee: 'payment', instanceId: 'p-1', requests: 60, errors: 0, rps: 1, errorRate: 0.006667, p99: 120 }]);
+
+    const views = toBreakerViews(parseVector(vector([
+      { metric: { callee: 'payment', instance: 'p-1', state: '0' }, value: [1, '2'] },
+      { metric: { callee: 'payment', instance: 'p-1', state: '2' }, value: [1, '1'] },
+      { metric: { callee: 'payment', instance: 'p-2', state: '1' }, value: [1, '1'] },
+    ])));
+    expect(views.get('payment')).toEqual({ 'p-1': { state: 'open', clients: 3, open: 1, halfOpen: 0 }, 'p-2': { state: 'half-open', clients: 1, open: 0, halfOpen: 1 } });
+    expect(() => toBreakerViews(parseVector(vector([{ metric: { callee: 'x', instance: 'i', state: '7' }, value: [1, '1'] }])))).toThrow(/unexpected state/);
+
+    expect(toReporters(parseVector(vector([{ metric: { caller: 'order-1', callee: 'payment', instance_id: 'order-1' }, value: [1700000000.5, '3'] }])))).toEqual([
+      { clientId: 'order-1@order-1', caller: 'order-1', lastSeen: 1700000000500, guardHolds: 3 },
+    ]);
+
+    expect(toTotals(parseVector(vector([{ metric: { status: '2xx' }, value: [1, '99.2'] }, { metric: { status: '5xx' }, value: [1, '1'] }])), parseVector(vector([{ metric: {}, value: [1, '0.5'] }])))).toEqual({
+      requests: 100,
+      errors: 1,
+      p99Ms: 500,
+    });
+  });
+
+  // Whatever comes back — truncated, wrong types, wrong shapes, hostile labels — the parsers
+  // either answer or throw a PrometheusAnswerError naming the problem; nothing else escapes.
+  it('never crashes on arbitrary answers (fuzz)', () => {
+    const labelValue = fc.oneof(fc.string(), fc.constantFrom('0', '1', '2', 'p50', 'p99', '2xx', '5xx', 'error'));
+    const labels = fc.dictionary(fc.constantFrom('instance', 'status', 'q', 'caller', 'callee', 'state', '__name__', 'le', 'x'), labelValue);
+    const value = fc.oneof(fc.constantFrom('NaN', '+Inf', '-Inf', '', '1e309', '-0', 'x'), fc.double().map(String), fc.string());
+    const sample = fc.oneof(fc.tuple(fc.double(), value), fc.tuple(fc.integer(), fc.integer()), fc.anything());
+    const item = fc.oneof(fc.record({ metric: labels, value: sample }), fc.record({ metric: labels, values: fc.array(sample, { maxLength: 5 }) }), fc.anything());
+    const body = fc.oneof(
+      fc.record({ status: fc.constantFrom('success', 'error', 'x'), data: fc.record({ resultType: fc.constantFrom('vector', 'matrix', 'scalar'), result: fc.array(item, { maxLength: 5 }) }) }),
+      fc.record({ status: fc.constant('error'), error: fc.string(), errorType: fc.string() }),
+      fc.anything(),
+    );
+    fc.assert(
+      fc.property(body, body, (a, b) => {
+        for (const run of [
+          () => toServiceSeries(parseMatrix(a), parseMatrix(b), ['i']),
+          () => toEdges(parseVector(a), parseVector(b), 60_000),
+          () => toBreakerViews(parseVector(a)),
+          () => toReporters(parseVector(a)),
+          () => toTotals(parseVector(a), parseVector(b)),
+        ]) {
+          try {
+            const out = run();
+            expect(JSON.stringify(out)).not.toContain('NaN');
+          } catch (err) {
+            expect(err).toBeInstanceOf(PrometheusAnswerError);
+            expect((err as Error).message.length).toBeGreaterThan(0);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('PrometheusTelemetry', () => {
+  const answering = (status: number, text: string) => (async () => new Response(text, { status })) as unknown as typeof fetch;
+
+  it('turns an unreachable, failing or garbled Prometheus into TelemetryUnavailableError', async () => {
+    const down = new PrometheusTelemetry({ url: 'http://127.0.0.1:9', fetch: (async () => { throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }); }) as unknown as typeof fetch });
+    await expect(down.series('payment', [], Date.now())).rejects.toThrow(new TelemetryUnavailableError('Prometheus at http://127.0.0.1:9: unreachable (ECONNREFUSED)'));
+    expect(down.stats.failures).toBeGreaterThan(0);
+    await expect(new PrometheusTelemetry({ url: 'http://p', fetch: answering(502, 'Bad Gateway') }).edges(60_000, Date.now())).rejects.toThrow(/HTTP 502, not JSON/);
+    await expect(new PrometheusTelemetry({ url: 'http://p', fetch: answering(400, JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'nope' })) }).reporters('x')).rejects.toThrow(/bad_data: nope/);
+    await expect(new PrometheusTelemetry({ url: 'http://p', fetch: answering(200, JSON.stringify(matrix([]))) }).breakerViews('x')).rejects.toThrow(TelemetryUnavailableError);
+  });
+
+  it('sends URL credentials as Basic auth, never in the URL', async () => {
+    const seen: { url: string; auth: string | null }[] = [];
+    const fetchSpy = (async (url: string, init: RequestInit) => {
+      seen.push({ url, auth: new Headers(init.headers).get('authorization') });
+      return new Response(JSON.stringify(vector([])));
+    }) as unknown as typeof fetch;
+    const p = new PrometheusTelemetry({ url: 'http://u:p%40ss@prom:9090/', fetch: fetchSpy });
+    expect(await p.reporters('x')).toEqual([]);
+    expect(seen).toEqual([{ url: 'http://prom:9090/api/v1/query', auth: `Basic ${Buffer.from('u:p@ss').toString('base64')}` }]);
+  });
+
+  it('pushes breaker views only for services that changed, and {} when a service has none left', async () => {
+    const answers = [
+      vector([{ metric: { callee: 'payment', instance: 'p-1', state: '2' }, value: [1, '1'] }, { metric: { callee: 'inventory', instance: 'i-1', state: '0' }, value: [1, '1'] }]),
+      vector([{ metric: { callee: 'payment', instance: 'p-1', state: '2' }, value: [1, '1'] }]),
+    ];
+    let n = 0;
+    const p = new PrometheusTelemetry({ url: 'http://p', breakerPollMs: 100, fetch: (async () => new Response(JSON.stringify(answers[Math.min(n++, 1)]))) as unknown as typeof fetch });
+    const pushed: [string, unknown][] = [];
+    const stop = p.watchBreakers((service, views) => pushed.push([service, views]));
+    await new Promise((r) => setTimeout(r, 350));
+    stop();
+    expect(pushed).toEqual([
+      ['payment', { 'p-1': { state: 'open', clients: 1, open: 1, halfOpen: 0 } }],
+      ['inventory', { 'i-1': { state: 'closed', clients: 1, open: 0, halfOpen: 0 } }],
+      ['inventory', {}],
+    ]);
+  });
+});
