@@ -122,9 +122,15 @@ export class KubernetesMeshRoutes {
     return this.custom.replaceNamespacedCustomObject({ group: type.group, version, namespace: binding.namespace, plural: type.plural, name: binding.name, body });
   }
 
-  /** The preferred version of the kind the cluster serves, or null if it serves none (no CRD). */
+  /**
+   * The preferred version of the kind the cluster serves, or null if it serves none (no CRD).
+   * Only a served kind is taken from the cache: a missing one is asked again, so installing the
+   * CRD takes effect at once.
+   */
   private async version(kind: MeshRouteKind): Promise<string | null> {
-    if (!this.served || this.now() - this.served.at > (this.options.discoveryTtlMs ?? 60_000)) {
+    const type = ROUTE_TYPES[kind];
+    const cached = this.served && this.now() - this.served.at <= (this.options.discoveryTtlMs ?? 60_000) ? this.served.groups.get(type.group) : undefined;
+    if (!cached || !type.versions.some((v) => cached.has(v))) {
       let list: k8s.V1APIGroupList;
       try {
         list = await this.apis.getAPIVersions();
@@ -133,8 +139,7 @@ export class KubernetesMeshRoutes {
       }
       this.served = { at: this.now(), groups: new Map(list.groups.map((g) => [g.name, new Set(g.versions.map((v) => v.version))])) };
     }
-    const type = ROUTE_TYPES[kind];
-    const versions = this.served.groups.get(type.group);
+    const versions = this.served?.groups.get(type.group);
     return type.versions.find((v) => versions?.has(v)) ?? null;
   }
 

@@ -208,9 +208,12 @@ export class KubernetesTrafficStore implements TrafficStore {
     }
   }
 
-  /** The mesh route the Service is bound to, read back; undefined when it is bound to none. */
+  /**
+   * The mesh route the Service is bound to, read back; undefined when it is bound to none or has
+   * no policy yet (its subsets name the route's backends).
+   */
   private async meshRoute(svc: k8s.V1Service, namespace: string, name: string, policy: TrafficPolicy | null): Promise<MeshRoute | undefined> {
-    const bound = routeBinding({ namespace, name, annotations: svc.metadata?.annotations }, policy ? Object.keys(policy.subsets) : []);
+    const bound = policy ? routeBinding({ namespace, name, annotations: svc.metadata?.annotations }, Object.keys(policy.subsets)) : null;
     if (!bound) return undefined;
     if (!bound.ok) return { kind: null, namespace, name: bound.text, apiVersion: null, backends: {}, weights: null, inSync: false, writtenAt: null, writtenBy: null, error: bound.why };
     return this.routes.view(bound.binding, policy);
