@@ -1,0 +1,253 @@
+'use client';
+import '@xyflow/react/dist/style.css';
+import './graph.css';
+import { Background, Controls, MarkerType, ReactFlow, type EdgeTypes, type NodeTypes } from '@xyflow/react';
+import { usePathname, useRouter, useSearchParams } from 'next/navigation';
+import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from 'react';
+import { useGraph } from '@/lib/useGraph';
+import { servicePath } from '@/protocol/model';
+import type { GraphEdge, GraphNode } from '@/protocol/graph';
+import { CallEdge, type CallFlowEdge } from './CallEdge';
+import { EdgePanel } from './EdgePanel';
+import { EdgeTable } from './EdgeTable';
+import { edgeSeverity, formatMs, formatPercent, formatRps, graphFilterToQuery, parseGraphFilter, visibleGraph, type GraphFilter } from './graphFilter';
+import { layoutAll, placeNew, type Point } from './graphLayout';
+import { ServiceNode, type ServiceFlowNode } from './ServiceNode';
+
+const nodeTypes: NodeTypes = { service: ServiceNode };
+const edgeTypes: EdgeTypes = { call: CallEdge };
+const EMPTY_POSITIONS: ReadonlyMap<string, Point> = new Map();
+
+interface Hover {
+  x: number;
+  y: number;
+  lines: string[];
+}
+
+/** The live service graph page: filters (in the URL), the graph or its table, the calls panel. */
+export function GraphView() {
+  const params = useSearchParams();
+  const pathname = usePathname();
+  const router = useRouter();
+  const filter = useMemo(() => parseGraphFilter(new URLSearchParams(params.toString())), [params]);
+  // history.replaceState is synchronous and Next keeps useSearchParams in step with it.
+  const update = (patch: Partial<GraphFilter>) => window.history.replaceState(null, '', `${pathname}${graphFilterToQuery({ ...filter, ...patch })}`);
+
+  const live = useGraph(filter.window);
+  const graph = live.graph;
+  const [positions, setPositions] = useState<ReadonlyMap<string, Point>>(EMPTY_POSITIONS);
+  const [layingOut, setLayingOut] = useState(false);
+  const [zoomedOut, setZoomedOut] = useState(false);
+  const [hover, setHover] = useState<Hover | null>(null);
+  const layoutRun = useRef(0);
+
+  const relayout = useCallback(async () => {
+    if (!graph) return;
+    const run = ++layoutRun.current;
+    setLayingOut(true);
+    const next = await layoutAll([...graph.nodes.keys()], [...graph.edges.values()]);
+    if (run !== layoutRun.current) return;
+    setPositions(next);
+    setLayingOut(false);
+  }, [graph]);
+
+  // The first graph gets a full layout; later nodes are placed beside their neighbours (nothing moves).
+  useEffect(() => {
+    if (!graph || layingOut) return;
+    if (positions.size === 0) {
+      if (graph.nodes.size > 0) void relayout();
+      return;
+    }
+    const fresh = [...graph.nodes.keys()].filter((id) => !positions.has(id));
+    if (fresh.length > 0) setPositions(placeNew(positions, fresh, [...graph.edges.values()]));
+  }, [graph, positions, layingOut, relayout]);
+
+  const visible = useMemo(() => (graph ? visibleGraph(graph, filter) : { nodes: [], edges: [] }), [graph, filter]);
+  const flowNodes = useFlowNodes(visible.nodes, positions);
+  const flowEdges = useFlowEdges(visible.edges, positions);
+
+  const sources = useMemo(() => [...new Set([...(graph?.nodes.values() ?? [])].flatMap((n) => (n.sourceId ? [n.sourceId] : [])))].sort(), [graph]);
+  const scopes = useMemo(
+    () => [...new Set([...(graph?.nodes.values() ?? [])].flatMap((n) => (n.scope && (!filter.source || n.sourceId === filter.source) ? [n.scope] : [])))].sort(),
+    [graph, filter.source],
+  );
+
+  const onNodeClick = useCallback(
+    (_: ReactMouseEvent, node: ServiceFlowNode) => {
+      if (node.data.node.kind === 'service') router.push(`/services/${servicePath(node.id)}`);
+    },
+    [router],
+  );
+  const selectEdge = (e: Pick<GraphEdge, 'from' | 'to'>) => update({ edge: { from: e.from, to: e.to } });
+  const onEdgeClick = (_: ReactMouseEvent, edge: CallFlowEdge) => selectEdge(edge.data!.edge);
+  const onNodeEnter = useCallback((ev: ReactMouseEvent, node: ServiceFlowNode) => setHover({ x: ev.clientX, y: ev.clientY, lines: nodeLines(node.data.node) }), []);
+  const onEdgeEnter = useCallback((ev: ReactMouseEvent, edge: CallFlowEdge) => setHover({ x: ev.clientX, y: ev.clientY, lines: edgeLines(edge.data!.edge, graph?.nodes) }), [graph]);
+  const onLeave = useCallback(() => setHover(null), []);
+
+  const idleCount = visible.edges.filter((e) => e.rps === 0).length;
+  return (
+    <div className="graph-page">
+      <div className="toolbar graph-toolbar" role="group" aria-label="Graph filters">
+        <h1 className="graph-title">Service graph</h1>
+        <label>
+          Source{' '}
+          <select value={filter.source ?? ''} onChange={(e) => update({ source: e.target.value || null, scope: null })} data-testid="filter-source">
+            <option value="">all</option>
+            {sources.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Datacenter / namespace{' '}
+          <select value={filter.scope ?? ''} onChange={(e) => update({ scope: e.target.value || null })} data-testid="filter-scope">
+            <option value="">all</option>
+            {scopes.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Window{' '}
+          <select value={filter.window} onChange={(e) => update({ window: e.target.value as GraphFilter['window'] })} data-testid="filter-window">
+            <option value="1m">last 1 minute</option>
+            <option value="5m">last 5 minutes</option>
+            <option value="15m">last 15 minutes</option>
+          </select>
+        </label>
+        <label>
+          <input type="checkbox" checked={filter.hideIdle} onChange={(e) => update({ hideIdle: e.target.checked })} data-testid="filter-hide-idle" /> Hide idle edges
+        </label>
+        <button type="button" className="btn-plain" onClick={() => void relayout()} disabled={!graph || layingOut} data-testid="relayout">
+          Re-layout
+        </button>
+        <button type="button" className="btn-plain" aria-pressed={filter.table} onClick={() => update({ table: !filter.table })} data-testid="toggle-table">
+          Table of edges
+        </button>
+        <span className="summary" data-testid="graph-summary" data-state={live.state} data-version={live.version}>
+          {graph ? `${visible.nodes.length} services · ${visible.edges.length} edges${filter.hideIdle ? '' : ` (${idleCount} idle)`}` : live.state === 'unauthorized' ? 'sign in to see the graph' : 'connecting…'}
+        </span>
+      </div>
+      <div className="graph-body">
+        {filter.table ? (
+          <EdgeTable nodes={graph?.nodes ?? new Map()} edges={visible.edges} onSelect={selectEdge} />
+        ) : (
+          <section className={`graph-canvas${zoomedOut ? ' zoomed-out' : ''}`} aria-label={`Service graph: ${visible.nodes.length} services, ${visible.edges.length} call edges. The table of edges (button above) lists the same.`} data-testid="graph-canvas" data-laid-out={positions.size > 0 && !layingOut ? 'true' : 'false'}>
+            {graph && graph.nodes.size === 0 ? <p className="empty">No services yet.</p> : null}
+            <ReactFlow<ServiceFlowNode, CallFlowEdge>
+              nodes={flowNodes}
+              edges={flowEdges}
+              nodeTypes={nodeTypes}
+              edgeTypes={edgeTypes}
+              onNodeClick={onNodeClick}
+              onEdgeClick={onEdgeClick}
+              onNodeMouseEnter={onNodeEnter}
+              onNodeMouseLeave={onLeave}
+              onEdgeMouseEnter={onEdgeEnter}
+              onEdgeMouseLeave={onLeave}
+              onMove={(_, vp) => setZoomedOut(vp.zoom < 0.5)}
+              nodesDraggable={false}
+              nodesConnectable={false}
+              edgesFocusable={false}
+              elementsSelectable={false}
+              onlyRenderVisibleElements
+              fitView
+              minZoom={0.05}
+              maxZoom={2}
+              proOptions={{ hideAttribution: true }}
+            >
+              <Background gap={24} />
+              <Controls showInteractive={false} />
+            </ReactFlow>
+            {layingOut ? <p className="graph-note">Laying out…</p> : null}
+          </section>
+        )}
+        {filter.edge && graph ? <EdgePanel from={filter.edge.from} to={filter.edge.to} window={filter.window} nodes={graph.nodes} onClose={() => update({ edge: null })} /> : null}
+      </div>
+      <p className="graph-legend">
+        <span className="lg ok">calls</span> <span className="lg warn">≥ 1% errors</span> <span className="lg error">≥ 5% errors</span> <span className="lg idle">idle</span> · node colour: instances&apos; health · ⚡ open breakers · click a service to open it, an edge to list its calls
+      </p>
+      {hover ? (
+        <div className="tooltip graph-tooltip" role="tooltip" style={{ left: hover.x + 14, top: hover.y + 14 }} data-testid="graph-tooltip">
+          {hover.lines.map((l) => (
+            <div key={l}>{l}</div>
+          ))}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+/** React Flow nodes, one object per (record, position): unchanged nodes keep their identity, so React Flow skips them. */
+function useFlowNodes(nodes: readonly GraphNode[], positions: ReadonlyMap<string, Point>): ServiceFlowNode[] {
+  const cache = useRef(new WeakMap<GraphNode, { at: Point; flow: ServiceFlowNode }>());
+  return useMemo(() => {
+    const out: ServiceFlowNode[] = [];
+    for (const n of nodes) {
+      const at = positions.get(n.id);
+      if (!at) continue;
+      const hit = cache.current.get(n);
+      if (hit && hit.at === at) {
+        out.push(hit.flow);
+        continue;
+      }
+      const flow: ServiceFlowNode = { id: n.id, type: 'service', position: at, data: { node: n }, ariaLabel: `${n.name}${n.kind === 'external' ? ' (external caller)' : `, ${n.health}`}` };
+      cache.current.set(n, { at, flow });
+      out.push(flow);
+    }
+    return out;
+  }, [nodes, positions]);
+}
+
+function useFlowEdges(edges: readonly GraphEdge[], positions: ReadonlyMap<string, Point>): CallFlowEdge[] {
+  const cache = useRef(new WeakMap<GraphEdge, { offset: number; flow: CallFlowEdge }>());
+  return useMemo(() => {
+    // Subset edges of one pair fan out around the straight line between the two nodes.
+    const pairs = new Map<string, GraphEdge[]>();
+    for (const e of edges) {
+      if (!positions.has(e.from) || !positions.has(e.to)) continue;
+      const k = `${e.from}\u0000${e.to}`;
+      const list = pairs.get(k);
+      if (list) list.push(e);
+      else pairs.set(k, [e]);
+    }
+    const out: CallFlowEdge[] = [];
+    for (const list of pairs.values()) {
+      if (list.length > 1) list.sort((a, b) => ((a.subset ?? '') < (b.subset ?? '') ? -1 : 1));
+      list.forEach((e, i) => {
+        const offset = i - (list.length - 1) / 2;
+        const hit = cache.current.get(e);
+        if (hit && hit.offset === offset) return void out.push(hit.flow);
+        const sev = edgeSeverity(e);
+        const flow: CallFlowEdge = { id: e.id, source: e.from, target: e.to, type: 'call', data: { edge: e, offset }, markerEnd: { type: MarkerType.ArrowClosed, color: SEVERITY_COLOR[sev] } };
+        cache.current.set(e, { offset, flow });
+        out.push(flow);
+      });
+    }
+    return out;
+  }, [edges, positions]);
+}
+
+const SEVERITY_COLOR = { ok: '#7b8696', warn: '#c98a1a', error: '#d93025', idle: '#b8c0cc' } as const;
+
+function nodeLines(n: GraphNode): string[] {
+  if (n.kind === 'external') return [`${n.name} (external caller)`];
+  const c = n.counts!;
+  return [
+    `${n.name} — ${n.sourceId} / ${n.scope}`,
+    `instances: ${c.passing} passing, ${c.warning} warning, ${c.critical} critical, ${c.unknown} unknown`,
+    ...(n.breakersOpen ? [`open breakers: ${n.breakersOpen} instance(s), ${n.breakerClients} client view(s)`] : []),
+    ...(n.split ? [`split: ${Object.entries(n.split.weights).map(([k, w]) => `${k} ${w}%`).join(', ')}`] : []),
+    ...(n.rollout ? [`rollout: ${n.rollout.state}, step ${n.rollout.step}/${n.rollout.steps}`] : []),
+    ...(n.stale ? ['source stale: last known state'] : []),
+  ];
+}
+
+function edgeLines(e: GraphEdge, nodes: ReadonlyMap<string, GraphNode> | undefined): string[] {
+  const name = (id: string) => nodes?.get(id)?.name ?? id;
+  return [
+    `${name(e.from)} → ${name(e.to)}${e.subset ? ` (${e.subset})` : ''}`,
+    `${formatRps(e.rps)} requests/s · ${formatPercent(e.errorRate)} errors · p99 ${formatMs(e.p99)}`,
+    `errors in the last seconds: ${e.recentErrorRate === null ? 'no calls' : formatPercent(e.recentErrorRate)}`,
+  ];
+}
