@@ -163,7 +163,7 @@ export const ConfigSchema = z.strictObject({
           /** The scrape interval of the job that scrapes the fleet: rate windows are at least 4 of them. */
           scrapeIntervalSeconds: z.number().min(0.1).max(600).default(15),
           /** How often breaker states are read back (the badge lags a breaker by a scrape plus this). */
-          breakerPollMs: z.number().int().min(100).max(60_000).default(1000),
+          breakerPollMs: z.number().int().min(100).max(60_000).default(500),
           /** Per PromQL request. */
           timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
         }),

@@ -6,7 +6,7 @@
  *
  * Per question, at most two HTTP requests to Prometheus (sent together): a chart refresh is a
  * rates and a quantiles range query over 15 minutes at 5 s; a graph refresh an edge-counts and
- * an edge-p99 instant query; breaker badges one instant query per poll (every 1 s by default).
+ * an edge-p99 instant query; breaker badges one instant query per poll (every 500 ms by default).
  *
  * Prometheus down, slow or answering garbage: every read rejects with TelemetryUnavailableError
  * naming the problem (routes answer "unavailable"), and breaker badges keep their last views.
@@ -34,7 +34,7 @@ export interface PrometheusTelemetryOptions {
   url: string;
   /** The fleet job's scrape interval: rate windows span at least 4 of them. @default 15 */
   scrapeIntervalSeconds?: number;
-  /** @default 1000 */
+  /** @default 500 */
   breakerPollMs?: number;
   /** Per request. @default 10_000 */
   timeoutMs?: number;
@@ -124,7 +124,7 @@ export class PrometheusTelemetry implements TelemetryReader {
    * changed (with `{}` when its last client went away). A failed poll changes nothing.
    */
   watchBreakers(onChange: (service: string, views: Record<string, BreakerView>) => void): () => void {
-    const every = this.options.breakerPollMs ?? 1000;
+    const every = this.options.breakerPollMs ?? 500;
     let stopped = false;
     const tick = async () => {
       try {

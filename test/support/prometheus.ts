@@ -32,6 +32,8 @@ export interface PrometheusOptions {
   retention?: string;
   /** @default 30_000 */
   startTimeoutMs?: number;
+  /** Listen here (e.g. a port picked earlier so Switchboard's config can name it). @default a free port */
+  port?: number;
 }
 
 export interface PrometheusServer {
@@ -86,7 +88,7 @@ export function prometheusConfig(options: { switchboard?: string; tokenFile?: st
 
 export async function startPrometheus(options: PrometheusOptions = {}): Promise<PrometheusServer> {
   const bin = prometheusBinary();
-  const [port] = (await freePorts(1)) as [number];
+  const port = options.port ?? ((await freePorts(1)) as [number])[0];
   const work = mkdtempSync(join(tmpdir(), 'sb-prom-'));
   const storageDir = options.storageDir ?? join(work, 'data');
   const tokenFile = options.token ? join(work, 'token') : undefined;

@@ -1,0 +1,234 @@
+/**
+ * Prometheus as the telemetry store, against a real Prometheus (Debian's 2.42, started by
+ * test/support/prometheus.ts on a loopback port, 1 s scrapes) that finds its targets only through
+ * Switchboard's GET /api/prometheus/targets (http_sd, a viewer's Bearer token).
+ *
+ * The fleet is demo-like and real: "order-1" calls "payment" (payment-1, payment-2) through the
+ * SDK's ServiceClient over HTTP, serves the SDK's metrics on its own /metrics, and also reports
+ * to the control plane's built-in store — so the same traffic lands in both stores and the
+ * PromQL-backed charts and edges can be compared with the built-in ones.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PrometheusTargets, ServiceTelemetry } from '../../protocol/api';
+import type { SeriesPoint } from '../../protocol/telemetry';
+import { createSdkMetrics } from '../../sdk/promMetrics';
+import { ServiceClient } from '../../sdk/serviceClient';
+import { PrometheusTelemetry } from '../../server/telemetry/prometheusTelemetry';
+import { BuiltinTelemetryReader } from '../../server/telemetry/telemetryReader';
+import type { Switchboard } from '../../server/switchboard';
+import { freePorts } from '../support/consulAgent';
+import { startFromConfig } from '../support/controlPlane';
+import { LocalServers } from '../support/localServers';
+import { startPrometheus, type PrometheusServer } from '../support/prometheus';
+
+const VIEWER = 'prom-viewer-token';
+const CLIENT = 'order-client-token';
+const viewer = { authorization: `Bearer ${VIEWER}` };
+
+let sb: Switchboard;
+let base: string;
+let registry: string;
+let prom: PrometheusServer;
+let client: ServiceClient;
+const servers = new LocalServers();
+const orderMetrics = createSdkMetrics();
+const failing = new Set<string>();
+let trafficStop = false;
+let traffic: Promise<void> = Promise.resolve();
+
+async function register(body: Record<string, unknown>): Promise<void> {
+  const r = await fetch(`${registry}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify(body) });
+  expect(r.status).toBe(200);
+}
+
+/** A payment instance: ~2–4 ms of work, or 500s while it is in `failing`; /metrics answers (empty). */
+async function payment(id: string): Promise<number> {
+  const empty = createSdkMetrics();
+  const { port } = await servers.start((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/metrics') return void empty.registry.metrics().then((m) => res.writeHead(200, { 'content-type': empty.registry.contentType }).end(m));
+    setTimeout(() => res.writeHead(failing.has(id) ? 500 : 200).end('ok'), 2 + Math.random() * 2);
+  });
+  return port;
+}
+
+beforeAll(async () => {
+  const [promPort] = (await freePorts(1)) as [number];
+  ({ sb, base } = await startFromConfig({
+    embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
+    auth: { anonymousRole: null, users: [{ name: 'prometheus', role: 'viewer', token: VIEWER }, { name: 'order', role: 'client', token: CLIENT }] },
+    telemetry: { store: 'prometheus', prometheus: { url: `http://127.0.0.1:${promPort}`, scrapeIntervalSeconds: 1 } },
+  }));
+  registry = sb.store.source('embedded')!.address!;
+  for (const id of ['payment-1', 'payment-2']) await register({ Name: 'payment', ID: id, Address: '127.0.0.1', Port: await payment(id), Tags: [id === 'payment-1' ? 'blue' : 'green'] });
+  // order-1: the caller, serving its SDK metrics on its own port.
+  const { port: orderPort } = await servers.start((_req, res) => void orderMetrics.registry.metrics().then((m) => res.writeHead(200, { 'content-type': orderMetrics.registry.contentType }).end(m)));
+  await register({ Name: 'order', ID: 'order-1', Address: '127.0.0.1', Port: orderPort });
+  await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances).toHaveLength(2), { timeout: 15_000 });
+  await vi.waitFor(() => expect(sb.store.service('embedded/dc1/order')?.instances).toHaveLength(1), { timeout: 15_000 });
+  prom = await startPrometheus({ switchboard: base, token: VIEWER, port: promPort });
+  client = new ServiceClient({
+    registry,
+    service: 'payment',
+    metrics: orderMetrics,
+    report: { url: base, token: CLIENT, caller: 'order-1' },
+    breaker: { consecutiveFailures: 5, coolDownMs: 60_000 },
+    retries: 0,
+  });
+  await client.ready();
+}, 120_000);
+
+afterAll(async () => {
+  trafficStop = true;
+  await traffic;
+  await client?.close();
+  await prom?.stop();
+  await sb?.close();
+  servers.closeAll();
+});
+
+/** Steady traffic: ~`rps` requests a second from order-1 to payment until stopped. */
+function startTraffic(rps: number): void {
+  trafficStop = false;
+  traffic = (async () => {
+    const started = performance.now();
+    let sent = 0;
+    while (!trafficStop) {
+      const due = Math.floor(((performance.now() - started) / 1000) * rps);
+      const batch: Promise<unknown>[] = [];
+      for (; sent < due; sent++) batch.push(client.request('/work', { method: 'POST' }).then((r) => r.response.arrayBuffer()).catch(() => undefined));
+      await Promise.all(batch);
+      await sleep(20);
+    }
+  })();
+}
+
+describe('Prometheus as the telemetry store', () => {
+  it('serves every instance as an http_sd target with its labels, and Prometheus scrapes them', async () => {
+    const r = await fetch(`${base}/api/prometheus/targets`, { headers: viewer });
+    expect(r.status).toBe(200);
+    const groups = PrometheusTargets.parse(await r.json());
+    const byId = Object.fromEntries(groups.map((g) => [g.labels.instance_id, g]));
+    expect(Object.keys(byId).sort()).toEqual(['order-1', 'payment-1', 'payment-2']);
+    expect(byId['payment-2']!.labels).toMatchObject({ source: 'embedded', scope: 'dc1', service: 'payment', instance_id: 'payment-2' });
+    expect(byId['payment-2']!.targets[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    // Without a token: refused, as any topology read.
+    expect((await fetch(`${base}/api/prometheus/targets`)).status).toBe(401);
+
+    await vi.waitFor(
+      async () => {
+        const targets = await prom.activeTargets();
+        expect(targets.map((t) => [t.labels.instance_id, t.health]).sort()).toEqual([
+          ['order-1', 'up'],
+          ['payment-1', 'up'],
+          ['payment-2', 'up'],
+        ]);
+        expect(targets.find((t) => t.labels.instance_id === 'order-1')!.labels).toMatchObject({ source: 'embedded', scope: 'dc1', service: 'order', job: 'switchboard-fleet' });
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+  }, 30_000);
+
+  it('charts from PromQL agree with the built-in store on the same traffic, within the scrape resolution', async () => {
+    startTraffic(40);
+    await sleep(32_000);
+    trafficStop = true;
+    await traffic;
+    await sleep(3_000);
+    const now = Date.now();
+    const ids = ['payment-1', 'payment-2'];
+    const builtin = await new BuiltinTelemetryReader(sb.telemetry).series('payment', ids, now);
+    const promql = await sb.telemetryReader.series('payment', ids, now);
+    expect(sb.telemetryReader.kind).toBe('prometheus');
+
+    // Buckets both have, without the first and last (partly filled: traffic started and stopped inside them).
+    const compare = (a: SeriesPoint[], b: SeriesPoint[]) => {
+      const bt = new Map(b.map((p) => [p.t, p]));
+      const both = a.filter((p) => bt.has(p.t)).slice(1, -1);
+      expect(both.length).toBeGreaterThanOrEqual(4);
+      let sumA = 0;
+      let sumB = 0;
+      for (const p of both) {
+        const q = bt.get(p.t)!;
+        sumA += p.rps;
+        sumB += q.rps;
+        // One scrape (or one report) of 5 falling into the neighbouring bucket moves a bucket by ~20%.
+        expect(Math.abs(p.rps - q.rps)).toBeLessThanOrEqual(Math.max(0.3 * p.rps, 3));
+        // Same bucket layout, same interpolation: the quantiles land in the same latency bucket.
+        expect(Math.abs((p.p50 ?? 0) - (q.p50 ?? 0))).toBeLessThanOrEqual(Math.max(2.5, 0.35 * (p.p50 ?? 0)));
+        expect(Math.abs((p.p99 ?? 0) - (q.p99 ?? 0))).toBeLessThanOrEqual(Math.max(5, 0.5 * (p.p99 ?? 0)));
+      }
+      // Over the run, the totals agree closely.
+      expect(Math.abs(sumA - sumB) / sumA).toBeLessThan(0.1);
+    };
+    compare(builtin.service, promql.service);
+    compare(builtin.instances['payment-1']!, promql.instances['payment-1']!);
+    compare(builtin.instances['payment-2']!, promql.instances['payment-2']!);
+
+    // The REST answer says which store answered.
+    const api = (await (await fetch(`${base}/api/services/embedded/dc1/payment/telemetry`, { headers: viewer })).json()) as ServiceTelemetry & { store: string; unavailable?: string };
+    expect(api.store).toBe('prometheus');
+    expect(api.unavailable).toBeUndefined();
+    expect(api.service.length).toBeGreaterThan(4);
+    expect(api.reporters.map((r) => r.caller)).toEqual(['order-1']);
+
+    // Edges: the call graph's caller → callee instance, against the built-in call-graph store.
+    const edges = await sb.telemetryReader.edges(60_000, now);
+    const graph = sb.callGraph.edges(60_000, now);
+    for (const id of ids) {
+      const p = edges.find((e) => e.caller === 'order-1' && e.callee === 'payment' && e.instanceId === id);
+      const g = graph.find((e) => e.caller === 'order-1' && e.callee === 'payment' && e.instanceId === id);
+      expect(p, `PromQL edge to ${id}`).toBeDefined();
+      expect(g, `built-in edge to ${id}`).toBeDefined();
+      expect(Math.abs(p!.requests - g!.requests) / g!.requests).toBeLessThan(0.1);
+      expect(p!.errorRate).toBe(0);
+    }
+
+    // Canary analysis' window totals: what payment-2 got over the run.
+    const totals = await sb.telemetryReader.totals!('payment', ['payment-2'], now - 40_000, now);
+    const counted = builtin.instances['payment-2']!.reduce((a, p) => a + p.rps * 5, 0);
+    expect(Math.abs(totals.requests - counted) / counted).toBeLessThan(0.1);
+  }, 60_000);
+
+  it('shows a breaker opening as a badge within a scrape and a poll', async () => {
+    failing.add('payment-2');
+    startTraffic(40);
+    await vi.waitFor(() => expect(client.breakers()['payment-2']).toBe('open'), { timeout: 10_000, interval: 10 });
+    const openedAt = performance.now();
+    trafficStop = true;
+    await traffic;
+    await vi.waitFor(() => expect(sb.store.service('embedded/dc1/payment')?.instances.find((i) => i.id.endsWith('/payment-2'))?.breaker?.state).toBe('open'), { timeout: 10_000, interval: 10 });
+    const lagMs = performance.now() - openedAt;
+    // Measured, not asserted tightly (speed is for benchmarks): 1 s scrapes + 500 ms polls.
+    console.log(`breaker open → badge: ${Math.round(lagMs)} ms`);
+    expect(lagMs).toBeLessThan(5_000);
+    expect(sb.store.service('embedded/dc1/payment')!.instances.find((i) => i.id.endsWith('/payment-1'))!.breaker).toEqual({ state: 'closed', clients: 1, open: 0, halfOpen: 0 });
+  }, 30_000);
+
+  it('says the charts are unavailable while Prometheus is down, keeps the badges, and recovers', async () => {
+    const badge = () => sb.store.service('embedded/dc1/payment')?.instances.find((i) => i.id.endsWith('/payment-2'))?.breaker?.state;
+    await prom.stop();
+    const r = await fetch(`${base}/api/services/embedded/dc1/payment/telemetry`, { headers: viewer });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { service: unknown[]; unavailable?: string; store: string };
+    expect(body.store).toBe('prometheus');
+    expect(body.service).toEqual([]);
+    expect(body.unavailable).toMatch(/^Prometheus at http:\/\/127\.0\.0\.1:\d+: unreachable/);
+    await expect(sb.telemetryReader.edges(60_000, Date.now())).rejects.toThrow(/unreachable/);
+    await sleep(1_500);
+    expect(badge()).toBe('open');
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((sb.telemetryReader as PrometheusTelemetry).stats.failures).toBeGreaterThan(0);
+
+    // Back on the same port (fresh storage): charts answer again.
+    prom = await startPrometheus({ switchboard: base, token: VIEWER, port: Number(new URL((sb.telemetryReader as PrometheusTelemetry).url).port) });
+    await vi.waitFor(
+      async () => {
+        const again = (await (await fetch(`${base}/api/services/embedded/dc1/payment/telemetry`, { headers: viewer })).json()) as { unavailable?: string };
+        expect(again.unavailable).toBeUndefined();
+      },
+      { timeout: 20_000, interval: 500 },
+    );
+  }, 60_000);
+});
