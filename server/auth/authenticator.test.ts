@@ -185,13 +185,22 @@ describe('stateless sessions (session.secret)', () => {
     other.close();
   });
 
-  it('ends sessions when the user is removed or their role changes in config', async () => {
-    const before = new Authenticator({ users: people, anonymousRole: null, sessionSecret: secret });
+  it('ends sessions when the user is removed, or their role, token or password changes in config', async () => {
+    const pat = { name: 'pat', role: 'operator' as const, password: 'correct horse' };
+    const before = new Authenticator({ users: [...people, pat], anonymousRole: null, sessionSecret: secret });
     const root = await before.createSession({ name: 'root', role: 'admin' });
     const alice = await before.createSession({ name: 'alice', role: 'operator' });
-    const after = new Authenticator({ users: [{ name: 'alice', role: 'viewer', token: 'alice-token' }], anonymousRole: null, sessionSecret: secret });
-    expect(await after.authenticate(withCookie(root.cookie))).toBeNull();
-    expect(await after.authenticate(withCookie(alice.cookie))).toBeNull();
+    const vic = await before.createSession({ name: 'vic', role: 'viewer' });
+    const patSession = await before.createSession({ name: 'pat', role: 'operator' });
+    // The same config elsewhere (another replica): every session holds.
+    const same = new Authenticator({ users: [...people, pat], anonymousRole: null, sessionSecret: secret });
+    for (const s of [root, alice, vic, patSession]) expect(await same.authenticate(withCookie(s.cookie))).toMatchObject({ via: 'session' });
+    const after = new Authenticator({
+      users: [{ name: 'alice', role: 'viewer', token: 'alice-token' }, { name: 'vic', role: 'viewer', token: 'vic-new-token' }, { ...pat, password: 'battery staple' }],
+      anonymousRole: null,
+      sessionSecret: secret,
+    });
+    for (const s of [root, alice, vic, patSession]) expect(await after.authenticate(withCookie(s.cookie))).toBeNull();
   });
 
   it('signs out: this instance refuses the session from then on and closes what it had open', async () => {

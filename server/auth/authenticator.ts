@@ -12,17 +12,19 @@
  *   Every replica holding the same secret accepts it, so a browser that lands on another replica
  *   stays signed in and its CSRF token still works. Encrypted rather than only signed: A256GCM
  *   authenticates (a changed byte is refused), and the CSRF token inside is not readable by
- *   whoever sees the cookie (a proxy log, a support paste). On every request the name and role
- *   are checked against this replica's configured users, so removing a user or changing their
- *   role ends their sessions at once; rotating the secret ends everyone's. Sign-out deletes the
- *   cookie and refuses that session here; another replica that never saw the sign-out accepts a
- *   copy of the cookie until it expires (`session.ttlHours`) — the browser itself has dropped it.
+ *   whoever sees the cookie (a proxy log, a support paste). On every request the name, role and
+ *   a keyed fingerprint of the user's credentials are checked against this replica's configured
+ *   users, so removing a user or changing their role, password or token ends their sessions on
+ *   every replica (the config is what replicas share); rotating the secret ends everyone's.
+ *   Sign-out deletes the cookie and refuses that session here; another replica that never saw
+ *   the sign-out accepts a copy of the cookie until it expires (`session.ttlHours`) — the
+ *   browser itself has dropped it.
  *
  * Either way each session carries a CSRF token the browser must echo on changes, the sessions a
  * replica tracks are bounded, expired ones are reaped on a timer, and every session that ends
  * here (sign-out, expiry, eviction) is announced so its WebSockets can be closed.
  */
-import { createHash, hkdfSync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { IncomingMessage } from 'node:http';
 import { EncryptJWT, jwtDecrypt } from 'jose';
@@ -106,6 +108,8 @@ const SessionClaims = z.object({
   csrf: z.string().min(16).max(128),
   jti: z.string().min(16).max(128),
   exp: z.number(),
+  /** The user's credential fingerprint when the session began (see `credential` on users). */
+  cred: z.string().min(1).max(64),
 });
 
 /** The 256-bit content key for session cookies: HKDF-SHA256 over the configured secret. */
@@ -114,7 +118,7 @@ function sessionKey(secret: string): Uint8Array {
 }
 
 export class Authenticator {
-  private readonly users: { name: string; role: Role; digest: Buffer | null; password: { salt: Buffer; hash: Buffer } | null }[];
+  private readonly users: { name: string; role: Role; digest: Buffer | null; password: { salt: Buffer; hash: Buffer } | null; credential: string | null }[];
   /** Insertion order is creation order: the first entry is the oldest session. */
   private readonly sessions = new Map<string, StoredSession>();
   private readonly ended = new Set<(sessionId: string, why: SessionEnd) => void>();
@@ -131,24 +135,32 @@ export class Authenticator {
   readonly anonymousRole: Role | null;
 
   constructor(options: AuthenticatorOptions) {
-    this.users = options.users.map((u) => {
-      const salt = randomBytes(16);
-      return {
-        name: u.name,
-        role: u.role,
-        digest: u.tokenSha256 ? Buffer.from(u.tokenSha256, 'hex') : u.token ? digest(u.token) : null,
-        // Hashed at start so the plain password is not kept around in memory longer than needed.
-        password: u.password ? { salt, hash: scryptSync(u.password, salt, 32) } : null,
-      };
-    });
-    this.anonymousRole = options.anonymousRole;
+    let credentialKey: Buffer | null = null;
     if (options.sessionSecret) {
       const problem = sessionSecretProblem(options.sessionSecret);
       if (problem) throw new Error(`session.secret: ${problem}`);
       this.key = sessionKey(options.sessionSecret);
+      credentialKey = Buffer.from(hkdfSync('sha256', Buffer.from(options.sessionSecret, 'utf8'), 'switchboard session cookie', 'sb_session/credential/v1', 32));
     } else {
       this.key = null;
     }
+    this.users = options.users.map((u) => {
+      const salt = randomBytes(16);
+      const tokenDigest = u.tokenSha256 ? Buffer.from(u.tokenSha256, 'hex') : u.token ? digest(u.token) : null;
+      return {
+        name: u.name,
+        role: u.role,
+        digest: tokenDigest,
+        // Hashed at start so the plain password is not kept around in memory longer than needed.
+        password: u.password ? { salt, hash: scryptSync(u.password, salt, 32) } : null,
+        // Stateless sessions carry this: a keyed hash of the user's configured credentials, the
+        // same on every replica with the same config, so changing a password or token ends them.
+        credential: credentialKey
+          ? createHmac('sha256', credentialKey).update(JSON.stringify([u.name, u.role, u.password ?? null, tokenDigest?.toString('hex') ?? null])).digest('base64url').slice(0, 22)
+          : null,
+      };
+    });
+    this.anonymousRole = options.anonymousRole;
     this.ttl = options.sessionTtlMs ?? 12 * 3600_000;
     this.maxSessions = options.maxSessions ?? 10_000;
     this.now = options.now ?? Date.now;
@@ -205,7 +217,9 @@ export class Authenticator {
     const csrfToken = randomBytes(24).toString('base64url');
     const expiresAt = this.now() + this.ttl;
     if (this.key) {
-      const cookie = await new EncryptJWT({ role: user.role, csrf: csrfToken })
+      const credential = this.users.find((u) => u.name === user.name && u.role === user.role)?.credential;
+      if (!credential) throw new Error(`no configured user ${user.name} (${user.role}) to sign in`);
+      const cookie = await new EncryptJWT({ role: user.role, csrf: csrfToken, cred: credential })
         .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
         .setSubject(user.name)
         .setJti(id)
@@ -301,8 +315,9 @@ export class Authenticator {
     if (!claims) return null;
     const expiresAt = claims.exp * 1000;
     if (expiresAt <= this.now() || this.revoked.has(claims.jti)) return null;
-    // The user must still exist here with the same role: config changes end sessions at once.
-    if (!this.users.some((u) => u.name === claims.sub && u.role === claims.role)) return null;
+    // The user must still exist here with the same role and credentials: removing a user, or
+    // changing their role, password or token, ends their sessions on every replica at once.
+    if (!this.users.some((u) => u.name === claims.sub && u.role === claims.role && u.credential === claims.cred)) return null;
     if (!this.sessions.has(claims.jti)) this.track(claims.jti, { name: claims.sub, role: claims.role, csrfToken: claims.csrf, expiresAt });
     return { id: claims.jti, name: claims.sub, role: claims.role, csrfToken: claims.csrf, expiresAt };
   }
