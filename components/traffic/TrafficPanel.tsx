@@ -3,11 +3,13 @@ import { useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import type { Service } from '@/protocol/model';
-import { weightOf, type TrafficPolicy } from '@/protocol/traffic';
+import { ConflictBody } from '@/protocol/api';
+import { weightOf } from '@/protocol/traffic';
 import { canOperate, useSession } from '@/lib/useSession';
 import { describeWeights, historyKey, trafficKey, useTrafficHistory, useTrafficMutation, useTrafficView } from '@/lib/useTraffic';
 import { CanarySlider } from './CanarySlider';
 import { FlipDialog } from './FlipDialog';
+import { MeshRouteNote, routeName } from './MeshRouteNote';
 import { SplitBar } from './SplitBar';
 import { TrafficHistory } from './TrafficHistory';
 
@@ -71,6 +73,7 @@ export function TrafficPanel({ service }: { service: Service }) {
       ) : (
         <>
           <SplitBar order={names} weights={weights!} subsets={view.data.subsets} />
+          {view.data.meshRoute && <MeshRouteNote route={view.data.meshRoute} order={names} />}
           <div className="traffic-controls">
             <FlipDialog serviceName={service.name} policy={policy} subsets={view.data.subsets} disabled={!allowed || mutation.isPending} onConfirm={({ reason, force }) => mutation.mutate({ kind: 'flip', reason, force })} />
             {stable && canary && names.length === 2 && (
@@ -100,7 +103,17 @@ export function TrafficPanel({ service }: { service: Service }) {
 function Outcome({ mutation }: { mutation: ReturnType<typeof useTrafficMutation> }) {
   const err = mutation.error;
   if (err?.status === 409) {
-    const current = (err.body?.current as { policy: TrafficPolicy | null } | undefined)?.policy ?? null;
+    const conflict = ConflictBody.safeParse(err.body).data?.current;
+    // The mesh route was changed by someone else (not the policy): the server's message names it.
+    const route = conflict?.meshRoute;
+    if (route?.kind && err.message.startsWith(routeName(route))) {
+      return (
+        <div className="alert" role="alert" data-testid="mesh-route-conflict">
+          Your change was not applied: {err.message}
+        </div>
+      );
+    }
+    const current = conflict?.policy ?? null;
     return (
       <div className="alert" role="alert" data-testid="traffic-conflict">
         Someone else changed this policy first{current ? ` (${current.updatedBy}: ${describeWeights(current)})` : ''}. Your change was not applied; the split above is the registry’s current one.
