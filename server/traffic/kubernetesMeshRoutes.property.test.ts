@@ -92,3 +92,33 @@ describe.each(['HTTPRoute', 'VirtualService'] as const)('%s weight rewrite (prop
     );
   });
 });
+
+describe('hostile routes and annotations (property)', () => {
+  const json = fc.jsonValue({ maxDepth: 5 });
+  // Backend names that hit the policy's subsets, `constructor` included, or anything at all.
+  const backendName = fc.oneof(fc.constantFrom('payment-blue', 'payment-constructor', 'constructor-blue', 'constructor-constructor', 'toString-blue', 'payment', 'constructor'), json);
+  const weight = fc.oneof(fc.integer({ min: -5, max: 200 }), json);
+  const specs = fc.oneof(
+    json,
+    fc.record({ rules: fc.array(fc.record({ backendRefs: fc.oneof(json, fc.array(fc.oneof(fc.record({ name: backendName, weight }), fc.record({ name: backendName, weight, kind: json, namespace: json }, { requiredKeys: ['name'] })), { minLength: 1 })) })) }),
+    fc.record({ http: fc.array(fc.record({ route: fc.oneof(json, fc.array(fc.record({ destination: fc.oneof(json, fc.record({ host: backendName, subset: fc.constantFrom('blue', 'constructor', '__proto__') })), weight }))) })) }),
+  );
+  const names = fc.constantFrom('payment', 'constructor', 'toString', 'hasOwnProperty');
+
+  it('never throws: a plan is a write, a refusal or a conflict, and the view always answers', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('httproute', 'virtualservice'), names, specs, fc.option(fc.oneof(fc.string(), fc.constant('{"constructor":"payment-x"}')), { nil: undefined, freq: 2 }), fc.option(fc.oneof(fc.string(), json.map((j) => JSON.stringify(j))), { nil: undefined }), (kind, svc, spec, backends, record) => {
+        const annotations: Record<string, string> = { [ROUTE_ANNOTATION]: `${kind}/r` };
+        if (backends !== undefined) annotations['switchboard.dev/route-backends'] = backends;
+        const bound = routeBinding({ namespace: 'shop', name: svc, annotations }, ['blue', 'constructor']);
+        if (!bound?.ok) return;
+        const route: RouteObject = { metadata: { name: 'r', annotations: record === undefined ? {} : { 'switchboard.dev/route-weights': record } }, spec };
+        const plan = planRouteWrite(bound.binding, route, 'v', policyOf({ blue: 40, constructor: 60 }));
+        expect(['write', 'refused', 'conflict', 'unchanged']).toContain(plan.kind);
+        const view = routeView(bound.binding, route, 'v', null);
+        for (const w of Object.values(view.weights ?? {})) expect(typeof w).toBe('number');
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

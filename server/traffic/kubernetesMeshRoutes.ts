@@ -21,7 +21,7 @@
  */
 import { z } from 'zod';
 import type { MeshRoute } from '../../protocol/api';
-import type { TrafficPolicy } from '../../protocol/traffic';
+import { own, SUBSET_NAME, type TrafficPolicy } from '../../protocol/traffic';
 
 /** On the Service: the route it is bound to, `httproute/<name>` or `virtualservice/<name>` (same namespace). */
 export const ROUTE_ANNOTATION = 'switchboard.dev/route';
@@ -84,7 +84,7 @@ export function routeBinding(service: { namespace: string; name: string; annotat
   const backends: Record<string, string> = Object.fromEntries(subsets.map((s) => [s, `${service.name}-${s}`]));
   const raw = service.annotations?.[ROUTE_BACKENDS_ANNOTATION];
   if (raw !== undefined) {
-    const parsed = z.record(z.string(), z.string().regex(DNS_LABEL)).safeParse(safeJson(raw));
+    const parsed = z.record(z.string().regex(SUBSET_NAME), z.string().regex(DNS_LABEL)).safeParse(safeJson(raw));
     if (!parsed.success) return { ok: false, text, why: `annotation ${ROUTE_BACKENDS_ANNOTATION} on service ${service.namespace}/${service.name} must be a JSON object of subset → Service name, e.g. {"blue":"${service.name}-v1"}` };
     for (const [subset, backend] of Object.entries(parsed.data)) backends[subset] = backend;
   }
@@ -178,9 +178,10 @@ const ours = (rule: Rule) => rule.entries.some((e) => e.subset !== null);
 
 /** Per subset, the weight a rule gives it (entries without a weight count as the kind's implicit one). */
 function ruleWeights(rule: Rule): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const e of rule.entries) if (e.subset !== null) out[e.subset] = (out[e.subset] ?? 0) + (e.weight ?? rule.implicit);
-  return out;
+  // A Map, not `out[name] ??`: subset names may be `constructor` and the like.
+  const out = new Map<string, number>();
+  for (const e of rule.entries) if (e.subset !== null) out.set(e.subset, (out.get(e.subset) ?? 0) + (e.weight ?? rule.implicit));
+  return Object.fromEntries(out);
 }
 
 /** Equal as weights, a missing subset counting as 0. */
@@ -208,7 +209,7 @@ function planWeights(rules: readonly Rule[], weights: Readonly<Record<string, nu
     for (const e of rule.entries) if (e.subset !== null) count.set(e.subset, (count.get(e.subset) ?? 0) + 1);
     for (const [subset, w] of Object.entries(weights)) {
       if (w > 0 && !count.has(subset)) {
-        return { ok: false, why: `${describeRoute(binding)} ${rule.path} routes to ${[...count.keys()].map((s) => binding.backends[s]).join(', ')} but has no backend for subset "${subset}" (expected ${binding.backends[subset] ?? `${binding.service}-${subset}`}), which gets ${w}%` };
+        return { ok: false, why: `${describeRoute(binding)} ${rule.path} routes to ${[...count.keys()].map((s) => binding.backends[s]).join(', ')} but has no backend for subset "${subset}" (expected ${own(binding.backends, subset) ?? `${binding.service}-${subset}`}), which gets ${w}%` };
       }
     }
     const seen = new Map<string, number>();
@@ -241,7 +242,7 @@ function recorded(route: RouteObject): Recorded {
 
 /** The route as the panel shows it: read-back weights per subset, and whether they are the policy's. */
 export function routeView(binding: RouteBinding, route: RouteObject, apiVersion: string, policy: TrafficPolicy | null): MeshRoute {
-  const record = recorded(route)[binding.service];
+  const record = own(recorded(route), binding.service);
   const base = { kind: binding.kind, namespace: binding.namespace, name: binding.name, apiVersion, writtenAt: record?.at ?? null, writtenBy: record?.by ?? null };
   const read = rulesOf(binding, route.spec);
   if (!read.ok) return { ...base, backends: { ...binding.backends }, weights: null, inSync: false, error: `${describeRoute(binding)}: ${read.why}` };
@@ -271,7 +272,7 @@ export function planRouteWrite(binding: RouteBinding, route: RouteObject, apiVer
   const planned = planWeights(read.rules, policy.weights, binding);
   if (!planned.ok) return { kind: 'refused', why: planned.why };
   const records = recorded(route);
-  const record = records[binding.service];
+  const record = own(records, binding.service);
   const inSync = mine.every((r) => sameWeights(ruleWeights(r), policy.weights));
   if (inSync && record && sameWeights(record.weights, policy.weights)) return { kind: 'unchanged', view: routeView(binding, route, apiVersion, policy) };
   const edited = record && !inSync ? mine.find((r) => !sameWeights(ruleWeights(r), record.weights)) : undefined;
