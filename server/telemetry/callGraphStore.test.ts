@@ -30,8 +30,11 @@ describe('CallGraphStore', () => {
     s.ingest(report('c1', 'order', 'payment', { 'payment-1': { requests: 130, errors: 2, statuses: { '200': 28, '500': 2 } } }), T0 + 6000);
     const [e] = s.samples(60_000, T0 + 9000);
     expect(e).toMatchObject({ caller: 'order', callee: 'payment', instanceId: 'payment-1', requests: 30, errors: 2 });
-    // 12 buckets: 11 whole ones before the current bucket plus 4 s of it.
-    expect(e!.rps).toBeCloseTo(30 / 59, 5);
+    // A series younger than the window is averaged over its age: one whole bucket plus 4 s of the current one.
+    expect(e!.rps).toBeCloseTo(30 / 9, 5);
+    // Once it is older than the window: the window's 11 whole buckets plus the part of the current one.
+    s.ingest(report('c1', 'order', 'payment', { 'payment-1': { requests: 130, errors: 2, statuses: { '200': 28, '500': 2 } } }), T0 + 120_000);
+    expect(s.samples(60_000, T0 + 121_000)).toEqual([]);
     expect(e!.errorRate).toBeCloseTo(2 / 30);
     expect(e!.statuses).toEqual({ '200': 28, '500': 2 });
     expect(e!.p99).toBeGreaterThan(2);

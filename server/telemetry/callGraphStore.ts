@@ -68,6 +68,8 @@ class Series {
   /** Per status code, counts per minute slot (bounded by the report's status keys). */
   readonly statuses = new Map<string, Uint32Array>();
   lastBucket = -1;
+  /** The first bucket with traffic: a series younger than the window is averaged over its age, not the window. */
+  firstBucket = -1;
 
   constructor(
     readonly caller: string,
@@ -86,6 +88,7 @@ class Series {
     this.counts[slot * 2]! += requests;
     this.counts[slot * 2 + 1]! += errors;
     this.lastBucket = b;
+    if (this.firstBucket < 0) this.firstBucket = b;
     const m = Math.floor(now / MINUTE_MS);
     const ms = m % MINUTE_SLOTS;
     if (this.minute[ms] !== m) {
@@ -133,8 +136,10 @@ class Series {
       for (let i = 0; i < HIST; i++) latency[i]! += this.latency[ms * HIST + i]!;
       for (const [code, counts] of this.statuses) if (counts[ms]) statuses[code] = (statuses[code] ?? 0) + counts[ms]!;
     }
-    // The window so far: whole buckets before the current one plus the part of it that has passed.
-    const seconds = ((n - 1) * EDGE_BUCKET_MS + (now - nowB * EDGE_BUCKET_MS)) / 1000;
+    // The window so far: whole buckets before the current one (no more than the series has lived)
+    // plus the part of the current one that has passed.
+    const whole = Math.max(0, Math.min(n - 1, nowB - this.firstBucket));
+    const seconds = (whole * EDGE_BUCKET_MS + (now - nowB * EDGE_BUCKET_MS)) / 1000;
     return {
       caller: this.caller,
       callee: this.callee,
