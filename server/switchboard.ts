@@ -10,6 +10,7 @@ import { startDemoFleet, type DemoFleet } from '../demo/demoFleet';
 import { startLoadGenerator, type LoadGenerator } from '../demo/loadGenerator';
 import { ensureAdminCredential } from './auth/adminCredential';
 import { Authenticator, allows, sameOrigin } from './auth/authenticator';
+import { ConsulSignOuts } from './auth/sharedSignOuts';
 import { EMBEDDED_SOURCE, type Config } from './config/loadConfig';
 import { startEmbeddedRegistry, type EmbeddedRegistry } from '../registry/embeddedRegistry';
 import { Gateway, type GatewayRegistry } from './gateway/gateway';
@@ -113,9 +114,12 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const demoToken = config.embedded.demo ? randomBytes(24).toString('base64url') : null;
   const users = [...(admin ? [{ name: admin.name, role: admin.role, tokenSha256: admin.tokenSha256 }] : config.auth.users), ...(demoToken ? [{ name: 'demo-fleet', role: 'client' as const, token: demoToken }] : [])];
   // With session.secret, sessions are stateless encrypted cookies every replica with the same
-  // secret accepts; without, they live in this process (one replica).
-  const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole, sessionTtlMs: config.session.ttlMs, maxSessions: config.limits.sessions, sessionSecret: config.session.secret });
-  logger.info({ sessions: auth.stateless ? 'stateless (session.secret): any replica with the same secret accepts them' : 'in memory: this replica only (set session.secret to run several)' }, 'browser sessions');
+  // secret accepts (sign-outs shared through the first Consul source's KV); without, they live
+  // in this process (one replica).
+  const signOutsVia = config.session.secret ? config.consulSources[0] : undefined;
+  const sharedSignOuts = signOutsVia ? new ConsulSignOuts({ sourceName: signOutsVia.name, address: signOutsVia.address, token: signOutsVia.token, onError: (message) => logger.warn({ component: 'auth' }, message) }) : null;
+  const auth = new Authenticator({ users, anonymousRole: config.auth.anonymousRole, sessionTtlMs: config.session.ttlMs, maxSessions: config.limits.sessions, sessionSecret: config.session.secret, sharedSignOuts, onError: (message) => logger.warn({ component: 'auth' }, message) });
+  logger.info({ sessions: auth.stateless ? `stateless (session.secret): any replica with the same secret accepts them; sign-outs shared via ${auth.sharedSignOuts ?? 'nothing (this replica only, until the cookie expires)'}` : 'in memory: this replica only (set session.secret to run several)' }, 'browser sessions');
   // ~4 KB per caller × callee × instance series: the telemetry bound, capped so the graph stays under ~80 MB.
   const callGraph = new CallGraphStore({ maxSeries: Math.min(config.limits.telemetrySeries, 20_000) });
   const graph = new GraphService({ store, edges: callGraph });

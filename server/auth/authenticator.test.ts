@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Authenticator, allows, readCookie, sameOrigin } from './authenticator';
+import type { SharedSignOuts } from './sharedSignOuts';
 
 const users = [
   { name: 'alice', role: 'operator' as const, token: 'alice-token' },
@@ -216,6 +217,39 @@ describe('stateless sessions (session.secret)', () => {
     await auth.signOut({ headers: {} });
     await auth.signOut(withCookie(s.cookie));
     expect(ended).toHaveLength(1);
+  });
+
+  it('shares sign-outs: publishes its own, refuses and closes those made elsewhere', async () => {
+    let follow: ((signedOut: ReadonlyMap<string, number>) => void) | null = null;
+    const published: string[] = [];
+    const shared = (fail: boolean): SharedSignOuts => ({
+      describe: 'test',
+      publish: async (id) => {
+        if (fail) throw new Error('403 Permission denied');
+        published.push(id);
+      },
+      start: (onChange) => (follow = onChange),
+      close: async () => undefined,
+    });
+    const errors: string[] = [];
+    const a = new Authenticator({ users, anonymousRole: null, sessionSecret: secret, sharedSignOuts: shared(false) });
+    const b = new Authenticator({ users, anonymousRole: null, sessionSecret: secret, sharedSignOuts: shared(true), onError: (m) => errors.push(m) });
+    expect(a.sharedSignOuts).toBe('test');
+    const s = await a.createSession({ name: 'alice', role: 'operator' });
+    const ended: string[] = [];
+    b.onSessionEnd((id, why) => ended.push(`${id}:${why}`));
+    expect(await b.authenticate(withCookie(s.cookie))).toMatchObject({ name: 'alice' });
+    // Signed out on a: published; b hears of it (its follower is the last one started).
+    await a.signOut(withCookie(s.cookie));
+    expect(published).toEqual([s.id]);
+    follow!(new Map([[s.id, Date.now() + 60_000]]));
+    expect(ended).toEqual([`${s.id}:signed out`]);
+    expect(await b.authenticate(withCookie(s.cookie))).toBeNull();
+    // A sign-out that cannot be shared still holds here, and says why it was not shared.
+    const t = await b.createSession({ name: 'alice', role: 'operator' });
+    await b.signOut(withCookie(t.cookie));
+    expect(await b.authenticate(withCookie(t.cookie))).toBeNull();
+    expect(errors).toEqual(['sign-out not shared through test: 403 Permission denied']);
   });
 
   it('never throws on any cookie header, and never takes garbage for a session', async () => {

@@ -16,9 +16,10 @@
  *   a keyed fingerprint of the user's credentials are checked against this replica's configured
  *   users, so removing a user or changing their role, password or token ends their sessions on
  *   every replica (the config is what replicas share); rotating the secret ends everyone's.
- *   Sign-out deletes the cookie and refuses that session here; another replica that never saw
- *   the sign-out accepts a copy of the cookie until it expires (`session.ttlHours`) — the
- *   browser itself has dropped it.
+ *   Sign-out deletes the cookie and refuses that session here; with a shared place for sign-outs
+ *   (Consul KV, sharedSignOuts.ts) every replica refuses it within a moment, otherwise another
+ *   replica accepts a copy of the cookie until it expires (`session.ttlHours`) — the browser
+ *   itself has dropped it.
  *
  * Either way each session carries a CSRF token the browser must echo on changes, the sessions a
  * replica tracks are bounded, expired ones are reaped on a timer, and every session that ends
@@ -31,6 +32,7 @@ import { EncryptJWT, jwtDecrypt } from 'jose';
 import { z } from 'zod';
 import { can, Role as RoleSchema, type Permission, type Role } from '../../protocol/api';
 import { sessionSecretProblem } from '../config/configSchema';
+import type { SharedSignOuts } from './sharedSignOuts';
 
 export interface Principal {
   name: string;
@@ -79,6 +81,13 @@ export interface AuthenticatorOptions {
    * than 32 bytes (config validation says so first, naming the field).
    */
   sessionSecret?: string | null;
+  /**
+   * Stateless sessions: where sign-outs reach every replica (Consul KV). Without it a sign-out
+   * holds on this replica only, and a copy of the cookie works elsewhere until it expires.
+   */
+  sharedSignOuts?: SharedSignOuts | null;
+  /** Where a failure to share a sign-out is reported. */
+  onError?: (message: string) => void;
   /** @default 12 h */
   sessionTtlMs?: number;
   /** Live sessions at most; the oldest is ended to make room. @default 10000 (config `limits.sessions`) */
@@ -132,6 +141,8 @@ export class Authenticator {
   private readonly revoked = new Map<string, number>();
   /** Per request (its headers object): the cookie's claims, decrypted once however often asked for. */
   private readonly decrypted = new WeakMap<object, Promise<z.infer<typeof SessionClaims> | null>>();
+  private readonly shared: SharedSignOuts | null;
+  private readonly onError: (message: string) => void;
   readonly anonymousRole: Role | null;
 
   constructor(options: AuthenticatorOptions) {
@@ -166,6 +177,21 @@ export class Authenticator {
     this.now = options.now ?? Date.now;
     this.reaper = setInterval(() => this.reap(), options.reapEveryMs ?? 60_000);
     this.reaper.unref();
+    this.onError = options.onError ?? (() => undefined);
+    this.shared = this.key ? (options.sharedSignOuts ?? null) : null;
+    // A sign-out anywhere: refused here too, and this replica's sockets for it are closed.
+    this.shared?.start((signedOut) => {
+      for (const [id, expiresAt] of signedOut) {
+        if (this.revoked.has(id)) continue;
+        this.revoke(id, expiresAt);
+        this.end(id, 'signed out');
+      }
+    });
+  }
+
+  /** Where sign-outs are shared with other replicas, or null (this replica only). */
+  get sharedSignOuts(): string | null {
+    return this.shared?.describe ?? null;
   }
 
   /** Whether sessions are stateless cookies any replica with the same secret accepts. */
@@ -266,6 +292,14 @@ export class Authenticator {
     if (!s) return;
     if (this.key) this.revoke(s.id, s.expiresAt);
     this.end(s.id, 'signed out');
+    if (this.shared) {
+      try {
+        await this.shared.publish(s.id, s.expiresAt);
+      } catch (err) {
+        // Signed out here all the same; elsewhere the cookie (which the browser dropped) expires.
+        this.onError(`sign-out not shared through ${this.shared.describe}: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Resolves the caller; `invalid` means credentials were presented and are wrong (→ 401, not anonymous). */
@@ -295,9 +329,10 @@ export class Authenticator {
     return n;
   }
 
-  /** Stops the reaper timer. */
+  /** Stops the reaper timer and stops following shared sign-outs. */
   close(): void {
     clearInterval(this.reaper);
+    void this.shared?.close();
   }
 
   /** The session a request's cookie stands for, or null. Never throws. */

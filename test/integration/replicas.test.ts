@@ -4,6 +4,7 @@
  * reads the same cookie (stateless encrypted session), accepts its CSRF token, and changes
  * traffic through Consul's CAS; both replicas show the change in the topology summary (the list
  * and its badges) and in the audit trail. Writes racing from A and B get one 200 and one 409.
+ * Signing out on B reaches A through Consul KV (A refuses the cookie and closes its socket).
  * A dies mid-session and the browser carries on through B, WebSocket included. A replica with
  * another secret does not accept the cookie.
  *
@@ -140,6 +141,29 @@ describe('two replicas behind one address', () => {
     for (const r of [a, b]) await vi.waitFor(async () => expect((await summaryOn(r)).weights).toEqual(won.body.policy.weights), { timeout: 15_000, interval: 100 });
   });
 
+  it('signing out on B reaches A through Consul KV: A refuses that cookie and closes its WebSocket', async () => {
+    // A second browser (bob, token sign-in) on A, with the live view open there.
+    const signIn = await call(a, 'POST', '/api/session', {}, { token: 'bob-token' });
+    const bobCookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+    const ws = new WebSocket(`${a.base.replace('http', 'ws')}/api/ws`, { headers: { cookie: bobCookie, origin: a.base } });
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+
+    const out = await call(b, 'DELETE', '/api/session', { cookie: bobCookie });
+    expect(out.status).toBe(200);
+    expect(out.headers.get('set-cookie')).toMatch(/^sb_session=; .*Max-Age=0/);
+    await vi.waitFor(async () => expect((await call(a, 'GET', '/api/session', { cookie: bobCookie })).body).toMatchObject({ user: null, csrfToken: null }), { timeout: 15_000, interval: 100 });
+    await closed;
+    expect((await call(a, 'GET', '/api/topology?view=summary', { cookie: bobCookie })).status).toBe(401);
+    // The sign-out is a key in the registry, holding the session's expiry.
+    const keys = (await (await fetch(`${agent.httpAddr}/v1/kv/switchboard/sessions/signed-out/?keys`)).json()) as string[];
+    expect(keys).toHaveLength(1);
+    const expiresAt = Number(await (await fetch(`${agent.httpAddr}/v1/kv/${keys[0]}?raw`)).text());
+    expect(expiresAt).toBeGreaterThan(Date.now());
+    // Alice's browser is another session: untouched, on both.
+    for (const r of [a, b]) expect((await call(r, 'GET', '/api/session', { cookie })).body).toMatchObject({ user: { name: 'alice' } });
+  });
+
   it('A dies mid-session: the browser carries on through B, REST and WebSocket', async () => {
     await a.sb.close();
     a.closed = true;
@@ -165,7 +189,7 @@ describe('two replicas behind one address', () => {
     }
   });
 
-  it('a replica with another secret does not take the cookie; sign-out on B ends it there', async () => {
+  it('a replica with another secret does not take the cookie; signing out ends it', async () => {
     const stranger = await startReplica('a-different-secret-0123456789abcdef-xyz');
     try {
       expect((await call(stranger, 'GET', '/api/session', { cookie })).body).toMatchObject({ user: null, csrfToken: null });
