@@ -8,7 +8,7 @@
  * figures to BENCHMARKS.md.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { percentile, report } from './benchReport';
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, workers: { type: 'string', default: '6' } } });
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, workers: { type: 'string', default: '6' }, 'no-report': { type: 'boolean', default: false }, 'node-arg': { type: 'string', multiple: true, default: [] }, 'server-log': { type: 'string' } } });
 const minutes = Number(values.minutes);
 if (!Number.isFinite(minutes) || minutes <= 0) throw new Error(`--minutes: "${values.minutes}" is not a positive number`);
 const durationMs = minutes * 60_000;
@@ -38,13 +38,17 @@ const [port, httpPort, dnsPort] = [await freePort(), await freePort(), await fre
 const dataDir = mkdtempSync(join(tmpdir(), 'sb-soak-'));
 const dev = !existsSync(join(root, '.next', 'BUILD_ID'));
 const { SWITCHBOARD_CONFIG: _c, CONSUL_HTTP_ADDR: _a, ...inherited } = process.env;
-const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server', 'index.ts'), ...(dev ? ['--dev'] : [])], {
+const child = spawn(process.execPath, [...(values['node-arg'] ?? []), '--import', 'tsx', join(root, 'server', 'index.ts'), ...(dev ? ['--dev'] : [])], {
   cwd: root,
-  env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_EMBEDDED_HTTP_PORT: String(httpPort), SWITCHBOARD_EMBEDDED_DNS_PORT: String(dnsPort), LOG_LEVEL: 'warn' },
+  // MALLOC_ARENA_MAX as `npm start` sets it (package.json): fewer glibc arenas, no native memory creep.
+  env: { MALLOC_ARENA_MAX: '2', ...inherited, PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_EMBEDDED_HTTP_PORT: String(httpPort), SWITCHBOARD_EMBEDDED_DNS_PORT: String(dnsPort), LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let output = '';
 child.stdout.on('data', (d) => (output = (output + d).slice(-200_000)));
+// --server-log keeps everything the server printed (e.g. with --node-arg=--trace-gc), not only the tail.
+const serverLog = values['server-log'] ? createWriteStream(values['server-log']) : null;
+if (serverLog) child.stdout.pipe(serverLog);
 child.stderr.on('data', (d) => (output = (output + d).slice(-200_000)));
 let crashed: string | null = null;
 child.on('exit', (code, signal) => (crashed = `exited with ${code ?? signal}`));
@@ -187,8 +191,27 @@ function rssMb(): number {
 }
 
 const rss: { at: number; mb: number }[] = [];
+/** The server's own view of its memory (prom-client default metrics), to tell live JS heap from what the allocators keep. */
+const heap: { at: number; live: number; used: number; total: number; external: number }[] = [];
+async function sampleHeap(at: number): Promise<void> {
+  try {
+    const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(4_000) })).text();
+    const sum = (name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0) / 1048576;
+    heap.push({ at, live: sum('switchboard_heap_live_bytes'), used: sum('switchboard_nodejs_heap_size_used_bytes'), total: sum('switchboard_nodejs_heap_size_total_bytes'), external: sum('switchboard_nodejs_external_memory_bytes') });
+  } catch {
+    // a missed sample is not a finding; unanswered normal requests are counted elsewhere
+  }
+}
 const t0 = Date.now();
-const sampler = setInterval(() => rss.push({ at: Date.now() - t0, mb: rssMb() }), 5_000);
+const sampler = setInterval(() => {
+  const at = Date.now() - t0;
+  rss.push({ at, mb: rssMb() });
+  void sampleHeap(at);
+}, 5_000);
 let lastProgress = t0;
 async function worker(): Promise<void> {
   while (Date.now() - t0 < durationMs && !crashed) {
@@ -214,6 +237,9 @@ const tailP99 = p99(normalLatency.filter((s) => s.at >= tailStart));
 const rssWarm = rss.filter((r) => r.at <= warmupMs).at(-1)?.mb ?? NaN;
 const rssEnd = rss.at(-1)?.mb ?? NaN;
 const rssMax = Math.max(...rss.map((r) => r.mb));
+const heapWarm = heap.filter((h) => h.at <= warmupMs).at(-1);
+const heapEnd = heap.at(-1);
+const heapRow = (pick: (h: (typeof heap)[number]) => number) => (heapWarm && heapEnd ? `${pick(heapWarm).toFixed(0)} → ${pick(heapEnd).toFixed(0)} MB` : 'n/a');
 const gauge = (name: string) => /^(\S+)(?:\{[^}]*\})? (\S+)$/m.exec(metricsText.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).join('\n'))?.[2] ?? 'n/a';
 const body = `
 | measure | value |
@@ -224,8 +250,11 @@ const body = `
 | unanswered (timeout or reset) | ${counts.unanswered}${unansweredExamples.length ? ` — e.g. ${unansweredExamples.join('; ')}` : ''} |
 | unexpected 5xx | ${counts.serverErrors} |
 | RSS end of warm-up → end (max) | ${rssWarm.toFixed(0)} MB → ${rssEnd.toFixed(0)} MB (max ${rssMax.toFixed(0)} MB) |
+| JS heap live after the last full GC, end of warm-up → end (max) | ${heapRow((h) => h.live)} (max ${Math.max(...heap.map((h) => h.live)).toFixed(0)} MB) |
+| JS heap used / heap total / external, end of warm-up → end | ${heapRow((h) => h.used)} / ${heapRow((h) => h.total)} / ${heapRow((h) => h.external)} |
 | normal requests p99, warm-up → last 20 % | ${warmP99.toFixed(1)} ms → ${tailP99.toFixed(1)} ms |
 | bounded resources at the end | sessions ${gauge('switchboard_sessions')}, telemetry series ${gauge('switchboard_telemetry_series')}, telemetry clients ${gauge('switchboard_telemetry_clients')}, gateway clients ${gauge('switchboard_gateway_clients')}, gateway label sets ${gauge('switchboard_metric_label_sets')} |
 `;
-report(`Soak: ${minutes} min of mixed hostile and normal traffic`, `npm run soak -- --minutes ${minutes}`, body);
+if (values['no-report']) process.stdout.write(body);
+else report(`Soak: ${minutes} min of mixed hostile and normal traffic`, `npm run soak -- --minutes ${minutes}`, body);
 process.exit(crashed || counts.unanswered > 0 ? 1 : 0);

@@ -2,6 +2,8 @@
  * Prometheus metrics (prom-client) on a private registry, served at /metrics. Gauges that
  * describe the topology are computed at scrape time from the store, so they are never stale.
  */
+import { type PerformanceEntry, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TopologyStore } from './topology/topologyStore';
 
@@ -20,6 +22,7 @@ export interface Metrics {
 export function createMetrics(store: TopologyStore, now: () => number = Date.now): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+  liveHeapGauge(registry);
   const gatewayRequests = new Counter({
     name: 'switchboard_gateway_requests_total',
     help: 'Requests through /gw/<service>/…, by service and outcome (the instance status class, or refused/no_instance/unreachable)',
@@ -96,4 +99,27 @@ export function createMetrics(store: TopologyStore, now: () => number = Date.now
       registers: [registry],
     }),
   };
+}
+
+/**
+ * The JS heap right after the last full (mark-compact) GC: the live set without garbage.
+ * `nodejs_heap_size_used_bytes` swings with the GC cycle (V8 lets old space grow to a few
+ * times the live set before collecting), so this is the figure that shows a leak.
+ */
+function liveHeapGauge(registry: Registry): void {
+  let live = getHeapStatistics().used_heap_size;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) live = getHeapStatistics().used_heap_size;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  new Gauge({
+    name: 'switchboard_heap_live_bytes',
+    help: 'JS heap in use right after the last full GC (the live set; watch this, not heap used, for leaks)',
+    registers: [registry],
+    collect() {
+      this.set(live);
+    },
+  });
 }
