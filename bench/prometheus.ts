@@ -98,7 +98,7 @@ async function writeChunk(file: string, edges: Edge[], fromS: number, toS: numbe
   let lines = 0;
   const write = async (s: string) => {
     lines++;
-    if (!out.write(s)) await new Promise((ok) => out.once('drain', ok));
+    if (!out.write(s)) await new Promise<void>((ok) => out.once('drain', () => ok()));
   };
   const ts = (i: number) => (fromS + i).toFixed(3);
   await write('# TYPE switchboard_client_requests counter\n');
@@ -226,7 +226,18 @@ async function main(): Promise<void> {
       await row(`graph refresh, window ${label} (edges: counts + p99)`, 2, () => reader.edges(windowMs, now), [instant(queries.edgeCounts(w)), instant(queries.edgeP99(w))]);
     }
     const cw = rateWindowMs(STEP_MS, 1);
-    await row('chart refresh, payment (5 instances, 15 min at 5 s)', 2, () => reader.series('payment', payment, now), [range(queries.serviceRates('payment', cw)), range(queries.serviceQuantiles('payment', cw))]);
+    await row('chart refresh, payment (5 instances, 15 min at 5 s)', 2, () => reader.series('payment', payment, now), [range(queries.serviceRates('payment', cw)), range(queries.serviceHistogram('payment', cw))]);
+    // For comparison: the same p50/p99 computed by Prometheus (four histogram_quantile expressions, each re-reading the buckets).
+    const sel = `switchboard_client_request_duration_seconds_bucket{callee="payment"}[${cw / 1000}s]`;
+    const quantilesInProm = ['le', 'le', 'instance, le', 'instance, le']
+      .map((by, i) => `label_replace(histogram_quantile(${i % 2 ? 0.99 : 0.5}, sum by (${by}) (rate(${sel}))), "q", "${i % 2 ? 'p99' : 'p50'}", "", "")`)
+      .join(' or ');
+    const rawRange = async (q: string) => {
+      const r = range(q);
+      const text = await (await fetch(`${prom.url}${r.path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(r.form).toString() })).text();
+      reader.stats.bytes += text.length;
+    };
+    await row('(alternative, not used) chart quantiles by histogram_quantile in PromQL', 1, () => rawRange(quantilesInProm), [range(quantilesInProm)]);
     await row('breaker poll (every service)', 1, () => reader.breakerViews('payment').then(() => undefined), [instant(queries.breakers())]);
     await row('canary window totals, 30 s (payment green)', 2, () => reader.totals('payment', ['payment-4', 'payment-5'], now - 30_000, now), [
       instant(queries.totalsCounts('payment', ['payment-4', 'payment-5'], 30_000)),
@@ -248,7 +259,10 @@ ${rows.join('\n')}
 
 A graph refresh is two instant queries whatever the window; their cost grows with the window (samples read ≈
 series × window at 1 s) — the 15-minute window reads 15× the 1-minute one. A chart is two range queries over
-15 minutes at 5 s. Breaker badges cost one small instant query per poll (500 ms by default) per replica.
+15 minutes at 5 s: request rates by instance and status, and the latency histogram by instance and bucket, from
+which p50/p99 of each instance and of the service are computed in Switchboard (the same interpolation as
+histogram_quantile and the built-in store) — the alternative row shows Prometheus computing them instead, reading the
+buckets four times. Breaker badges cost one small instant query per poll (500 ms by default) per replica.
 Generation of the OpenMetrics text is not part of any figure.`;
     if (process.env.BENCH_NO_REPORT) console.log(body);
     else report('Prometheus telemetry store: PromQL cost per refresh', 'npm run bench:prometheus', body);

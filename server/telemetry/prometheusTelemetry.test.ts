@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PrometheusTelemetry } from './prometheusTelemetry';
 import {
   PrometheusAnswerError,
+  histogramQuantile,
   parseMatrix,
   parseVector,
   promString,
@@ -17,6 +18,7 @@ import {
   toTotals,
 } from './prometheusTelemetryQuery';
 import { TelemetryUnavailableError } from './telemetryReader';
+import { LATENCY_BUCKETS_MS, quantile } from '../../sdk/latencyHistogram';
 
 const vector = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } });
 const matrix = (result: unknown[]) => ({ status: 'success', data: { resultType: 'matrix', result } });
@@ -37,10 +39,27 @@ describe('PromQL building', () => {
     expect(queries.edgeCounts(61_500)).toContain('[62s]');
   });
 
-  it('asks for both quantiles of the service and of each instance in one query', () => {
-    const q = queries.serviceQuantiles('payment', 5000);
-    expect(q.match(/histogram_quantile/g)).toHaveLength(4);
-    expect(q).toContain('sum by (instance, le)');
+  it('reads the latency histogram once per chart, per instance and bucket', () => {
+    expect(queries.serviceHistogram('payment', 5000)).toBe('sum by (instance, le) (rate(switchboard_client_request_duration_seconds_bucket{callee="payment"}[5s]))');
+  });
+
+  it('computes quantiles from a cumulative histogram exactly as the SDK does from bucket counts', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 50 }), { minLength: LATENCY_BUCKETS_MS.length + 1, maxLength: LATENCY_BUCKETS_MS.length + 1 }), fc.constantFrom(0.5, 0.9, 0.99), (counts, q) => {
+        const cumulative = new Map<number, number>();
+        let sum = 0;
+        counts.forEach((n, i) => {
+          sum += n;
+          cumulative.set(i < LATENCY_BUCKETS_MS.length ? LATENCY_BUCKETS_MS[i]! / 1000 : Infinity, sum);
+        });
+        const ours = histogramQuantile(cumulative, q);
+        const sdk = quantile(counts, q);
+        if (sdk === null) expect(ours).toBeNull();
+        else expect(Math.round(ours! * 100_000) / 100).toBeCloseTo(sdk, 1);
+      }),
+      { numRuns: 300 },
+    );
+    expect(histogramQuantile(new Map([[0.001, 1]]), 0.5)).toBeNull();
   });
 });
 
@@ -71,17 +90,23 @@ describe('Prometheus answers', () => {
         { metric: { instance: 'gone', status: 'error' }, values: [[1005, '0']] },
       ]),
     );
-    const quantiles = parseMatrix(
+    // p-1: 10 of 12.5 per second under 2 ms, all under 4 ms; p-2: all between 2 and 3 ms.
+    const histogram = parseMatrix(
       matrix([
-        { metric: { q: 'p50' }, values: [[1005, '0.0024']] },
-        { metric: { q: 'p99' }, values: [[1005, '0.0301'], [1010, 'NaN']] },
-        { metric: { q: 'p99', instance: 'p-1' }, values: [[1005, '0.05']] },
+        { metric: { instance: 'p-1', le: '0.002' }, values: [[1005, '10']] },
+        { metric: { instance: 'p-1', le: '0.003' }, values: [[1005, '10']] },
+        { metric: { instance: 'p-1', le: '0.004' }, values: [[1005, '12.5']] },
+        { metric: { instance: 'p-1', le: '+Inf' }, values: [[1005, '12.5']] },
+        { metric: { instance: 'p-2', le: '0.002' }, values: [[1005, '0']] },
+        { metric: { instance: 'p-2', le: '0.003' }, values: [[1005, '7.5'], [1010, 'NaN']] },
+        { metric: { instance: 'p-2', le: '0.004' }, values: [[1005, '7.5']] },
+        { metric: { instance: 'p-2', le: '+Inf' }, values: [[1005, '7.5']] },
       ]),
     );
-    const s = toServiceSeries(rates, quantiles, ['p-1', 'p-2', 'p-3']);
-    expect(s.service).toEqual([{ t: 1_000_000, rps: 20, errorRate: 0.125, p50: 2.4, p99: 30.1 }]);
-    expect(s.instances['p-1']).toEqual([{ t: 1_000_000, rps: 12.5, errorRate: 0.2, p50: null, p99: 50 }]);
-    expect(s.instances['p-2']).toEqual([{ t: 1_000_000, rps: 7.5, errorRate: 0, p50: null, p99: null }]);
+    const s = toServiceSeries(rates, histogram, ['p-1', 'p-2', 'p-3']);
+    expect(s.service).toEqual([{ t: 1_000_000, rps: 20, errorRate: 0.125, p50: 2, p99: 3.92 }]);
+    expect(s.instances['p-1']).toEqual([{ t: 1_000_000, rps: 12.5, errorRate: 0.2, p50: 1.25, p99: 3.95 }]);
+    expect(s.instances['p-2']).toEqual([{ t: 1_000_000, rps: 7.5, errorRate: 0, p50: 2.5, p99: 2.99 }]);
     expect(s.instances['p-3']).toEqual([]);
   });
 
@@ -119,7 +144,7 @@ describe('Prometheus answers', () => {
   // either answer or throw a PrometheusAnswerError naming the problem; nothing else escapes.
   it('never crashes on arbitrary answers (fuzz)', () => {
     const labelValue = fc.oneof(fc.string(), fc.constantFrom('0', '1', '2', 'p50', 'p99', '2xx', '5xx', 'error'));
-    const labels = fc.dictionary(fc.constantFrom('instance', 'status', 'q', 'caller', 'callee', 'state', '__name__', 'le', 'x'), labelValue);
+    const labels = fc.dictionary(fc.constantFrom('instance', 'status', 'le', 'caller', 'callee', 'state', '__name__', 'le', 'x'), labelValue);
     const value = fc.oneof(fc.constantFrom('NaN', '+Inf', '-Inf', '', '1e309', '-0', 'x'), fc.double().map(String), fc.string());
     const sample = fc.oneof(fc.tuple(fc.double(), value), fc.tuple(fc.integer(), fc.integer()), fc.anything());
     const item = fc.oneof(fc.record({ metric: labels, value: sample }), fc.record({ metric: labels, values: fc.array(sample, { maxLength: 5 }) }), fc.anything());

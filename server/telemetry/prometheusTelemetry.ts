@@ -5,7 +5,7 @@
  * read the same answers; nothing is held here but the last breaker views.
  *
  * Per question, at most two HTTP requests to Prometheus (sent together): a chart refresh is a
- * rates and a quantiles range query over 15 minutes at 5 s; a graph refresh an edge-counts and
+ * rates and a latency-histogram range query over 15 minutes at 5 s; a graph refresh an edge-counts and
  * an edge-p99 instant query; breaker badges one instant query per poll (every 500 ms by default).
  *
  * Prometheus down, slow or answering garbage: every read rejects with TelemetryUnavailableError
@@ -86,11 +86,11 @@ export class PrometheusTelemetry implements TelemetryReader {
     const end = now - (now % STEP_MS);
     const start = end - (CHART_POINTS - 1) * STEP_MS;
     const window = rateWindowMs(STEP_MS, this.scrapeSeconds);
-    const [rates, quantiles] = await Promise.all([
+    const [rates, histogram] = await Promise.all([
       this.range(queries.serviceRates(service, window), start, end),
-      this.range(queries.serviceQuantiles(service, window), start, end),
+      this.range(queries.serviceHistogram(service, window), start, end),
     ]);
-    return this.parsed(() => toServiceSeries(rates, quantiles, instanceIds));
+    return this.parsed(() => toServiceSeries(rates, histogram, instanceIds));
   }
 
   async reporters(service: string): Promise<Reporter[]> {
