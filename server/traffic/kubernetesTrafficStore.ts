@@ -153,16 +153,13 @@ export class KubernetesTrafficStore implements TrafficStore {
     for (let attempt = 0; ; attempt++) {
       const svc = await this.read(namespace, name);
       if (revisionOf(svc) !== expected) {
-        await this.undoRoute(mesh, policy);
-        return { ok: false, current: await this.get(namespace, name) };
+        const undone = await this.undoRoute(mesh, policy);
+        return { ok: false, current: await this.get(namespace, name), ...(undone ? { reason: `another change landed first${undone}` } : {}) };
       }
       const annotations = svc.metadata?.annotations ?? {};
       const facts = { selector: svc.spec?.selector, baseAnnotation: annotations[BASE_SELECTOR_ANNOTATION], stored: storedOf(svc, namespace, name).policy };
       const decision = selectorDecision(policy, facts);
-      if (decision.kind === 'refused') {
-        await this.undoRoute(mesh, policy);
-        return { ok: false, refused: `selector of service ${namespace}/${name}: ${decision.why}` };
-      }
+      if (decision.kind === 'refused') return { ok: false, refused: `selector of service ${namespace}/${name}: ${decision.why}${await this.undoRoute(mesh, policy)}` };
       if (mesh === undefined) {
         const bound = routeBinding({ namespace, name, annotations }, Object.keys(policy.subsets));
         if (bound && !bound.ok) return { ok: false, refused: bound.why };

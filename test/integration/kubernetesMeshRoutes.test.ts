@@ -254,6 +254,25 @@ describe('HTTPRoute weights through the traffic API', () => {
     expect(await httpWeights('payment')).toEqual([[['payment-blue', 80], ['payment-green', 20], ['audit-sink', 0]], [['cdn', undefined]]]);
     expect(await policyOn('payment')).toMatchObject({ weights: { blue: 80, green: 20 } });
   });
+  it('another policy change landing while the route is written: the route is put back and the operator gets the conflict', async () => {
+    const kc = loadKubeConfig({ kubeconfig: writeKubeconfig(dir, api.url, api.adminToken, { ca: api.ca }) });
+    const before = await route(HTTPROUTES, 'payment');
+    let revision = '';
+    const store = new KubernetesTrafficStore(kc, 20, 20, {
+      beforeReplace: async () => {
+        // Another replica's write: the policy's revision moves on.
+        revision = String(Number(((await api.call('GET', '/api/v1/namespaces/shop/services/payment')).body as any).metadata.annotations['switchboard.dev/traffic-revision']) + 1);
+        const moved = { metadata: { annotations: { 'switchboard.dev/traffic-revision': revision } } };
+        expect((await api.call('PATCH', '/api/v1/namespaces/shop/services/payment', moved, 'application/merge-patch+json')).status).toBe(200);
+      },
+    });
+    const stored = await store.get('shop', 'payment');
+    const result = await store.put('shop', 'payment', { ...stored.policy!, weights: { blue: 60, green: 40 }, updatedBy: 'late' }, stored.modifyIndex);
+    expect(result).toMatchObject({ ok: false, current: { modifyIndex: Number(revision) }, reason: 'another change landed first; HTTPRoute shop/payment was put back as it was' });
+    const after = await route(HTTPROUTES, 'payment');
+    expect(after.spec).toEqual(before.spec);
+    expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+  });
 });
 
 describe('RBAC', () => {
