@@ -130,7 +130,8 @@ describe('ConsulSource (one datacenter)', () => {
     cleanup.push(async () => {
       for (const id of ['lone-1', 'lone-2', 'moved-1']) await dc1.deregister(id);
     });
-    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] });
+    // Sweeps 2 s apart instead of production's 15 s: the test needs one to happen, not the spacing.
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { sweepMinIntervalMs: 2_000 });
     await vi.waitFor(() => expect(w.service('dc1', 'lone')?.instances).toHaveLength(1), WAIT);
     await vi.waitFor(() => expect(w.service('dc1', 'moved')?.instances[0]?.port).toBe(5101), WAIT);
 
@@ -416,7 +417,7 @@ describe('ConsulSource against a hostile or broken upstream', () => {
     const proxy = await faultyProxy(dc1.httpAddr);
     cleanup.push(() => proxy.close());
     proxy.state.offset = 100_000;
-    const w = watch({ address: proxy.address, datacenters: ['dc1'] }, 'c1', { waitMs: 1_500, backoff: { initialMs: 200, maxMs: 1_000, minMs: 50 } });
+    const w = watch({ address: proxy.address, datacenters: ['dc1'] }, 'c1', { waitMs: 1_500, sweepMinIntervalMs: 2_000, backoff: { initialMs: 200, maxMs: 1_000, minMs: 50 } });
     const health = (id: string) => w.service('dc1', `churn-${Number(id.split('-')[1]) % 3}`)?.instances.find((i) => i.id === `node-dc1/${id}`)?.health;
     await vi.waitFor(() => expect(ids.map(health)).toEqual(ids.map(() => 'passing')), WAIT);
 
