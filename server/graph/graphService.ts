@@ -37,13 +37,15 @@ export interface GraphFeed {
 export interface GraphServiceOptions {
   store: TopologyStore;
   /** The call-graph store (or anything that samples edges the same way). */
-  edges: { samples(windowMs: number, now: number): EdgeSample[] | GraphSample[] };
+  edges: { samples(windowMs: number, now: number): EdgeSample[] | GraphSample[]; readonly version?: number };
   /** @default a StoreDirectory over `store` */
   directory?: ServiceDirectory;
   /** @default Date.now */
   now?: () => number;
-  /** @default 1000 */
+  /** Every window is rebuilt at least this often (the window slides). @default 1000 */
   tickMs?: number;
+  /** A new report or topology change is picked up within this (no faster than it). @default 250 */
+  reactMs?: number;
   /** Deltas kept per window for clients that fell behind. @default 30 */
   historySize?: number;
   /** A window nobody watches any more is dropped after this. @default 10 s */
@@ -70,6 +72,8 @@ export class GraphService implements GraphFeed {
   private readonly now: () => number;
   /** Last tick's build and diff time, ms (for /metrics and the benchmark). */
   lastTickMs = 0;
+  private lastBuildAt = -Infinity;
+  private seen = { edges: -1, rev: -1 };
 
   constructor(private readonly opts: GraphServiceOptions) {
     this.directory = opts.directory ?? new StoreDirectory(opts.store);
@@ -87,7 +91,7 @@ export class GraphService implements GraphFeed {
     w.idleTimer = null;
     w.watchers++;
     if (!this.timer) {
-      this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
+      this.timer = setInterval(() => this.poll(), this.opts.reactMs ?? 250);
       this.timer.unref?.();
     }
     const state = w;
@@ -135,9 +139,18 @@ export class GraphService implements GraphFeed {
     return () => this.listeners.delete(listener);
   }
 
+  /** A rebuild when the window has slid a tick, or sooner when a report or the topology moved. */
+  private poll(): void {
+    const now = this.now();
+    const moved = (this.opts.edges.version ?? -2) !== this.seen.edges || this.opts.store.rev !== this.seen.rev;
+    if (now - this.lastBuildAt >= (this.opts.tickMs ?? 1000) || moved) this.tick();
+  }
+
   /** Rebuilds every watched window; public so tests and the benchmark can drive it. */
   tick(): void {
     const started = performance.now();
+    this.lastBuildAt = this.now();
+    this.seen = { edges: this.opts.edges.version ?? -2, rev: this.opts.store.rev };
     let changed = false;
     for (const [window, w] of this.windows) if (this.update(window, w)) changed = true;
     this.lastTickMs = performance.now() - started;
