@@ -22,8 +22,8 @@ export interface MeshRoutesOptions {
 
 export type RouteWrite =
   | { kind: 'unchanged'; view: MeshRoute }
-  /** `previous` is the route as read; `resourceVersion` the one the write produced (the precondition to restore it). */
-  | { kind: 'written'; view: MeshRoute; previous: RouteObject; resourceVersion: string }
+  /** `previous` is the route as read (at API `version`); `resourceVersion` the one the write produced (the precondition to restore it). */
+  | { kind: 'written'; view: MeshRoute; previous: RouteObject; version: string; resourceVersion: string }
   | { kind: 'conflict'; why: string }
   | { kind: 'refused'; why: string };
 
@@ -64,7 +64,7 @@ export class KubernetesMeshRoutes {
     await this.options.beforeReplace?.(plan.object);
     try {
       const written = Written.parse(await this.replace(binding, read.version, plan.object));
-      return { kind: 'written', view: plan.view, previous: read.route, resourceVersion: written.metadata.resourceVersion };
+      return { kind: 'written', view: plan.view, previous: read.route, version: read.version, resourceVersion: written.metadata.resourceVersion };
     } catch (err) {
       const f = kubeFailure(err);
       switch (f.code) {
@@ -86,10 +86,8 @@ export class KubernetesMeshRoutes {
   async restore(binding: RouteBinding, written: Extract<RouteWrite, { kind: 'written' }>): Promise<void> {
     const previous = structuredClone(written.previous);
     previous.metadata = { ...previous.metadata, resourceVersion: written.resourceVersion };
-    const version = written.view.apiVersion?.split('/')[1];
-    if (!version) throw new Error(`restore ${describeRoute(binding)}: unknown API version`);
     try {
-      await this.replace(binding, version, previous);
+      await this.replace(binding, written.version, previous);
     } catch (err) {
       throw this.failure('update', binding, err);
     }
@@ -128,17 +126,21 @@ export class KubernetesMeshRoutes {
    * CRD takes effect at once.
    */
   private async version(kind: MeshRouteKind): Promise<string | null> {
-    const type = ROUTE_TYPES[kind];
-    const cached = this.served && this.now() - this.served.at <= (this.options.discoveryTtlMs ?? 60_000) ? this.served.groups.get(type.group) : undefined;
-    if (!cached || !type.versions.some((v) => cached.has(v))) {
-      let list: k8s.V1APIGroupList;
-      try {
-        list = await this.apis.getAPIVersions();
-      } catch (err) {
-        throw new Error(`GET /apis (API discovery): ${describeKubeFailure(kubeFailure(err))}`, { cause: err });
-      }
-      this.served = { at: this.now(), groups: new Map(list.groups.map((g) => [g.name, new Set(g.versions.map((v) => v.version))])) };
+    const fresh = this.served !== null && this.now() - this.served.at <= (this.options.discoveryTtlMs ?? 60_000);
+    if (fresh && this.known(kind)) return this.known(kind);
+    let list: k8s.V1APIGroupList;
+    try {
+      list = await this.apis.getAPIVersions();
+    } catch (err) {
+      throw new Error(`GET /apis (API discovery): ${describeKubeFailure(kubeFailure(err))}`, { cause: err });
     }
+    this.served = { at: this.now(), groups: new Map(list.groups.map((g) => [g.name, new Set(g.versions.map((v) => v.version))])) };
+    return this.known(kind);
+  }
+
+  /** The kind's preferred version among those last discovered (null: none, or never asked). */
+  private known(kind: MeshRouteKind): string | null {
+    const type = ROUTE_TYPES[kind];
     const versions = this.served?.groups.get(type.group);
     return type.versions.find((v) => versions?.has(v)) ?? null;
   }
@@ -156,10 +158,8 @@ export class KubernetesMeshRoutes {
   }
 
   private errorView(binding: RouteBinding, error: string): MeshRoute {
-    const version = this.served?.groups.get(ROUTE_TYPES[binding.kind].group);
-    const type = ROUTE_TYPES[binding.kind];
-    const served = type.versions.find((v) => version?.has(v));
-    return { kind: binding.kind, namespace: binding.namespace, name: binding.name, apiVersion: served ? `${type.group}/${served}` : null, backends: { ...binding.backends }, weights: null, inSync: false, writtenAt: null, writtenBy: null, error };
+    const version = this.known(binding.kind);
+    return { kind: binding.kind, namespace: binding.namespace, name: binding.name, apiVersion: version ? `${ROUTE_TYPES[binding.kind].group}/${version}` : null, backends: { ...binding.backends }, weights: null, inSync: false, writtenAt: null, writtenBy: null, error };
   }
 }
 

@@ -315,6 +315,13 @@ describe('RBAC', () => {
     expect(await policyOn('payment')).toMatchObject({ weights: { blue: 80, green: 20 } });
   });
 
+  it('may not read the route: the traffic view still answers, its meshRoute naming the refusal', async () => {
+    await grant(read);
+    const v = await limitedPlane(async (url) => (await (await fetch(url, { headers: op })).json()) as any);
+    expect(v.policy.weights).toEqual({ blue: 80, green: 20 });
+    expect(v.meshRoute).toMatchObject({ kind: 'HTTPRoute', name: 'payment', weights: null, inSync: false, error: expect.stringMatching(/^get HTTPRoute shop\/payment: forbidden by Kubernetes RBAC \(HTTP 403: .*cannot get resource "httproutes"/) });
+  });
+
   it('may update the route but not patch the Service: the route is put back as it was, and the error says so', async () => {
     await grant([...read, { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'update'] }]);
     const before = await route(HTTPROUTES, 'payment');
