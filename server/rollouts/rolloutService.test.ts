@@ -18,11 +18,16 @@ class MemoryTraffic implements TrafficStore {
   policy: TrafficPolicy | null = null;
   index = 0;
   entries: AuditEntry[] = [];
+  puts = 0;
+  /** Set: a mesh route bound to the Service was edited outside Switchboard (kubernetesTrafficStore's 409). */
+  routeEdited: string | null = null;
   async get(): Promise<StoredPolicy> {
     return { policy: this.policy, modifyIndex: this.index };
   }
   async put(_s: string, _n: string, policy: TrafficPolicy, expected: number): Promise<WriteResult> {
+    this.puts++;
     if (expected !== this.index) return { ok: false, current: await this.get() };
+    if (this.routeEdited) return { ok: false, current: await this.get(), reason: this.routeEdited };
     this.policy = policy;
     return { ok: true, modifyIndex: ++this.index };
   }
@@ -106,6 +111,53 @@ describe('RolloutService and RolloutController', () => {
     expect(promoted).toMatchObject({ ok: true, value: { rollout: { state: 'Paused', step: 2 } } });
     expect(t.rollouts.stored.rollout!.message).toContain('paused: weights.green: subset "green" has no passing instance');
     expect(t.traffic.policy?.weights).toEqual({ blue: 90, green: 10 });
+  });
+
+  it('pauses with the route\'s reason when a step\'s weights meet a mesh route edited outside Switchboard, and stops retrying until resumed', async () => {
+    const t = setup([inst('b1', 'blue'), inst('g1', 'green')]);
+    await t.svc.start('c/dc1/payment', body, 'alice');
+    const why = 'HTTPRoute shop/payment was changed outside Switchboard: rules[0] now gives blue 70 / green 30, where Switchboard last wrote blue 90 / green 10 (rollout, 2026-12-01T10:00:00.000Z). Nothing was written.';
+    t.traffic.routeEdited = why;
+    const putsBefore = t.traffic.puts;
+    // The step's pause runs out; the controller advances to step 2 and tries to write 50 %.
+    for (let i = 0; i < 4; i++) {
+      await t.controller.pass();
+      t.advance(1_000);
+    }
+    expect(t.rollouts.stored.rollout).toMatchObject({ state: 'Paused', step: 2, applied: 10, updatedBy: 'rollout', message: `paused: ${why}` });
+    // One attempt: a refusal from beside the policy is not a lost race worth retrying.
+    expect(t.traffic.puts - putsBefore).toBe(1);
+    const view = await t.svc.view('c/dc1/payment');
+    expect(view).toMatchObject({ ok: true, value: { rollout: { state: 'Paused', message: expect.stringContaining('HTTPRoute shop/payment was changed outside Switchboard') }, canaryWeight: 10 } });
+    // Later passes leave it alone: no write, no refused audit entry per interval.
+    for (let i = 0; i < 5; i++) {
+      await t.controller.pass();
+      t.advance(1_000);
+    }
+    expect(t.traffic.puts - putsBefore).toBe(1);
+    expect(t.traffic.entries.filter((e) => e.outcome !== 'applied')).toHaveLength(1);
+    expect(t.traffic.policy?.weights).toEqual({ blue: 90, green: 10 });
+
+    // Someone puts the route right; an operator resumes and the step lands.
+    t.traffic.routeEdited = null;
+    const resumed = await t.svc.act('c/dc1/payment', 'resume', 'bob');
+    expect(resumed).toMatchObject({ ok: true, value: { rollout: { state: 'Progressing', step: 2, applied: 50 }, canaryWeight: 50 } });
+    expect(t.traffic.policy?.weights).toEqual({ blue: 50, green: 50 });
+  });
+
+  it('a lost race on the policy itself is still retried on a fresh read, not paused', async () => {
+    const t = setup([inst('b1', 'blue'), inst('g1', 'green')]);
+    await t.svc.start('c/dc1/payment', body, 'alice');
+    // Another writer lands between every read and write, twice.
+    let races = 2;
+    const put = t.traffic.put.bind(t.traffic);
+    t.traffic.put = async (s, n, p, expected) => {
+      if (races-- > 0) t.traffic.index++;
+      return put(s, n, p, expected);
+    };
+    const promoted = await t.svc.act('c/dc1/payment', 'promote', 'bob');
+    expect(promoted).toMatchObject({ ok: true, value: { rollout: { state: 'Progressing', step: 2, applied: 50 } } });
+    expect(t.traffic.policy?.weights).toEqual({ blue: 50, green: 50 });
   });
 
   it('refuses a canary with no passing instance and a second rollout, naming them', async () => {

@@ -102,12 +102,15 @@ export class RolloutService {
 
   /**
    * Makes the traffic policy carry the weight the rollout wants, through the TrafficService,
-   * then records it in the rollout (`applied`). A guardrail refusal on the way up pauses the
-   * rollout and says why; the way back to stable is retried by the controller until it lands.
+   * then records it in the rollout (`applied`). A step that cannot be written pauses the rollout
+   * and says why: a guardrail refusal on the way up, or a refusal from beside the policy (a
+   * Kubernetes mesh route edited outside Switchboard: the 409 names the route and its weights).
+   * A rollout paused that way stays put until an operator resumes it (no retry, and no refused
+   * audit entry, every controller pass); the way back to stable is retried until it lands.
    */
   async settleWeights(svc: Service, store: RolloutStore, rollout: Rollout, modifyIndex: number): Promise<StoredRollout> {
     const want = desiredCanaryWeight(rollout);
-    if (rollout.applied === want) return { rollout, modifyIndex };
+    if (rollout.applied === want || pausedByRefusal(rollout)) return { rollout, modifyIndex };
     let next: Rollout = rollout;
     // Compare-and-set on the policy too: a replica answering an operator and the leader may
     // settle the same step at once, and only one of them may write it.
@@ -118,10 +121,14 @@ export class RolloutService {
       if (policy && weightOf(policy, rollout.canary) === want && weightOf(policy, rollout.stable) === 100 - want) break;
       const changed = await this.deps.traffic.change(svc.id, { weights: { [rollout.stable]: 100 - want, [rollout.canary]: want }, reason: rolloutReason(svc.name, rollout), force: false }, ROLLOUT_ACTOR, view.value.modifyIndex);
       if (changed.ok) break;
-      if (changed.error.code === 'conflict' && attempt < 3) continue;
-      if (changed.error.code !== 'guardrail' || rollout.state !== 'Progressing' || want <= (rollout.applied ?? 0)) return { rollout, modifyIndex };
+      // A 409 whose policy is still the one we wrote against was not a lost race on the policy:
+      // something written beside it refused (a mesh route someone else edited). Retrying cannot help.
+      const besidePolicy = changed.error.code === 'conflict' && changed.error.current.modifyIndex === view.value.modifyIndex;
+      if (changed.error.code === 'conflict' && !besidePolicy && attempt < 3) continue;
+      const pause = besidePolicy || (changed.error.code === 'guardrail' && want > (rollout.applied ?? 0));
+      if (!pause || rollout.state !== 'Progressing') return { rollout, modifyIndex };
       const at = this.now().toISOString();
-      next = { ...rollout, state: 'Paused', elapsedMs: Math.max(0, Date.parse(at) - Date.parse(rollout.since)), message: `paused: ${changed.error.message}`, updatedAt: at, updatedBy: ROLLOUT_ACTOR };
+      next = { ...rollout, state: 'Paused', elapsedMs: Math.max(0, Date.parse(at) - Date.parse(rollout.since)), message: `${PAUSED_PREFIX}${changed.error.message}`, updatedAt: at, updatedBy: ROLLOUT_ACTOR };
       const paused = await store.put(svc.scope, svc.name, next, modifyIndex);
       if (paused.ok) this.deps.onWrite?.(svc.id, next);
       return paused.ok ? { rollout: next, modifyIndex: paused.modifyIndex } : paused.current;
@@ -152,6 +159,13 @@ export class RolloutService {
     if (!store) return { ok: false, error: { code: 'invalid', message: `source "${svc.sourceId}" cannot hold rollouts` } };
     return { ok: true, value: { svc, store } };
   }
+}
+
+const PAUSED_PREFIX = 'paused: ';
+
+/** Paused by settleWeights because its step could not be written (guardrail, mesh route): an operator resumes it. */
+function pausedByRefusal(r: Rollout): boolean {
+  return r.state === 'Paused' && r.updatedBy === ROLLOUT_ACTOR && r.message.startsWith(PAUSED_PREFIX);
 }
 
 function conflict(message: string, stored: StoredRollout): { ok: false; error: RolloutError } {
