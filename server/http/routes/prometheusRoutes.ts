@@ -8,10 +8,13 @@
  *   source, scope, service, health, instance_id (the registry's instance id), subset (when the
  *   service's traffic policy puts the instance in one), and `__metrics_path__` from meta
  *   `metrics_path`. The target is `address:port`, the port being meta `metrics_port` (or
- *   `prometheus_port`) when the instance serves metrics elsewhere.
+ *   `prometheus_port`) — or a `metrics_port=N` tag / pod label — when the instance serves
+ *   metrics elsewhere.
  *
- * Sized for 150,000 instances: encoded once per topology revision (Prometheus refreshes every
- * few seconds; the fleet changes less often), one service at a time, and written in chunks with
+ * Sized for 150,000 instances (~20 MB of JSON): each service's groups are encoded once and kept
+ * until the store reports a change to that service, so an answer after a check flip re-encodes
+ * one service, not the fleet; the first encoding yields to the event loop every few thousand
+ * instances; the answer is assembled once per topology revision and written in chunks with
  * backpressure instead of one giant JSON.stringify.
  */
 import type { ServerResponse } from 'node:http';
@@ -24,18 +27,19 @@ import type { Route } from '../router';
 export const METRICS_PORT_META = ['metrics_port', 'prometheus_port'] as const;
 export const METRICS_PATH_META = 'metrics_path';
 
-const CHUNK_BYTES = 256 * 1024;
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
 
 export function prometheusRoutes(store: TopologyStore): Route[] {
-  let cache: { rev: number; chunks: Buffer[]; bytes: number } | null = null;
+  const targets = new TargetsCache(store);
   return [
     {
       method: 'GET',
       path: /^\/api\/prometheus\/targets$/,
       permission: 'topology:read',
       handler: async ({ res }) => {
-        if (!cache || cache.rev !== store.rev) cache = { rev: store.rev, ...encodeTargets(store) };
-        const { chunks, bytes } = cache;
+        const { chunks, bytes } = await targets.encoded();
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(bytes), 'cache-control': 'no-store' });
         await writeChunks(res, chunks);
       },
@@ -43,30 +47,74 @@ export function prometheusRoutes(store: TopologyStore): Route[] {
   ];
 }
 
-/** The http_sd answer for the whole topology, as JSON chunks (one array). */
-export function encodeTargets(store: TopologyStore): { chunks: Buffer[]; bytes: number } {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  let part = '[';
-  let first = true;
-  for (const summary of store.summarySnapshot().services) {
-    const service = store.service(summary.id);
-    if (!service) continue;
-    for (const group of serviceTargets(service)) {
-      part += (first ? '' : ',') + JSON.stringify(group);
-      first = false;
-      if (part.length >= CHUNK_BYTES) {
-        const b = Buffer.from(part);
-        chunks.push(b);
-        bytes += b.length;
-        part = '';
+/** Instances encoded between two yields to the event loop. */
+const YIELD_EVERY = 5_000;
+
+/**
+ * The http_sd answer, kept per service and invalidated by the store's deltas (instance changes
+ * by service id, and summary changes: header, policy, removal).
+ */
+export class TargetsCache {
+  private readonly perService = new Map<string, Buffer>();
+  private answer: { rev: number; chunks: Buffer[]; bytes: number } | null = null;
+  private building: Promise<{ chunks: Buffer[]; bytes: number }> | null = null;
+
+  constructor(private readonly store: TopologyStore) {
+    store.subscribe((delta) => {
+      for (const id of delta.services.keys()) this.perService.delete(id);
+      for (const op of delta.summary) {
+        if (op.op === 'summary.put') this.perService.delete(op.service.id);
+        else if (op.op === 'summary.delete') this.perService.delete(op.serviceId);
       }
-    }
+    });
   }
-  const b = Buffer.from(`${part}]`);
-  chunks.push(b);
-  bytes += b.length;
-  return { chunks, bytes };
+
+  /** The answer for the current revision, built (or rebuilt from the per-service cache) when needed. */
+  async encoded(): Promise<{ chunks: Buffer[]; bytes: number }> {
+    if (this.answer && this.answer.rev === this.store.rev) return this.answer;
+    this.building ??= this.build().finally(() => (this.building = null));
+    return this.building;
+  }
+
+  private async build(): Promise<{ chunks: Buffer[]; bytes: number }> {
+    const rev = this.store.rev;
+    // One buffer per service, kept: assembling the answer after a change is O(services), no copying.
+    const chunks: Buffer[] = [OPEN];
+    let bytes = 1;
+    let sinceYield = 0;
+    const ids = this.store.summarySnapshot().services.map((s) => s.id);
+    for (const id of ids) {
+      let encoded = this.perService.get(id);
+      if (encoded === undefined) {
+        const service = this.store.service(id);
+        if (!service) continue;
+        encoded = Buffer.from(serviceTargets(service).map((g) => JSON.stringify(g)).join(','));
+        this.perService.set(id, encoded);
+        sinceYield += service.instances.length;
+        if (sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          await new Promise<void>((ok) => setImmediate(ok));
+        }
+      }
+      if (encoded.length === 0) continue;
+      if (chunks.length > 1) {
+        chunks.push(COMMA);
+        bytes++;
+      }
+      chunks.push(encoded);
+      bytes += encoded.length;
+    }
+    chunks.push(CLOSE);
+    bytes++;
+    // A change while building (we yielded) is picked up by the next request: this answer is for `rev`.
+    this.answer = { rev, chunks, bytes };
+    return this.answer;
+  }
+}
+
+/** The http_sd answer for the whole topology, as JSON chunks (one array). */
+export async function encodeTargets(store: TopologyStore): Promise<{ chunks: Buffer[]; bytes: number }> {
+  return new TargetsCache(store).encoded();
 }
 
 /** One service's target groups (one per instance with a usable address). */
@@ -93,8 +141,10 @@ export function serviceTargets(service: Service): { targets: string[]; labels: R
 function scrapeAddress(inst: Instance): string | null {
   if (!inst.address) return null;
   let port = inst.port;
+  // Meta first (Consul), then a `metrics_port=N` tag (a Consul tag, or a Kubernetes pod label).
+  const tagged = (key: string) => inst.tags.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
   for (const key of METRICS_PORT_META) {
-    const raw = inst.meta[key];
+    const raw = inst.meta[key] ?? tagged(key);
     if (raw === undefined) continue;
     const n = Number(raw);
     if (Number.isInteger(n) && n > 0 && n < 65536) {
@@ -107,9 +157,12 @@ function scrapeAddress(inst: Instance): string | null {
 }
 
 async function writeChunks(res: ServerResponse, chunks: Buffer[]): Promise<void> {
+  // Corked, so thousands of per-service buffers leave in a few writev calls.
+  res.cork();
   for (const chunk of chunks) {
     if (res.destroyed) return;
     if (!res.write(chunk)) {
+      res.uncork();
       await new Promise<void>((ok) => {
         const done = () => {
           res.off('drain', done);
@@ -119,7 +172,9 @@ async function writeChunks(res: ServerResponse, chunks: Buffer[]): Promise<void>
         res.on('drain', done);
         res.on('close', done);
       });
+      res.cork();
     }
   }
+  res.uncork();
   res.end();
 }
