@@ -4,9 +4,6 @@
  * clients in child processes dialing `xds:///payment`. Then a raw ADS client that misbehaves.
  * Splits are asserted with a tolerance over thousands of calls, never with timings.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,9 +15,8 @@ import { TopologyStore } from '../../server/topology/topologyStore';
 import { ADS_METHOD_PATH, xdsProtos } from '../../server/xds/xdsProtos';
 import { XdsServer } from '../../server/xds/xdsServer';
 import { check, instance, service } from '../fixtures';
+import { CallerGroup, share, until } from '../support/xdsCallers';
 
-const CALLER = fileURLToPath(new URL('../../demo/grpc/xdsCaller.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLIENT_TOKEN = 'xds-client-token';
 const VIEWER_TOKEN = 'xds-viewer-token';
 const users: Record<string, { name: string; role: 'client' | 'viewer' }> = { [CLIENT_TOKEN]: { name: 'mesh', role: 'client' }, [VIEWER_TOKEN]: { name: 'vera', role: 'viewer' } };
@@ -30,64 +26,11 @@ function policy(blue: number, drain: string[] = []): TrafficPolicy {
   return { version: 1, subsets: { blue: { tags: ['blue'] }, green: { tags: ['green'] } }, weights: { blue, green: 100 - blue }, drain, updatedAt: '2026-11-30T00:00:00Z', updatedBy: 'test', reason: '' };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** One @grpc/grpc-js-xds client process; counts which instance answered each call. */
-class Caller {
-  readonly child: ChildProcess;
-  counts = new Map<string, number>();
-  calls = 0;
-  readonly errors: string[] = [];
-  private firstOk = false;
-
-  constructor(readonly nodeId: string, xdsPort: number) {
-    const bootstrap = {
-      xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-      node: { id: nodeId, locality: {}, metadata: { 'switchboard.token': CLIENT_TOKEN } },
-    };
-    this.child = spawn(process.execPath, ['--import', 'tsx', CALLER, 'payment'], { cwd: ROOT, env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) }, stdio: ['pipe', 'pipe', 'inherit'] });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      const r = JSON.parse(line) as { i?: string; e?: number; d?: string };
-      if (r.i !== undefined) {
-        this.firstOk = true;
-        this.counts.set(r.i, (this.counts.get(r.i) ?? 0) + 1);
-      } else if (this.firstOk) this.errors.push(`${r.e}: ${r.d}`); // before the first answer the channel is still resolving
-      this.calls++;
-    });
-  }
-
-  reset(): void {
-    this.counts = new Map();
-  }
-
-  async stop(): Promise<void> {
-    this.child.stdin!.end();
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.child.kill('SIGKILL');
-        resolve();
-      }, 5000);
-      this.child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-}
-
 describe('xDS control plane with real gRPC xDS clients', () => {
   const store = new TopologyStore();
   const servers: Record<string, PaymentServer> = {};
   let xds: XdsServer;
-  let callers: Caller[] = [];
+  let group: CallerGroup;
   let drain: string[] = [];
   let health: Record<string, Instance['health']> = {};
 
@@ -98,37 +41,7 @@ describe('xDS control plane with real gRPC xDS clients', () => {
     });
   const setPolicy = (blue: number) => store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: { payment: policy(blue, drain) } });
 
-  /** Both clients ACKed the current route and endpoint versions. */
-  const synced = () =>
-    until('both clients to ACK the current versions', () => {
-      const { versions, clients } = xds.clients();
-      return callers.every((c) => {
-        const subs = clients.find((x) => x.nodeId === c.nodeId)?.subscriptions ?? [];
-        return (['route', 'endpoint'] as const).every((t) => subs.find((s) => s.type === t)?.ackedVersion === versions[t]);
-      });
-    });
-
-  /** After the clients applied the change (a few calls in flight may predate it), `perCaller` calls each. */
-  async function sample(perCaller: number): Promise<Map<string, number>> {
-    await synced();
-    const skip = callers.map((c) => c.calls + 20);
-    await until('calls after the change', () => callers.every((c, i) => c.calls >= skip[i]!));
-    for (const c of callers) c.reset();
-    const start = callers.map((c) => c.calls);
-    await until(`${perCaller} calls per client`, () => callers.every((c, i) => c.calls - start[i]! >= perCaller), 120_000);
-    const total = new Map<string, number>();
-    for (const c of callers) for (const [k, v] of c.counts) total.set(k, (total.get(k) ?? 0) + v);
-    return total;
-  }
-  const share = (counts: Map<string, number>, prefix: string) => {
-    let n = 0;
-    let all = 0;
-    for (const [k, v] of counts) {
-      all += v;
-      if (k.startsWith(prefix)) n += v;
-    }
-    return n / all;
-  };
+  const sample = (perCaller: number) => group.sample(perCaller);
 
   beforeAll(async () => {
     for (const id of ['b1', 'b2', 'g1', 'g2']) servers[id] = await startPaymentServer({ instanceId: id });
@@ -137,12 +50,12 @@ describe('xDS control plane with real gRPC xDS clients', () => {
     setPolicy(100);
     xds = new XdsServer({ store, logger, port: 0, userForToken: (t) => users[t] ?? null });
     const port = await xds.start();
-    callers = [new Caller('caller-1', port), new Caller('caller-2', port)];
-    await until('first answers', () => callers.every((c) => c.counts.size > 0), 60_000);
+    group = CallerGroup.start(2, { nodeIdPrefix: 'caller', xdsPort: port, token: CLIENT_TOKEN }, () => xds);
+    await group.answering();
   });
 
   afterAll(async () => {
-    await Promise.all(callers.map((c) => c.stop()));
+    await group?.stop();
     await xds?.close();
     await Promise.all(Object.values(servers).map((s) => s.close()));
   });
@@ -183,19 +96,17 @@ describe('xDS control plane with real gRPC xDS clients', () => {
     // Switchboard's xDS server goes away: clients keep calling the last known instances.
     const port = xds.port;
     await xds.stop();
-    const before = callers.map((c) => c.calls);
-    for (const c of callers) c.reset();
-    await until('calls without the control plane', () => callers.every((c, i) => c.calls - before[i]! >= 500), 60_000);
-    for (const c of callers) expect([...c.counts.keys()]).toEqual(['g1']);
+    counts = await group.sample(500, { sync: false });
+    expect([...counts.keys()]).toEqual(['g1']);
 
     // Back on the same port: the clients reconnect and follow the next flip.
     expect(await xds.start()).toBe(port);
-    await until('both clients back', () => callers.every((c) => xds.clients().clients.some((x) => x.nodeId === c.nodeId)), 60_000);
+    await group.connected();
     setPolicy(100);
     counts = await sample(500);
     expect([...counts.keys()].sort()).toEqual(['b2']);
 
-    for (const c of callers) expect(c.errors).toEqual([]);
+    expect(group.errors()).toEqual([]);
     const view = xds.mesh('prod/dc1/payment')!;
     expect(view.listeners).toEqual(['payment', 'payment.dc1.prod']);
     expect(view.clients.map((c) => c.nodeId).sort()).toEqual(['caller-1', 'caller-2']);
