@@ -6,7 +6,9 @@
  * The fleet is demo-like and real: "order-1" calls "payment" (payment-1, payment-2) through the
  * SDK's ServiceClient over HTTP, serves the SDK's metrics on its own /metrics, and also reports
  * to the control plane's built-in store — so the same traffic lands in both stores and the
- * PromQL-backed charts and edges can be compared with the built-in ones.
+ * PromQL-backed charts and edges can be compared with the built-in ones. A rollout whose canary
+ * fails is rolled back from PromQL analysis, a breaker badge follows Prometheus' breaker series,
+ * and a Prometheus outage leaves charts "unavailable", never broken.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +27,7 @@ import { startPrometheus, type PrometheusServer } from '../support/prometheus';
 
 const VIEWER = 'prom-viewer-token';
 const CLIENT = 'order-client-token';
+const OPERATOR = { authorization: 'Bearer prom-operator-token', 'content-type': 'application/json' };
 const viewer = { authorization: `Bearer ${VIEWER}` };
 
 let sb: Switchboard;
@@ -57,7 +60,7 @@ beforeAll(async () => {
   const [promPort] = (await freePorts(1)) as [number];
   ({ sb, base } = await startFromConfig({
     embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
-    auth: { anonymousRole: null, users: [{ name: 'prometheus', role: 'viewer', token: VIEWER }, { name: 'order', role: 'client', token: CLIENT }] },
+    auth: { anonymousRole: null, users: [{ name: 'prometheus', role: 'viewer', token: VIEWER }, { name: 'order', role: 'client', token: CLIENT }, { name: 'olga', role: 'operator', token: 'prom-operator-token' }] },
     telemetry: { store: 'prometheus', prometheus: { url: `http://127.0.0.1:${promPort}`, scrapeIntervalSeconds: 1 } },
   }));
   registry = sb.store.source('embedded')!.address!;
@@ -89,7 +92,7 @@ afterAll(async () => {
 });
 
 /** Steady traffic: ~`rps` requests a second from order-1 to payment until stopped. */
-function startTraffic(rps: number): void {
+function startTraffic(rps: number, through: () => ServiceClient = () => client): void {
   trafficStop = false;
   traffic = (async () => {
     const started = performance.now();
@@ -97,7 +100,7 @@ function startTraffic(rps: number): void {
     while (!trafficStop) {
       const due = Math.floor(((performance.now() - started) / 1000) * rps);
       const batch: Promise<unknown>[] = [];
-      for (; sent < due; sent++) batch.push(client.request('/work', { method: 'POST' }).then((r) => r.response.arrayBuffer()).catch(() => undefined));
+      for (; sent < due; sent++) batch.push(through().request('/work', { method: 'POST' }).then((r) => r.response.arrayBuffer()).catch(() => undefined));
       await Promise.all(batch);
       await sleep(20);
     }
@@ -151,24 +154,28 @@ describe('Prometheus as the telemetry store', () => {
       let sumB = 0;
       const p99Diffs: number[] = [];
       const p99s: number[] = [];
-      if (process.env.DEBUG_PROM) console.log(both.map((p) => [p.t % 100000, p.rps, bt.get(p.t)!.rps, p.p50, bt.get(p.t)!.p50, p.p99, bt.get(p.t)!.p99].join(' ')).join('\n'));
+      const table = both.map((p) => `t=${p.t} rps ${p.rps}/${bt.get(p.t)!.rps} p50 ${p.p50}/${bt.get(p.t)!.p50} p99 ${p.p99}/${bt.get(p.t)!.p99}`).join('\n');
+      let outliers = 0;
       for (const p of both) {
         const q = bt.get(p.t)!;
         sumA += p.rps;
         sumB += q.rps;
-        // One scrape (or one report) of 5 falling into the neighbouring bucket moves a bucket by ~20%.
-        expect(Math.abs(p.rps - q.rps)).toBeLessThanOrEqual(Math.max(0.3 * p.rps, 3));
-        // Same bucket layout, same interpolation: the quantiles land in the same latency bucket.
-        expect(Math.abs((p.p50 ?? 0) - (q.p50 ?? 0))).toBeLessThanOrEqual(Math.max(2.5, 0.35 * (p.p50 ?? 0)));
+        // One scrape (or one report) of 5 falling into the neighbouring bucket moves a bucket by ~20%;
+        // the quantiles, from the same bucket layout and interpolation, land in the same latency bucket.
+        // A stall of the shared machine can push a whole report or scrape across: one such bucket is allowed.
+        const rpsOk = Math.abs(p.rps - q.rps) <= Math.max(0.3 * p.rps, 3);
+        const p50Ok = Math.abs((p.p50 ?? 0) - (q.p50 ?? 0)) <= Math.max(2.5, 0.35 * (p.p50 ?? 0));
+        if (!rpsOk || !p50Ok) outliers++;
         p99Diffs.push(Math.abs((p.p99 ?? 0) - (q.p99 ?? 0)));
         p99s.push(p.p99 ?? 0);
       }
       // A bucket's p99 is its top one or two requests: a window shifted by one scrape can take in or
       // leave out one slow request. Across the run they agree (median difference).
       const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-      expect(median(p99Diffs)).toBeLessThanOrEqual(Math.max(5, 0.5 * median(p99s)));
+      expect(median(p99Diffs), table).toBeLessThanOrEqual(Math.max(5, 0.5 * median(p99s)));
+      expect(outliers, `buckets (built-in/PromQL):\n${table}`).toBeLessThanOrEqual(1);
       // Over the run, the totals agree closely.
-      expect(Math.abs(sumA - sumB) / sumA).toBeLessThan(0.1);
+      expect(Math.abs(sumA - sumB) / sumA, table).toBeLessThan(0.1);
     };
     compare(builtin.service, promql.service);
     compare(builtin.instances['payment-1']!, promql.instances['payment-1']!);
@@ -213,6 +220,34 @@ describe('Prometheus as the telemetry store', () => {
     expect(lagMs).toBeLessThan(5_000);
     expect(sb.store.service('embedded/dc1/payment')!.instances.find((i) => i.id.endsWith('/payment-1'))!.breaker).toEqual({ state: 'closed', clients: 1, open: 0, halfOpen: 0 });
   }, 30_000);
+
+  it('rolls a failing canary back from PromQL analysis', async () => {
+    // A second order-1 client without breakers, so the failing green instance keeps getting its share.
+    const noBreaker = new ServiceClient({ registry, service: 'payment', metrics: orderMetrics, caller: 'order-1', breaker: false, retries: 0 });
+    await noBreaker.ready();
+    startTraffic(40, () => noBreaker);
+    try {
+      const r = await fetch(`${base}/api/services/embedded/dc1/payment/rollout`, {
+        method: 'PUT',
+        headers: OPERATOR,
+        body: JSON.stringify({ steps: [{ weight: 50, pause: '1m' }, { weight: 100 }], analysis: { interval: '3s', minRequests: 20, failureLimit: 1 } }),
+      });
+      expect(r.status).toBe(200);
+      await vi.waitFor(
+        async () => {
+          const view = (await (await fetch(`${base}/api/services/embedded/dc1/payment/rollout`, { headers: OPERATOR })).json()) as { rollout: { state: string; message?: string; measurements: { canary: { requests: number } }[] } };
+          expect(view.rollout.state).toBe('Failed');
+          expect(view.rollout.message).toMatch(/^canary error rate 100 % > 1 %/);
+          expect(view.rollout.measurements.at(-1)!.canary.requests).toBeGreaterThanOrEqual(20);
+        },
+        { timeout: 30_000, interval: 250 },
+      );
+    } finally {
+      trafficStop = true;
+      await traffic;
+      await noBreaker.close();
+    }
+  }, 45_000);
 
   it('says the charts are unavailable while Prometheus is down, keeps the badges, and recovers', async () => {
     const badge = () => sb.store.service('embedded/dc1/payment')?.instances.find((i) => i.id.endsWith('/payment-2'))?.breaker?.state;
