@@ -1,7 +1,7 @@
 'use client';
 import '@xyflow/react/dist/style.css';
 import './graph.css';
-import { Background, Controls, MarkerType, ReactFlow, type EdgeTypes, type NodeTypes } from '@xyflow/react';
+import { Background, Controls, MarkerType, ReactFlow, ViewportPortal, type EdgeTypes, type NodeTypes } from '@xyflow/react';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from 'react';
 import { useGraph } from '@/lib/useGraph';
@@ -9,6 +9,7 @@ import { servicePath } from '@/protocol/model';
 import type { GraphEdge, GraphNode } from '@/protocol/graph';
 import { CallEdge, type CallFlowEdge } from './CallEdge';
 import { EdgePanel } from './EdgePanel';
+import { EdgeOverview } from './EdgeOverview';
 import { EdgeTable } from './EdgeTable';
 import { edgeSeverity, formatMs, formatPercent, formatRps, graphFilterToQuery, parseGraphFilter, visibleGraph, type GraphFilter } from './graphFilter';
 import { layoutAll, placeNew, type Point } from './graphLayout';
@@ -17,6 +18,9 @@ import { ServiceNode, type ServiceFlowNode } from './ServiceNode';
 const nodeTypes: NodeTypes = { service: ServiceNode };
 const edgeTypes: EdgeTypes = { call: CallEdge };
 const EMPTY_POSITIONS: ReadonlyMap<string, Point> = new Map();
+const NO_EDGES: CallFlowEdge[] = [];
+/** Past this many edges, a zoomed-out graph draws them as one overview layer (EdgeOverview). */
+const OVERVIEW_EDGES = 400;
 
 interface Hover {
   x: number;
@@ -85,6 +89,7 @@ export function GraphView() {
   const onLeave = useCallback(() => setHover(null), []);
 
   const idleCount = visible.edges.filter((e) => e.rps === 0).length;
+  const overview = zoomedOut && visible.edges.length > OVERVIEW_EDGES;
   return (
     <div className="graph-page">
       <div className="toolbar graph-toolbar" role="group" aria-label="Graph filters">
@@ -136,7 +141,7 @@ export function GraphView() {
             {graph && graph.nodes.size === 0 ? <p className="empty">No services yet.</p> : null}
             <ReactFlow<ServiceFlowNode, CallFlowEdge>
               nodes={flowNodes}
-              edges={flowEdges}
+              edges={overview ? NO_EDGES : flowEdges}
               nodeTypes={nodeTypes}
               edgeTypes={edgeTypes}
               onNodeClick={onNodeClick}
@@ -156,6 +161,11 @@ export function GraphView() {
               maxZoom={2}
               proOptions={{ hideAttribution: true }}
             >
+              {overview ? (
+                <ViewportPortal>
+                  <EdgeOverview edges={visible.edges} positions={positions} />
+                </ViewportPortal>
+              ) : null}
               <Background gap={24} />
               <Controls showInteractive={false} />
             </ReactFlow>
