@@ -29,8 +29,6 @@ import { CallGraphStore } from './telemetry/callGraphStore';
 import { GraphService } from './graph/graphService';
 import { BuiltinTelemetryReader, type TelemetryReader } from './telemetry/telemetryReader';
 import { PrometheusTelemetry } from './telemetry/prometheusTelemetry';
-import { sdkMetrics } from '../sdk/promMetrics';
-import type { Registry } from 'prom-client';
 import { TopologyStore } from './topology/topologyStore';
 import { ConsulTrafficStore } from './traffic/consulTrafficStore';
 import { KubernetesTrafficStore } from './traffic/kubernetesTrafficStore';
@@ -142,8 +140,8 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const promConfig = config.telemetry?.store === 'prometheus' ? config.telemetry.prometheus : null;
   const prometheus = promConfig ? new PrometheusTelemetry(promConfig) : null;
   const telemetryReader: TelemetryReader = prometheus ?? new BuiltinTelemetryReader(telemetry);
-  // The gateway's SDK clients record into the process-wide SDK metrics: on our /metrics for Prometheus.
-  if (prometheus) for (const m of sdkMetrics().registry.getMetricsAsArray()) if (!metrics.registry.getSingleMetric(m.name)) metrics.registry.registerMetric(m as unknown as Parameters<Registry["registerMetric"]>[0]);
+  // On our /metrics: how reads from Prometheus go, and the gateway's SDK metrics for Prometheus to scrape.
+  prometheus?.registerMetrics(metrics.registry);
   // Rollouts live beside the policies, in the same registries; one leader per source drives them.
   const identity = options.rollouts?.identity ?? replicaIdentity();
   const ttlSeconds = options.rollouts?.ttlSeconds;

@@ -11,6 +11,8 @@
  * Prometheus down, slow or answering garbage: every read rejects with TelemetryUnavailableError
  * naming the problem (routes answer "unavailable"), and breaker badges keep their last views.
  */
+import { Gauge, type Registry } from 'prom-client';
+import { sdkMetrics } from '../../sdk/promMetrics';
 import {
   CHART_POINTS,
   PrometheusAnswerError,
@@ -74,6 +76,33 @@ export class PrometheusTelemetry implements TelemetryReader {
     this.scrapeSeconds = options.scrapeIntervalSeconds ?? 15;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.doFetch = options.fetch ?? fetch;
+  }
+
+  /**
+   * On Switchboard's own /metrics: how the reads go (queries, failures, time waiting, last
+   * success), and the SDK metrics of this process — the gateway's calls — for Prometheus to
+   * scrape with a static job.
+   */
+  registerMetrics(registry: Registry): void {
+    const stats = this.stats;
+    const gauge = (name: string, help: string, read: () => number) => {
+      if (registry.getSingleMetric(name)) return;
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge('switchboard_telemetry_prometheus_queries_total', 'PromQL requests sent to the Prometheus telemetry store', () => stats.queries);
+    gauge('switchboard_telemetry_prometheus_failures_total', 'Reads from the Prometheus telemetry store that failed (unreachable, error or malformed answer)', () => stats.failures);
+    gauge('switchboard_telemetry_prometheus_query_seconds_total', 'Time spent waiting for the Prometheus telemetry store', () => stats.queryMs / 1000);
+    gauge('switchboard_telemetry_prometheus_last_success_timestamp_seconds', 'When the Prometheus telemetry store last answered (0: never)', () => (stats.lastOkAt ?? 0) / 1000);
+    for (const m of sdkMetrics().registry.getMetricsAsArray()) {
+      if (!registry.getSingleMetric(m.name)) registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+    }
   }
 
   /** Where it reads from, without credentials. */
