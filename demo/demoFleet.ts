@@ -1,6 +1,8 @@
 /**
  * The demo fleet: real HTTP services in child processes that register themselves with the
  * registry like production services (order → inventory + payment; payment ×3 blue, ×2 green).
+ * With `mesh`, payment also speaks gRPC (`payment-grpc`, same colours) and order's xDS client
+ * (`order-grpc`) calls it through Switchboard's xDS server.
  * `stop()` SIGTERMs them all (each deregisters and drains) and waits for every exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -58,10 +60,21 @@ export interface DemoFleetOptions {
   greenRelease?: DemoRelease;
   /** Where the services' SDK clients report breakers and counters (a control plane and a client token). */
   report?: { url: string; token: string };
+  /**
+   * The service-mesh demo (README "Service mesh"): payment's gRPC side (`payment-grpc`, the same
+   * ×3 blue / ×2 green, demo/grpc/paymentGrpcService.ts) and order's xDS client of it
+   * (`order-grpc`, demo/grpc/meshCaller.ts) following Switchboard's xDS server on `xdsPort`.
+   */
+  mesh?: { xdsPort: number; token?: string; rps?: number };
   onLog?: (line: Record<string, unknown>) => void;
 }
 
 const serviceFile = resolve(import.meta.dirname, 'demoService.ts');
+const grpcServiceFile = resolve(import.meta.dirname, 'grpc', 'paymentGrpcService.ts');
+const meshCallerFile = resolve(import.meta.dirname, 'grpc', 'meshCaller.ts');
+
+/** payment's gRPC instances: the same colours as payment's. */
+export const DEMO_GRPC_FLEET = [1, 2, 3, 4, 5].map((n) => ({ id: `payment-grpc-${n}`, color: n <= 3 ? 'blue' : 'green' }));
 // Absolute, so children start whatever the current directory is.
 const tsxLoader = import.meta.resolve('tsx');
 
@@ -123,6 +136,44 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
           }),
       ),
     );
+    if (options.mesh) {
+      const spawnMesh = (file: string, name: string, tags: string[], count: number, extra: Record<string, string>) =>
+        new Promise<DemoInstance[]>((ok, fail) => {
+          const child = spawn(process.execPath, ['--import', tsxLoader, file], { env: { ...process.env, DEMO_REGISTRY: options.registryAddr, ...extra }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+          children.push(child);
+          const timer = setTimeout(() => fail(new Error(`demo ${name} did not register within ${options.startTimeoutMs ?? 30_000} ms`)), options.startTimeoutMs ?? 30_000);
+          child.once('exit', (code) => fail(new Error(`demo ${name} exited (${code}) before registering`)));
+          const up: DemoInstance[] = [];
+          createInterface({ input: child.stdout! }).on('line', (line) => {
+            let msg: Record<string, unknown>;
+            try {
+              msg = JSON.parse(line);
+            } catch {
+              return;
+            }
+            options.onLog?.(msg);
+            if (msg.event !== 'registered') return;
+            const port = Number(msg.port);
+            const id = String(msg.id);
+            up.push({ id, name, port, tags: tags.length ? tags : [DEMO_GRPC_FLEET.find((g) => g.id === id)?.color ?? ''], url: `http://127.0.0.1:${port}`, pid: child.pid! });
+            if (up.length === count) {
+              clearTimeout(timer);
+              ok(up);
+            }
+          });
+        });
+      // The callers start once there is something to call, so their first calls already succeed.
+      instances.push(...(await spawnMesh(grpcServiceFile, 'payment-grpc', [], DEMO_GRPC_FLEET.length, { DEMO_GRPC_INSTANCES: DEMO_GRPC_FLEET.map((g) => `${g.id}:${g.color}`).join(',') })));
+      instances.push(
+        ...(await spawnMesh(meshCallerFile, 'order-grpc', ['xds-client'], 1, {
+          DEMO_XDS_PORT: String(options.mesh.xdsPort),
+          DEMO_XDS_TOKEN: options.mesh.token ?? '',
+          DEMO_NODE_ID: 'order-grpc-1',
+          DEMO_TARGET: 'payment-grpc',
+          DEMO_RPS: String(options.mesh.rps ?? 20),
+        })),
+      );
+    }
     return { instances, stop };
   } catch (err) {
     await stop();

@@ -185,8 +185,11 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   ]);
   const gateway = new Gateway({ store, metrics, logger: logger.child({ component: 'gateway' }), registryFor: (id) => registries.get(id) ?? null, maxClients: config.limits.gatewayClients });
   // Data planes (gRPC xDS clients, Envoy) on their own port; client (or admin) tokens, as for the gateway.
-  const xds = config.xds
-    ? new XdsServer({ store, logger: logger.child({ component: 'xds' }), host: config.xds.host, port: config.xds.port, allowAnonymous: config.xds.allowAnonymous, userForToken: (t) => auth.userForToken(t) })
+  // The demo speaks gRPC too (payment-grpc, called over xDS): without an xds block it gets xDS on
+  // loopback port 18700 (SWITCHBOARD_DEMO_XDS_PORT moves it; 0: any free port), anonymous streams admitted there only.
+  const xdsConfig = config.xds ?? (config.embedded.demo ? { port: process.env.SWITCHBOARD_DEMO_XDS_PORT ? Number(process.env.SWITCHBOARD_DEMO_XDS_PORT) : 18700, host: '127.0.0.1', allowAnonymous: true } : null);
+  const xds = xdsConfig
+    ? new XdsServer({ store, logger: logger.child({ component: 'xds' }), host: xdsConfig.host, port: xdsConfig.port, allowAnonymous: xdsConfig.allowAnonymous, userForToken: (t) => auth.userForToken(t) })
     : null;
   const api = createApiRouter({
     store,
@@ -349,7 +352,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
         const registryAddr = registry.httpAddr;
         // The dashboard is already up; the fleet appears in it as each service registers.
         const report = { url: `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${port}`, token: demoToken! };
-        fleetStarting = startDemoFleet({ registryAddr, report, onLog: (line) => logger.debug({ demo: line }, 'demo service') })
+        fleetStarting = startDemoFleet({ registryAddr, report, ...(xds ? { mesh: { xdsPort: xds.port, token: demoToken! } } : {}), onLog: (line) => logger.debug({ demo: line }, 'demo service') })
           .then((f) => {
             fleet = f;
             load = startLoadGenerator({ registryAddr, report });

@@ -10,6 +10,7 @@ export const PAYMENT_PROTO = fileURLToPath(new URL('./payment.proto', import.met
 
 export interface PayReply {
   instance_id: string;
+  color?: string;
 }
 
 interface PaymentPackage {
@@ -31,13 +32,13 @@ export interface PaymentServer {
 }
 
 /** Starts one instance on `host:port` (port 0: any free port). */
-export async function startPaymentServer(options: { instanceId: string; host?: string; port?: number }): Promise<PaymentServer> {
+export async function startPaymentServer(options: { instanceId: string; color?: string; host?: string; port?: number }): Promise<PaymentServer> {
   const server = new grpc.Server();
   let calls = 0;
   server.addService(paymentPackage().switchboard.demo.Payment.service, {
     Pay(_call: grpc.ServerUnaryCall<unknown, PayReply>, callback: grpc.sendUnaryData<PayReply>) {
       calls++;
-      callback(null, { instance_id: options.instanceId });
+      callback(null, { instance_id: options.instanceId, color: options.color ?? '' });
     },
   });
   const host = options.host ?? '127.0.0.1';
