@@ -41,7 +41,8 @@ export function GraphView() {
   const graph = live.graph;
   const [positions, setPositions] = useState<ReadonlyMap<string, Point>>(EMPTY_POSITIONS);
   const [layingOut, setLayingOut] = useState(false);
-  const [zoomedOut, setZoomedOut] = useState(false);
+  const [zoom, setZoom] = useState<'near' | 'out' | 'far'>('near');
+  const zoomedOut = zoom !== 'near';
   const [hover, setHover] = useState<Hover | null>(null);
   const layoutRun = useRef(0);
 
@@ -137,7 +138,7 @@ export function GraphView() {
         {filter.table ? (
           <EdgeTable nodes={graph?.nodes ?? new Map()} edges={visible.edges} onSelect={selectEdge} />
         ) : (
-          <section className={`graph-canvas${zoomedOut ? ' zoomed-out' : ''}`} aria-label={`Service graph: ${visible.nodes.length} services, ${visible.edges.length} call edges. The table of edges (button above) lists the same.`} data-testid="graph-canvas" data-laid-out={positions.size > 0 && !layingOut ? 'true' : 'false'}>
+          <section className={`graph-canvas${zoomedOut ? ' zoomed-out' : ''}${zoom === 'far' ? ' far' : ''}`} aria-label={`Service graph: ${visible.nodes.length} services, ${visible.edges.length} call edges. The table of edges (button above) lists the same.`} data-testid="graph-canvas" data-laid-out={positions.size > 0 && !layingOut ? 'true' : 'false'}>
             {graph && graph.nodes.size === 0 ? <p className="empty">No services yet.</p> : null}
             <ReactFlow<ServiceFlowNode, CallFlowEdge>
               nodes={flowNodes}
@@ -150,7 +151,7 @@ export function GraphView() {
               onNodeMouseLeave={onLeave}
               onEdgeMouseEnter={onEdgeEnter}
               onEdgeMouseLeave={onLeave}
-              onMove={(_, vp) => setZoomedOut(vp.zoom < 0.5)}
+              onMove={(_, vp) => setZoom(vp.zoom < 0.25 ? 'far' : vp.zoom < 0.5 ? 'out' : 'near')}
               nodesDraggable={false}
               nodesConnectable={false}
               edgesFocusable={false}
@@ -166,7 +167,8 @@ export function GraphView() {
                   <EdgeOverview edges={visible.edges} positions={positions} />
                 </ViewportPortal>
               ) : null}
-              <Background gap={24} />
+              {/* The dot grid repaints on every pan frame: only on graphs small enough not to mind. */}
+              {visible.nodes.length <= 150 ? <Background gap={24} /> : null}
               <Controls showInteractive={false} />
             </ReactFlow>
             {layingOut ? <p className="graph-note">Laying out…</p> : null}

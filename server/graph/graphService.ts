@@ -12,7 +12,7 @@ import { externalNodeId, GRAPH_WINDOW_MS, type GraphEdge, type GraphEdgeDetail, 
 import { newHistogram, quantile } from '../../sdk/latencyHistogram';
 import type { EdgeSample } from '../telemetry/callGraphStore';
 import type { TopologyStore } from '../topology/topologyStore';
-import { buildGraph, diffGraph, type GraphSample, type ServiceDirectory } from './serviceGraph';
+import { buildGraph, diffGraph, settle, type GraphSample, type ServiceDirectory } from './serviceGraph';
 import { StoreDirectory } from './storeDirectory';
 
 export interface GraphSnapshot {
@@ -203,12 +203,13 @@ export class GraphService implements GraphFeed {
 
   private update(window: GraphWindow, w: WindowState): boolean {
     const summary = this.opts.store.summarySnapshot();
-    const next = buildGraph({
+    const built = buildGraph({
       sources: summary.sources,
       services: summary.services,
       samples: this.opts.edges.samples(GRAPH_WINDOW_MS[window], this.now()),
       directory: this.directory,
     });
+    const next = settle(w.graph, built);
     const ops = diffGraph(w.graph, next);
     if (ops.length === 0) return false;
     w.graph = next;

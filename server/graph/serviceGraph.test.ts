@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyGraphOps, type GraphEdge, type GraphModel, type GraphNode } from '../../protocol/graph';
 import type { ServiceSummary, SourceStatus } from '../../protocol/model';
 import { newHistogram, recordLatency } from '../../sdk/latencyHistogram';
-import { buildGraph, diffGraph, nodeHealth, type GraphSample, type ServiceDirectory } from './serviceGraph';
+import { buildGraph, diffGraph, nodeHealth, settle, type GraphSample, type ServiceDirectory } from './serviceGraph';
 
 function summary(name: string, extra: Partial<ServiceSummary> = {}): ServiceSummary {
   return {
@@ -144,5 +144,25 @@ describe('diffGraph', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('settle', () => {
+  const edge = (over: Partial<GraphEdge>): GraphEdge => ({ id: 'a|b|', from: 'a', to: 'b', subset: null, rps: 10, errorRate: 0, p99: 5, recentErrorRate: 0, ...over });
+  const model = (e: GraphEdge): GraphModel => ({ nodes: new Map(), edges: new Map([[e.id, e]]) });
+
+  it('keeps the previous record for a wobble, sends a change a reader would see', () => {
+    const prev = model(edge({}));
+    expect(diffGraph(prev, settle(prev, model(edge({ rps: 10.4, p99: 5.2 }))))).toEqual([]);
+    expect(diffGraph(prev, settle(prev, model(edge({ rps: 12 }))))).toHaveLength(1);
+    // Crossing a colour band always goes out, however small the step.
+    expect(diffGraph(prev, settle(prev, model(edge({ recentErrorRate: 0.011 }))))).toHaveLength(1);
+    expect(diffGraph(prev, settle(prev, model(edge({ rps: 0 }))))).toHaveLength(1);
+  });
+
+  it('small steps do not add up unseen: the reference stays what the client holds', () => {
+    let held = model(edge({}));
+    for (const rps of [10.5, 11, 11.5]) held = applyGraphOps(held, diffGraph(held, settle(held, model(edge({ rps })))));
+    expect(held.edges.get('a|b|')!.rps).toBe(11.5);
   });
 });

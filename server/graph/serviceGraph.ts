@@ -95,6 +95,46 @@ export function buildGraph(input: GraphInput): GraphModel {
   return { nodes, edges };
 }
 
+/**
+ * `next`, with every edge whose numbers moved only a little since `prev` replaced by its `prev`
+ * record: under steady traffic a sliding window's rate wobbles every second, and sending those
+ * wobbles would turn every tick into a delta of every edge. "A little": rps and p99 within 10 %,
+ * error rates within 0.5 points and in the same colour band (under 1 %, under 5 %, above), and
+ * the same idle-ness. Anything a reader would see change (a colour, a new number) goes out.
+ */
+export function settle(prev: GraphModel, next: GraphModel): GraphModel {
+  let edges: Map<string, GraphEdge> | null = null;
+  for (const [id, e] of next.edges) {
+    const old = prev.edges.get(id);
+    if (!old || old === e || !close(old, e)) continue;
+    (edges ??= new Map(next.edges)).set(id, old);
+  }
+  return edges ? { nodes: next.nodes, edges } : next;
+}
+
+function close(a: GraphEdge, b: GraphEdge): boolean {
+  return (
+    (a.rps === 0) === (b.rps === 0) &&
+    near(a.rps, b.rps, 0.1) &&
+    (a.p99 === null) === (b.p99 === null) &&
+    (a.p99 === null || near(a.p99, b.p99!, 0.1)) &&
+    Math.abs(a.errorRate - b.errorRate) < 0.005 &&
+    band(a.errorRate) === band(b.errorRate) &&
+    (a.recentErrorRate === null) === (b.recentErrorRate === null) &&
+    Math.abs((a.recentErrorRate ?? 0) - (b.recentErrorRate ?? 0)) < 0.005 &&
+    band(a.recentErrorRate ?? 0) === band(b.recentErrorRate ?? 0)
+  );
+}
+
+function near(a: number, b: number, relative: number): boolean {
+  return Math.abs(a - b) <= relative * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/** The colour bands of an error rate (components/graph edgeSeverity): under 1 %, under 5 %, 5 % and up. */
+function band(rate: number): number {
+  return rate >= 0.05 ? 2 : rate >= 0.01 ? 1 : 0;
+}
+
 /** The ops that turn `prev` into `next`: puts for new or changed records, deletes for gone ones (edges first). */
 export function diffGraph(prev: GraphModel, next: GraphModel): GraphOp[] {
   const ops: GraphOp[] = [];
