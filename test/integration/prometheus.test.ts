@@ -3,7 +3,9 @@
  * test/support/prometheus.ts on a loopback port, 1 s scrapes) that finds its targets only through
  * Switchboard's GET /api/prometheus/targets (http_sd, a viewer's Bearer token).
  *
- * The fleet is demo-like and real: "order-1" calls "payment" (payment-1, payment-2) through the
+ * Two fleets. The real demo fleet (child processes; order ×2 → inventory ×2 + payment ×5, driven
+ * by the load generator), every instance serving /metrics and found by Prometheus through
+ * Switchboard. And a smaller one the test controls: "order-1" calls "payment" (payment-1, payment-2) through the
  * SDK's ServiceClient over HTTP, serves the SDK's metrics on its own /metrics, and also reports
  * to the control plane's built-in store — so the same traffic lands in both stores and the
  * PromQL-backed charts and edges can be compared with the built-in ones. A rollout whose canary
@@ -13,6 +15,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startDemoFleet, type DemoFleet } from '../../demo/demoFleet';
+import { startLoadGenerator, type LoadGenerator } from '../../demo/loadGenerator';
 import { PrometheusTargets, ServiceTelemetry } from '../../protocol/api';
 import type { SeriesPoint } from '../../protocol/telemetry';
 import { createSdkMetrics } from '../../sdk/promMetrics';
@@ -107,6 +111,43 @@ function startTraffic(rps: number, through: () => ServiceClient = () => client):
   })();
 }
 
+/**
+ * Built-in (a) and PromQL (b) charts of the same traffic agree within the scrape resolution:
+ * buckets both have (without the first and last, partly filled) match in rate and p50, the p99s
+ * across the run, and the totals closely.
+ */
+function expectAgreement(a: SeriesPoint[], b: SeriesPoint[]): void {
+  const bt = new Map(b.map((p) => [p.t, p]));
+  const both = a.filter((p) => bt.has(p.t)).slice(1, -1);
+  expect(both.length).toBeGreaterThanOrEqual(4);
+  let sumA = 0;
+  let sumB = 0;
+  const p99Diffs: number[] = [];
+  const p99s: number[] = [];
+  const table = both.map((p) => `t=${p.t} rps ${p.rps}/${bt.get(p.t)!.rps} p50 ${p.p50}/${bt.get(p.t)!.p50} p99 ${p.p99}/${bt.get(p.t)!.p99}`).join('\n');
+  let outliers = 0;
+  for (const p of both) {
+    const q = bt.get(p.t)!;
+    sumA += p.rps;
+    sumB += q.rps;
+    // One scrape (or one report) of 5 falling into the neighbouring bucket moves a bucket by ~20%;
+    // the quantiles, from the same bucket layout and interpolation, land in the same latency bucket.
+    // A stall of the shared machine can push a whole report or scrape across: one such bucket is allowed.
+    const rpsOk = Math.abs(p.rps - q.rps) <= Math.max(0.3 * p.rps, 3);
+    const p50Ok = Math.abs((p.p50 ?? 0) - (q.p50 ?? 0)) <= Math.max(2.5, 0.35 * (p.p50 ?? 0));
+    if (!rpsOk || !p50Ok) outliers++;
+    p99Diffs.push(Math.abs((p.p99 ?? 0) - (q.p99 ?? 0)));
+    p99s.push(p.p99 ?? 0);
+  }
+  // A bucket's p99 is its top one or two requests: a window shifted by one scrape can take in or
+  // leave out one slow request. Across the run they agree (median difference).
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  expect(median(p99Diffs), table).toBeLessThanOrEqual(Math.max(5, 0.5 * median(p99s)));
+  expect(outliers, `buckets (built-in/PromQL):\n${table}`).toBeLessThanOrEqual(1);
+  // Over the run, the totals agree closely.
+  expect(Math.abs(sumA - sumB) / sumA, table).toBeLessThan(0.1);
+}
+
 describe('Prometheus as the telemetry store', () => {
   it('serves every instance as an http_sd target with its labels, and Prometheus scrapes them', async () => {
     const r = await fetch(`${base}/api/prometheus/targets`, { headers: viewer });
@@ -145,41 +186,9 @@ describe('Prometheus as the telemetry store', () => {
     const promql = await sb.telemetryReader.series('payment', ids, now);
     expect(sb.telemetryReader.kind).toBe('prometheus');
 
-    // Buckets both have, without the first and last (partly filled: traffic started and stopped inside them).
-    const compare = (a: SeriesPoint[], b: SeriesPoint[]) => {
-      const bt = new Map(b.map((p) => [p.t, p]));
-      const both = a.filter((p) => bt.has(p.t)).slice(1, -1);
-      expect(both.length).toBeGreaterThanOrEqual(4);
-      let sumA = 0;
-      let sumB = 0;
-      const p99Diffs: number[] = [];
-      const p99s: number[] = [];
-      const table = both.map((p) => `t=${p.t} rps ${p.rps}/${bt.get(p.t)!.rps} p50 ${p.p50}/${bt.get(p.t)!.p50} p99 ${p.p99}/${bt.get(p.t)!.p99}`).join('\n');
-      let outliers = 0;
-      for (const p of both) {
-        const q = bt.get(p.t)!;
-        sumA += p.rps;
-        sumB += q.rps;
-        // One scrape (or one report) of 5 falling into the neighbouring bucket moves a bucket by ~20%;
-        // the quantiles, from the same bucket layout and interpolation, land in the same latency bucket.
-        // A stall of the shared machine can push a whole report or scrape across: one such bucket is allowed.
-        const rpsOk = Math.abs(p.rps - q.rps) <= Math.max(0.3 * p.rps, 3);
-        const p50Ok = Math.abs((p.p50 ?? 0) - (q.p50 ?? 0)) <= Math.max(2.5, 0.35 * (p.p50 ?? 0));
-        if (!rpsOk || !p50Ok) outliers++;
-        p99Diffs.push(Math.abs((p.p99 ?? 0) - (q.p99 ?? 0)));
-        p99s.push(p.p99 ?? 0);
-      }
-      // A bucket's p99 is its top one or two requests: a window shifted by one scrape can take in or
-      // leave out one slow request. Across the run they agree (median difference).
-      const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-      expect(median(p99Diffs), table).toBeLessThanOrEqual(Math.max(5, 0.5 * median(p99s)));
-      expect(outliers, `buckets (built-in/PromQL):\n${table}`).toBeLessThanOrEqual(1);
-      // Over the run, the totals agree closely.
-      expect(Math.abs(sumA - sumB) / sumA, table).toBeLessThan(0.1);
-    };
-    compare(builtin.service, promql.service);
-    compare(builtin.instances['payment-1']!, promql.instances['payment-1']!);
-    compare(builtin.instances['payment-2']!, promql.instances['payment-2']!);
+    expectAgreement(builtin.service, promql.service);
+    expectAgreement(builtin.instances['payment-1']!, promql.instances['payment-1']!);
+    expectAgreement(builtin.instances['payment-2']!, promql.instances['payment-2']!);
 
     // The REST answer says which store answered.
     const api = (await (await fetch(`${base}/api/services/embedded/dc1/payment/telemetry`, { headers: viewer })).json()) as ServiceTelemetry & { store: string; unavailable?: string };
@@ -275,3 +284,69 @@ describe('Prometheus as the telemetry store', () => {
     );
   }, 60_000);
 });
+
+describe('the demo fleet, scraped through Switchboard', () => {
+  let demo: Switchboard;
+  let demoBase: string;
+  let demoProm: PrometheusServer;
+  let fleet: DemoFleet;
+  let load: LoadGenerator;
+
+  beforeAll(async () => {
+    const [promPort] = (await freePorts(1)) as [number];
+    ({ sb: demo, base: demoBase } = await startFromConfig({
+      embedded: { enabled: true, httpPort: 0, dnsPort: 0 },
+      auth: { anonymousRole: null, users: [{ name: 'prometheus', role: 'viewer', token: VIEWER }, { name: 'demo', role: 'client', token: CLIENT }] },
+      telemetry: { store: 'prometheus', prometheus: { url: `http://127.0.0.1:${promPort}`, scrapeIntervalSeconds: 1 } },
+    }));
+    const registryAddr = demo.store.source('embedded')!.address!;
+    // The demo's services report to the built-in store and serve /metrics: both stores see the same calls.
+    fleet = await startDemoFleet({ registryAddr, report: { url: demoBase, token: CLIENT } });
+    demoProm = await startPrometheus({ switchboard: demoBase, token: VIEWER, port: promPort });
+    load = startLoadGenerator({ registryAddr, rps: 20 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await load?.stop();
+    await fleet?.stop();
+    await demoProm?.stop();
+    await demo?.close();
+  });
+
+  it('Prometheus finds every demo instance through /api/prometheus/targets and scrapes its /metrics', async () => {
+    await vi.waitFor(
+      async () => {
+        const targets = await demoProm.activeTargets();
+        expect(targets.map((t) => `${t.labels.service}/${t.labels.instance_id}:${t.health}`).sort()).toEqual(fleet.instances.map((i) => `${i.name}/${i.id}:up`).sort());
+      },
+      { timeout: 30_000, interval: 500 },
+    );
+    const green = (await demoProm.activeTargets()).find((t) => t.labels.instance_id === 'payment-4')!;
+    expect(green.labels).toMatchObject({ source: 'embedded', scope: 'dc1', service: 'payment', health: 'passing' });
+  }, 40_000);
+
+  it('charts and edges from PromQL agree with the built-in stores on the demo’s traffic', async () => {
+    await sleep(32_000);
+    const now = Date.now();
+    for (const service of ['payment', 'inventory']) {
+      const ids = fleet.instances.filter((i) => i.name === service).map((i) => i.id);
+      const builtin = await new BuiltinTelemetryReader(demo.telemetry).series(service, ids, now);
+      const promql = await demo.telemetryReader.series(service, ids, now);
+      expectAgreement(builtin.service, promql.service);
+    }
+    // A window that Prometheus scraped throughout (a counter's increments before its first scrape are not in it).
+    const edges = await demo.telemetryReader.edges(30_000, now);
+    const graph = demo.callGraph.edges(30_000, now);
+    const key = (e: { caller: string; callee: string; instanceId: string }) => `${e.caller}→${e.callee}/${e.instanceId}`;
+    const fromOrder = (list: { caller: string; callee: string; instanceId: string; requests: number }[]) =>
+      new Map(list.filter((e) => e.caller.startsWith('order-')).map((e) => [key(e), e.requests]));
+    const p = fromOrder(edges);
+    const g = fromOrder(graph);
+    // order-1 and order-2 each call inventory ×2 and payment ×5.
+    expect([...p.keys()].sort()).toEqual([...g.keys()].sort());
+    expect(p.size).toBe(14);
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    expect(Math.abs(sum(p) - sum(g)) / sum(g), JSON.stringify({ promql: Object.fromEntries(p), builtin: Object.fromEntries(g) })).toBeLessThan(0.1);
+  }, 60_000);
+});
+
