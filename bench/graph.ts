@@ -124,7 +124,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
 
 const browser = await launchBrowser();
-const results = { firstPaint: [] as number[], fps: [] as number[], frameP95: [] as number[], serverTick: [] as number[], deltaBytes: [] as number[], apply: [] as number[], toDom: [] as number[] };
+let graphSize = { nodes: 0, edges: 0 };
+const results = { firstPaint: [] as number[], firstSnapshot: [] as number[], layout: [] as number[], fps: [] as number[], frameP95: [] as number[], serverTick: [] as number[], deltaBytes: [] as number[], apply: [] as number[], toDom: [] as number[] };
 try {
   for (let run = 0; run < RUNS; run++) {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
@@ -154,6 +155,14 @@ try {
         throw new Error(`${err.message}: ${JSON.stringify(state)}`);
       });
     results.firstPaint.push((await painted.jsonValue()) as number);
+    const phases = await page.evaluate(() => ({
+      firstSnapshot: performance.getEntriesByName('switchboard:graph-first')[0]?.startTime ?? null,
+      layout: performance.getEntriesByName('switchboard:graph-layout', 'measure').at(-1)?.duration ?? null,
+    }));
+    if (phases.firstSnapshot !== null) results.firstSnapshot.push(phases.firstSnapshot);
+    if (phases.layout !== null) results.layout.push(phases.layout);
+    const snap = sb.graph.snapshot('5m');
+    graphSize = { nodes: snap.nodes.length, edges: snap.edges.length };
 
     // Pan and zoom for PAN_MS while counting animation frames in the page.
     await page.evaluate(() => {
@@ -229,7 +238,7 @@ try {
     if (frames.length) results.deltaBytes.push(frames[0]!);
     failing = -1;
     await context.close();
-    console.log(`run ${run + 1}: first paint ${results.firstPaint.at(-1)!.toFixed(0)} ms, ${fps.toFixed(1)} fps (p95 frame ${frameP95.toFixed(0)} ms), tick ${results.serverTick.at(-1)!.toFixed(1)} ms, frame → DOM ${results.toDom.at(-1)?.toFixed(1)} ms`);
+    console.log(`run ${run + 1}: first paint ${results.firstPaint.at(-1)!.toFixed(0)} ms (snapshot applied at ${results.firstSnapshot.at(-1)?.toFixed(0)}, layout ${results.layout.at(-1)?.toFixed(0)} ms), ${fps.toFixed(1)} fps (p95 frame ${frameP95.toFixed(0)} ms), tick ${results.serverTick.at(-1)!.toFixed(1)} ms, frame → DOM ${results.toDom.at(-1)?.toFixed(1)} ms`);
   }
 } finally {
   clearInterval(feeder);
@@ -238,16 +247,16 @@ try {
   await app.close();
 }
 
-const graphNow = sb.graph.snapshot('5m');
 console.log(
   JSON.stringify(
     {
       services: SERVICES,
       edges: pairs.length,
-      graphNodes: graphNow.nodes.length,
-      graphEdges: graphNow.edges.length,
+      graphNodes: graphSize.nodes,
+      graphEdges: graphSize.edges,
       runs: RUNS,
       firstPaintMs: { median: median(results.firstPaint), max: Math.max(...results.firstPaint) },
+      firstPaintPhasesMs: { snapshotApplied: results.firstSnapshot.length ? median(results.firstSnapshot) : null, layout: results.layout.length ? median(results.layout) : null },
       panFps: { median: median(results.fps), min: Math.min(...results.fps) },
       frameP95Ms: median(results.frameP95),
       oneEdgeChange: {

@@ -29,6 +29,8 @@ export interface LiveGraphOptions {
 }
 
 export const FRAME_MARK = 'switchboard:graph-frame';
+/** When the page first had a graph to show (once per page). */
+export const FIRST_MARK = 'switchboard:graph-first';
 /** From the start of applying a batch of frames to the end of notifying React (not the render). */
 export const APPLY_MEASURE = 'switchboard:graph-apply';
 
@@ -169,6 +171,7 @@ export class LiveGraph {
     let resync = false;
     for (const msg of frames) {
       if (msg.type === 'graph') {
+        if (this.snap.graph === null && !performance.getEntriesByName(FIRST_MARK).length) performance.mark(FIRST_MARK);
         graph = graphFromLists(msg.nodes, msg.edges);
         version = msg.version;
         resync = false;
