@@ -48,7 +48,7 @@ export function prometheusRoutes(store: TopologyStore): Route[] {
 }
 
 /** Instances encoded between two yields to the event loop. */
-const YIELD_EVERY = 5_000;
+const YIELD_EVERY = 2_000;
 
 /**
  * The http_sd answer, kept per service and invalidated by the store's deltas (instance changes
