@@ -83,7 +83,14 @@ function meshScenario(name: string, registry: () => Registry): void {
       [xdsPort] = (await freePorts(1)) as [number];
       await reg.setUp(servers);
       await start();
-      await vi.waitFor(() => expect(sb.store.service(reg.serviceId)?.instances.filter((i) => i.health === 'passing')).toHaveLength(4), { timeout: 30_000, interval: 100 });
+      await vi.waitFor(
+        () => {
+          const instances = sb.store.service(reg.serviceId)?.instances ?? [];
+          const view = instances.map((i) => `${i.id} ${i.health}: ${i.checks.map((c) => `${c.name} ${c.status} ${c.output.slice(0, 120)}`).join('; ')}`);
+          expect(instances.filter((i) => i.health === 'passing').length, `${reg.serviceId}, source ${JSON.stringify(sb.store.source(reg.serviceId.split('/')[0]!))}:\n${view.join('\n')}`).toBe(4);
+        },
+        { timeout: 30_000, interval: 100 },
+      );
       const enabled = await fetch(api('/enable'), { method: 'POST', headers: OPERATOR });
       expect(enabled.status, await enabled.clone().text()).toBe(200);
       expect(await enabled.json()).toMatchObject({ policy: { weights: { blue: 100, green: 0 } } });
