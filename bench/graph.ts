@@ -203,14 +203,15 @@ try {
     // Zoomed out on 5,000 edges the page draws the overview layer: the change is its error count going up
     // (zoomed in, it is the edge's own data-severity).
     await page.evaluate((id) => {
-      const w = window as unknown as { __seen: number | null };
+      const w = window as unknown as { __seen: { t: number; frame: number | null } | null };
       w.__seen = null;
       const overview = () => document.querySelector('[data-testid="edge-overview"]');
       const before = Number(overview()?.getAttribute('data-error-count') ?? 0);
       const mo = new MutationObserver(() => {
         if (w.__seen !== null) return;
         const own = document.querySelector(`[data-edge-id="${id}"]`)?.getAttribute('data-severity');
-        if (own === 'error' || Number(overview()?.getAttribute('data-error-count') ?? 0) > before) w.__seen = performance.now();
+        // The frame that brought the change is the last one to have arrived when the DOM shows it.
+        if (own === 'error' || Number(overview()?.getAttribute('data-error-count') ?? 0) > before) w.__seen = { t: performance.now(), frame: performance.getEntriesByName('switchboard:graph-frame').at(-1)?.startTime ?? null };
       });
       mo.observe(document.querySelector('.react-flow') ?? document.body, { attributes: true, subtree: true, childList: true, attributeFilter: ['data-severity', 'data-error-count'] });
     }, edgeId);
@@ -223,17 +224,14 @@ try {
     sb.callGraph.ingest(report(target), Date.now());
     sb.graph.tick();
     results.serverTick.push(performance.now() - tickStarted);
-    const seen = await page.waitForFunction(() => (window as unknown as { __seen: number | null }).__seen, null, { timeout: 30_000 }).catch(async (err: Error) => {
+    const seen = await page.waitForFunction(() => (window as unknown as { __seen: { t: number; frame: number | null } | null }).__seen, null, { timeout: 30_000 }).catch(async (err: Error) => {
       const inDom = await page.evaluate((id) => `${document.querySelector(`[data-edge-id="${id}"]`)?.getAttribute('data-severity') ?? 'absent'}, overview errors ${document.querySelector('[data-testid="edge-overview"]')?.getAttribute('data-error-count')}`, edgeId);
       const onServer = sb.graph.snapshot('5m').edges.find((e) => e.id === edgeId);
       throw new Error(`${err.message}: ${edgeId} in the DOM: ${inDom}; on the server: ${JSON.stringify(onServer)}; fps ${fps}`);
     });
-    const seenAt = (await seen.jsonValue()) as number;
-    const timing = await page.evaluate(() => ({
-      frame: performance.getEntriesByName('switchboard:graph-frame').at(-1)?.startTime ?? null,
-      apply: performance.getEntriesByName('switchboard:graph-apply').at(-1)?.duration ?? null,
-    }));
-    if (timing.frame !== null) results.toDom.push(seenAt - timing.frame);
+    const seenAt = (await seen.jsonValue()) as { t: number; frame: number | null };
+    const timing = await page.evaluate(() => ({ apply: performance.getEntriesByName('switchboard:graph-apply').at(-1)?.duration ?? null }));
+    if (seenAt.frame !== null) results.toDom.push(seenAt.t - seenAt.frame);
     if (timing.apply !== null) results.apply.push(timing.apply);
     if (frames.length) results.deltaBytes.push(frames[0]!);
     failing = -1;
