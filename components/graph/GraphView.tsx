@@ -34,9 +34,16 @@ export function GraphView() {
   const params = useSearchParams();
   const pathname = usePathname();
   const router = useRouter();
-  const filter = useMemo(() => parseGraphFilter(new URLSearchParams(params.toString())), [params]);
-  // history.replaceState is synchronous and Next keeps useSearchParams in step with it.
-  const update = (patch: Partial<GraphFilter>) => window.history.replaceState(null, '', `${pathname}${graphFilterToQuery({ ...filter, ...patch })}`);
+  const fromUrl = useMemo(() => parseGraphFilter(new URLSearchParams(params.toString())), [params]);
+  // The selection is state written through to the URL (replaceState): controls answer at once,
+  // and the URL (a reload, a shared link, back/forward) is where it starts from.
+  const [filter, setFilter] = useState(fromUrl);
+  useEffect(() => setFilter(fromUrl), [fromUrl]);
+  const update = (patch: Partial<GraphFilter>) => {
+    const next = { ...filter, ...patch };
+    setFilter(next);
+    window.history.replaceState(null, '', `${pathname}${graphFilterToQuery(next)}`);
+  };
 
   const live = useGraph(filter.window);
   const graph = live.graph;
