@@ -71,13 +71,14 @@ test('the demo graph: edges, a readiness fault, an error fault, an open breaker,
   // An error fault on payment-2 (blue): the order → payment blue edge turns red; green stays.
   const blue = graph.edge(`${ORDER}|${PAYMENT}|blue`);
   const started = Date.now();
-  await fault('payment-2', { errorRate: 0.4 });
+  await fault('payment-2', { errorRate: 1 });
   await expect(blue).toHaveAttribute('data-severity', 'error', { timeout: 15_000 });
+  // Logged, not asserted (speed is for benchmarks): the demo's ~1.3 calls/s to payment-2, the SDK's
+  // 1 s report interval and the graph's 250 ms reaction are all in it.
   console.log(`order → payment (blue) red ${Date.now() - started} ms after the fault`);
   await expect(graph.edge(`${ORDER}|${PAYMENT}|green`)).not.toHaveAttribute('data-severity', 'error');
 
   // Every call failing: the callers' breakers for payment-2 open, and the node says so.
-  await fault('payment-2', { errorRate: 1 });
   for (let i = 0; i < 30; i++) await (await fetch(`${switchboard.url}/gw/payment/work`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
   await expect(graph.badge(PAYMENT, 'breakers')).toContainText('1 open', { timeout: 20_000 });
 
