@@ -118,6 +118,11 @@ function registerResourceGauges(deps: ApiRouterDeps, limiter: SignInLimiter): vo
     gauge('switchboard_telemetry_clients', 'Reporting SDK clients held (bounded by limits.telemetrySeries)', () => t.clientCount);
     gauge('switchboard_telemetry_dropped_total', 'Telemetry dropped because a bound was reached', () => t.dropped);
   }
+  if (deps.callGraph) {
+    const c = deps.callGraph;
+    gauge('switchboard_callgraph_series', 'Caller → callee instance series held for the service graph (bounded)', () => c.seriesCount);
+    gauge('switchboard_callgraph_dropped_total', 'Call-graph reports dropped because a bound was reached', () => c.dropped);
+  }
   if (deps.gateway) {
     const g = deps.gateway;
     gauge('switchboard_gateway_clients', 'Services the gateway holds a registry watch for (bounded by limits.gatewayClients)', () => g.clientCount);
