@@ -28,7 +28,7 @@ import { TelemetryStore } from './telemetry/telemetryStore';
 import { CallGraphStore } from './telemetry/callGraphStore';
 import { GraphService } from './graph/graphService';
 import { BuiltinTelemetryReader, type TelemetryReader } from './telemetry/telemetryReader';
-import { PrometheusTelemetry } from './telemetry/prometheusTelemetry';
+import { PrometheusGraphEdges, PrometheusTelemetry } from './telemetry/prometheusTelemetry';
 import { TopologyStore } from './topology/topologyStore';
 import { ConsulTrafficStore } from './traffic/consulTrafficStore';
 import { KubernetesTrafficStore } from './traffic/kubernetesTrafficStore';
@@ -120,7 +120,10 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   logger.info({ sessions: auth.stateless ? `stateless (session.secret): any replica with the same secret accepts them; sign-outs shared via ${auth.sharedSignOuts ?? 'nothing (this replica only, until the cookie expires)'}` : 'in memory: this replica only (set session.secret to run several)' }, 'browser sessions');
   // ~4 KB per caller × callee × instance series: the telemetry bound, capped so the graph stays under ~80 MB.
   const callGraph = new CallGraphStore({ maxSeries: Math.min(config.limits.telemetrySeries, 20_000) });
-  const graph = new GraphService({ store, edges: callGraph });
+  // Telemetry store (config `telemetry.store`): with Prometheus, the graph's edges are read with PromQL too.
+  const promConfig = config.telemetry?.store === 'prometheus' ? config.telemetry.prometheus : null;
+  const prometheus = promConfig ? new PrometheusTelemetry(promConfig) : null;
+  const graph = new GraphService({ store, edges: prometheus ? new PrometheusGraphEdges(prometheus) : callGraph });
   const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs, highWaterBytes: config.limits.wsOutboundBytes, graph });
   // A session that ends (sign-out, expiry, eviction) takes its open WebSockets with it.
   auth.onSessionEnd((sessionId, why) => hub.closeWhere((p) => p.sessionId === sessionId, why === 'signed out' ? 'signed out' : 'session ended'));
@@ -137,8 +140,6 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   }
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
   const telemetry = new TelemetryStore({ maxSeries: config.limits.telemetrySeries });
-  const promConfig = config.telemetry?.store === 'prometheus' ? config.telemetry.prometheus : null;
-  const prometheus = promConfig ? new PrometheusTelemetry(promConfig) : null;
   const telemetryReader: TelemetryReader = prometheus ?? new BuiltinTelemetryReader(telemetry);
   // On our /metrics: how reads from Prometheus go, and the gateway's SDK metrics for Prometheus to scrape.
   prometheus?.registerMetrics(metrics.registry);

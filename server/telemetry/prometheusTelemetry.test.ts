@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PrometheusTelemetry } from './prometheusTelemetry';
+import { PrometheusGraphEdges, PrometheusTelemetry } from './prometheusTelemetry';
 import {
   PrometheusAnswerError,
   histogramQuantile,
@@ -13,6 +13,7 @@ import {
   sampleValue,
   toBreakerViews,
   toEdges,
+  toGraphSamples,
   toReporters,
   toServiceSeries,
   toTotals,
@@ -140,6 +141,51 @@ describe('Prometheus answers', () => {
     });
   });
 
+  it('builds graph samples with the latency histogram in the SDK layout, statuses and recent counts', () => {
+    const edge = { caller: 'order-1', callee: 'payment', instance: 'p-1' };
+    const [g] = toGraphSamples(
+      parseVector(vector([{ metric: { ...edge, status: '2xx' }, value: [1, '99.4'] }, { metric: { ...edge, status: '5xx' }, value: [1, '0.6'] }])),
+      // Buckets that gained nothing are absent (the query filters > 0): 3 ms and 4 ms hold what 2 ms holds.
+      parseVector(vector([
+        { metric: { ...edge, le: '0.002' }, value: [1, '50'] },
+        { metric: { ...edge, le: '0.005' }, value: [1, '99'] },
+        { metric: { ...edge, le: '0.01' }, value: [1, '100'] },
+        { metric: { ...edge, le: '+Inf' }, value: [1, '100'] },
+      ])),
+      parseVector(vector([{ metric: { ...edge, status: '5xx' }, value: [1, '1'] }, { metric: { ...edge, status: '2xx' }, value: [1, '9'] }])),
+      60_000,
+    );
+    const latency = new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
+    latency[LATENCY_BUCKETS_MS.indexOf(2)] = 50;
+    latency[LATENCY_BUCKETS_MS.indexOf(5)] = 49;
+    latency[LATENCY_BUCKETS_MS.indexOf(10)] = 1;
+    expect(g).toEqual({ caller: 'order-1', callee: 'payment', instanceId: 'p-1', requests: 100, errors: 1, rps: 1.667, errorRate: 0.006, p99: quantile(latency, 0.99), latency, statuses: { '2xx': 99, '5xx': 1 }, recentRequests: 10, recentErrors: 1 });
+  });
+
+  it('serves the graph from the last PromQL read and refreshes it in the background', async () => {
+    let calls = 0;
+    let fail = false;
+    const edges = new PrometheusGraphEdges({
+      graphSamples: async (windowMs) => {
+        calls++;
+        if (fail) throw new TelemetryUnavailableError('down');
+        return [{ caller: 'a', callee: 'b', instanceId: `i-${windowMs}`, requests: calls, errors: 0, rps: 0, errorRate: 0, p99: null, latency: [], statuses: {}, recentRequests: 0, recentErrors: 0 }];
+      },
+    }, 1000);
+    expect(edges.samples(60_000, 0)).toEqual([]);
+    await Promise.resolve();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(edges.version).toBe(1);
+    expect(edges.samples(60_000, 500)[0]!.requests).toBe(1);
+    expect(calls).toBe(1);
+    fail = true;
+    edges.samples(60_000, 1500);
+    await new Promise((r) => setTimeout(r, 0));
+    // A failed refresh keeps the last samples.
+    expect(edges.samples(60_000, 1600)[0]!.requests).toBe(1);
+    expect(edges.version).toBe(1);
+  });
+
   // Whatever comes back — truncated, wrong types, wrong shapes, hostile labels — the parsers
   // either answer or throw a PrometheusAnswerError naming the problem; nothing else escapes.
   it('never crashes on arbitrary answers (fuzz)', () => {
@@ -161,6 +207,7 @@ describe('Prometheus answers', () => {
           () => toBreakerViews(parseVector(a)),
           () => toReporters(parseVector(a)),
           () => toTotals(parseVector(a), parseVector(b)),
+          () => toGraphSamples(parseVector(a), parseVector(b), parseVector(a), 60_000),
         ]) {
           try {
             const out = run();

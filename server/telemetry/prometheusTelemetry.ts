@@ -21,8 +21,11 @@ import {
   parseVector,
   queries,
   rateWindowMs,
+  RECENT_MS,
   toBreakerViews,
   toEdges,
+  toGraphSamples,
+  type GraphEdgeSample,
   toReporters,
   toServiceSeries,
   toTotals,
@@ -138,6 +141,18 @@ export class PrometheusTelemetry implements TelemetryReader {
     return this.parsed(() => toEdges(counts, p99s, window));
   }
 
+  /** The service graph's samples over `windowMs` (three instant queries), for PrometheusGraphEdges. */
+  async graphSamples(windowMs: number, now: number): Promise<GraphEdgeSample[]> {
+    const window = rateWindowMs(windowMs, this.scrapeSeconds);
+    const recent = rateWindowMs(RECENT_MS, this.scrapeSeconds);
+    const [counts, histogram, recentCounts] = await Promise.all([
+      this.instant(queries.edgeCounts(window), now),
+      this.instant(queries.edgeHistogram(window), now),
+      this.instant(queries.edgeCounts(recent), now),
+    ]);
+    return this.parsed(() => toGraphSamples(counts, histogram, recentCounts, window));
+  }
+
   async totals(service: string, instanceIds: readonly string[], fromMs: number, toMs: number): Promise<WindowTotals> {
     if (instanceIds.length === 0) return { requests: 0, errors: 0, p99Ms: null };
     const window = Math.max(toMs - fromMs, Math.ceil(2 * this.scrapeSeconds * 1000));
@@ -237,5 +252,40 @@ export class PrometheusTelemetry implements TelemetryReader {
     if (status >= 500 && (typeof body !== 'object' || body === null || (body as { status?: unknown }).status !== 'error')) throw this.failed(`HTTP ${status}`);
     this.stats.lastOkAt = Date.now();
     return body;
+  }
+}
+
+/**
+ * The service graph's edge source when Prometheus is the store: the graph samples edges
+ * synchronously on every tick, so this answers from the last PromQL read per window and
+ * refreshes it in the background at most every `refreshMs` (bumping `version` so the graph
+ * rebuilds). A failed read keeps the last samples and is retried after `refreshMs`.
+ */
+export class PrometheusGraphEdges {
+  version = 0;
+  private readonly cache = new Map<number, { at: number; samples: GraphEdgeSample[] }>();
+  private readonly tried = new Map<number, number>();
+  private readonly inFlight = new Set<number>();
+
+  constructor(
+    private readonly reader: Pick<PrometheusTelemetry, 'graphSamples'>,
+    private readonly refreshMs = 2_000,
+  ) {}
+
+  samples(windowMs: number, now: number): GraphEdgeSample[] {
+    const last = this.tried.get(windowMs);
+    if (!this.inFlight.has(windowMs) && (last === undefined || now - last >= this.refreshMs)) {
+      this.inFlight.add(windowMs);
+      this.tried.set(windowMs, now);
+      void this.reader
+        .graphSamples(windowMs, now)
+        .then((samples) => {
+          this.cache.set(windowMs, { at: now, samples });
+          this.version++;
+        })
+        .catch(() => undefined)
+        .finally(() => this.inFlight.delete(windowMs));
+    }
+    return this.cache.get(windowMs)?.samples ?? [];
   }
 }

@@ -9,7 +9,22 @@
  */
 import { z } from 'zod';
 import type { BreakerView, SeriesPoint } from '../../protocol/telemetry';
+import { LATENCY_BUCKETS_MS, newHistogram, quantile } from '../../sdk/latencyHistogram';
 import type { EdgeStat, Reporter, ServiceSeries, WindowTotals } from './telemetryReader';
+
+/** What the service graph samples per edge (server/graph: GraphSample / the call-graph store's EdgeSample). */
+export interface GraphEdgeSample extends EdgeStat {
+  /** Latency counts over the window in the SDK's bucket layout (sdk/latencyHistogram.ts). */
+  latency: number[];
+  /** Answers per status class over the window (2xx … 5xx, error). */
+  statuses: Record<string, number>;
+  /** Requests and errors in the last 10 s: what a fault looks like right now. */
+  recentRequests: number;
+  recentErrors: number;
+}
+
+/** How far back "recent" reaches for the graph's live fault view. */
+export const RECENT_MS = 10_000;
 
 export const REQUESTS = 'switchboard_client_requests_total';
 export const DURATION_BUCKET = 'switchboard_client_request_duration_seconds_bucket';
@@ -75,6 +90,10 @@ export const queries = {
   /** Every caller → callee instance edge: requests by status over the window. */
   edgeCounts(windowMs: number): string {
     return `sum by (caller, callee, instance, status) (increase(${REQUESTS}[${duration(windowMs)}])) > 0`;
+  },
+  /** Every edge's latency histogram over the window (buckets that gained nothing are left out). */
+  edgeHistogram(windowMs: number): string {
+    return `sum by (caller, callee, instance, le) (increase(${DURATION_BUCKET}[${duration(windowMs)}])) > 0`;
   },
   edgeP99(windowMs: number): string {
     return `histogram_quantile(0.99, sum by (caller, callee, instance, le) (rate(${DURATION_BUCKET}[${duration(windowMs)}])))`;
@@ -278,6 +297,80 @@ export function toEdges(counts: VectorItem[], p99s: VectorItem[], windowMs: numb
     rps: round(exact / seconds),
     errorRate: exact > 0 ? Math.min(1, round(e.errors / exact, 6)) : 0,
   }));
+}
+
+/** Index of a bucket bound (seconds, or +Inf) in the SDK's latency layout; -1 if it is not one of its bounds. */
+function layoutIndex(le: number): number {
+  if (le === Infinity) return LATENCY_BUCKETS_MS.length;
+  return LATENCY_BUCKETS_MS.findIndex((ms) => Math.abs(ms / 1000 - le) < 1e-9);
+}
+
+/**
+ * Graph samples from three instant queries at one time: edge counts over the window, the edge
+ * latency histogram over the window, and edge counts over the last RECENT_MS. Latency comes back
+ * in the SDK's layout, so p99 is computed exactly as the built-in call graph does.
+ */
+export function toGraphSamples(counts: VectorItem[], histogram: VectorItem[], recent: VectorItem[], windowMs: number): GraphEdgeSample[] {
+  const out = new Map<string, GraphEdgeSample & { exact: number; cumulative: number[] }>();
+  const keyOf = (l: Record<string, string>, what: string) => [need(l, 'caller', what), need(l, 'callee', what), need(l, 'instance', what)] as const;
+  const edge = (caller: string, callee: string, instanceId: string) => {
+    const k = `${caller}\u0000${callee}\u0000${instanceId}`;
+    let e = out.get(k);
+    if (!e) {
+      e = { caller, callee, instanceId, requests: 0, errors: 0, rps: 0, errorRate: 0, p99: null, latency: newHistogram(), statuses: {}, recentRequests: 0, recentErrors: 0, exact: 0, cumulative: new Array(LATENCY_BUCKETS_MS.length + 1).fill(-1) };
+      out.set(k, e);
+    }
+    return e;
+  };
+  const positive = (raw: string) => {
+    const n = sampleValue(raw);
+    return n !== null && Number.isFinite(n) && n > 0 ? n : 0;
+  };
+  for (const s of counts) {
+    const n = positive(s.value[1]);
+    if (!n) continue;
+    const e = edge(...keyOf(s.metric, 'edge counts'));
+    const status = s.metric.status ?? 'error';
+    e.exact += n;
+    e.statuses[status] = (e.statuses[status] ?? 0) + Math.round(n);
+    if (ERROR_STATUSES.has(status)) e.errors += n;
+  }
+  for (const s of histogram) {
+    const [caller, callee, instanceId] = keyOf(s.metric, 'edge histogram');
+    const i = layoutIndex(leBound(need(s.metric, 'le', 'edge histogram')));
+    const e = out.get(`${caller}\u0000${callee}\u0000${instanceId}`);
+    if (i >= 0 && e) e.cumulative[i] = positive(s.value[1]);
+  }
+  for (const s of recent) {
+    const n = positive(s.value[1]);
+    if (!n) continue;
+    const e = out.get(keyOf(s.metric, 'recent counts').join('\u0000'));
+    if (!e) continue;
+    e.recentRequests += n;
+    if (ERROR_STATUSES.has(s.metric.status ?? 'error')) e.recentErrors += n;
+  }
+  const seconds = windowMs / 1000;
+  return [...out.values()].map(({ exact, cumulative, ...e }) => {
+    // Buckets that gained nothing were left out of the answer: they hold what the one below holds.
+    let below = 0;
+    const latency = cumulative.map((c) => {
+      const cum = Math.max(below, c);
+      const n = Math.round(cum - below);
+      below = cum;
+      return n;
+    });
+    return {
+      ...e,
+      requests: Math.round(exact),
+      errors: Math.round(e.errors),
+      rps: round(exact / seconds),
+      errorRate: exact > 0 ? Math.min(1, round(e.errors / exact, 6)) : 0,
+      p99: quantile(latency, 0.99),
+      latency,
+      recentRequests: Math.round(e.recentRequests),
+      recentErrors: Math.round(e.recentErrors),
+    };
+  });
 }
 
 /** Breaker views per service from the `breakers` query: clients seeing each state, per instance. */

@@ -209,6 +209,18 @@ describe('Prometheus as the telemetry store', () => {
       expect(p!.errorRate).toBe(0);
     }
 
+    // The service graph reads its edges from PromQL too (GET /api/graph: the first read starts the query).
+    await vi.waitFor(
+      async () => {
+        const g = (await (await fetch(`${base}/api/graph?window=1m`, { headers: viewer })).json()) as { edges: { from: string; to: string; rps: number; p99: number | null }[] };
+        const toPayment = g.edges.filter((e) => e.to.includes('payment'));
+        expect(toPayment.length).toBeGreaterThan(0);
+        expect(toPayment.reduce((a, e) => a + e.rps, 0)).toBeGreaterThan(5);
+        expect(toPayment.every((e) => e.p99 !== null)).toBe(true);
+      },
+      { timeout: 10_000, interval: 250 },
+    );
+
     // Canary analysis' window totals: what payment-2 got over the run.
     const totals = await sb.telemetryReader.totals!('payment', ['payment-2'], now - 40_000, now);
     const counted = builtin.instances['payment-2']!.reduce((a, p) => a + p.rps * 5, 0);
