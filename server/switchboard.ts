@@ -140,7 +140,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   }
   const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
   const telemetry = new TelemetryStore({ maxSeries: config.limits.telemetrySeries });
-  const telemetryReader: TelemetryReader = prometheus ?? new BuiltinTelemetryReader(telemetry);
+  const telemetryReader: TelemetryReader = prometheus ?? new BuiltinTelemetryReader(telemetry, callGraph);
   // On our /metrics: how reads from Prometheus go, and the gateway's SDK metrics for Prometheus to scrape.
   prometheus?.registerMetrics(metrics.registry);
   // Rollouts live beside the policies, in the same registries; one leader per source drives them.
