@@ -1,7 +1,7 @@
 'use client';
 import '@xyflow/react/dist/style.css';
 import './graph.css';
-import { Background, Controls, MarkerType, ReactFlow, ViewportPortal, type EdgeTypes, type NodeTypes } from '@xyflow/react';
+import { Background, Controls, MarkerType, ReactFlow, useStore, ViewportPortal, type EdgeTypes, type NodeTypes } from '@xyflow/react';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from 'react';
 import { useGraph } from '@/lib/useGraph';
@@ -49,7 +49,7 @@ export function GraphView() {
   const graph = live.graph;
   const [positions, setPositions] = useState<ReadonlyMap<string, Point>>(EMPTY_POSITIONS);
   const [layingOut, setLayingOut] = useState(false);
-  const [zoom, setZoom] = useState<'near' | 'out' | 'far'>('near');
+  const [zoom, setZoom] = useState<Band>('near');
   const zoomedOut = zoom !== 'near';
   const [hover, setHover] = useState<Hover | null>(null);
   const layoutRun = useRef(0);
@@ -164,7 +164,6 @@ export function GraphView() {
               onNodeMouseLeave={onLeave}
               onEdgeMouseEnter={onEdgeEnter}
               onEdgeMouseLeave={onLeave}
-              onMove={(_, vp) => setZoom(vp.zoom < 0.25 ? 'far' : vp.zoom < 0.5 ? 'out' : 'near')}
               nodesDraggable={false}
               nodesConnectable={false}
               edgesFocusable={false}
@@ -183,6 +182,7 @@ export function GraphView() {
               {/* The dot grid repaints on every pan frame: only on graphs small enough not to mind. */}
               {visible.nodes.length <= 150 ? <Background gap={24} /> : null}
               <Controls showInteractive={false} />
+              <ZoomBand onChange={setZoom} />
             </ReactFlow>
             {layingOut ? <p className="graph-note">Laying out…</p> : null}
           </section>
@@ -201,6 +201,18 @@ export function GraphView() {
       ) : null}
     </div>
   );
+}
+
+type Band = 'near' | 'out' | 'far';
+
+/**
+ * Reports the zoom band whenever the viewport crosses one — user pans and zooms, and fitView
+ * alike (onMove does not fire for fitView, and a fitted 500-node graph must start in overview).
+ */
+function ZoomBand({ onChange }: { onChange: (band: Band) => void }) {
+  const band = useStore((s): Band => (s.transform[2] < 0.25 ? 'far' : s.transform[2] < 0.5 ? 'out' : 'near'));
+  useEffect(() => onChange(band), [band, onChange]);
+  return null;
 }
 
 /** React Flow nodes, one object per (record, position): unchanged nodes keep their identity, so React Flow skips them. */
