@@ -10,6 +10,7 @@ import type { Instance, Service } from '../../protocol/model';
 import { TrafficPolicy } from '../../protocol/traffic';
 import { check, instance, service } from '../../test/fixtures';
 import { XdsResourceCache } from './xdsResourceCache';
+import { SDK_DEFAULTS, clusterPolicy, clusterPolicyFields } from './clusterPolicy';
 import { healthStatus, listenerNames, serviceResources, type ResourceSpec } from './xdsResources';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -54,7 +55,7 @@ describe('serviceResources: shapes', () => {
     });
   });
 
-  it('without a policy: one route to one EDS cluster holding every instance (round robin, no outlier detection)', () => {
+  it('without a policy: one route to one EDS cluster holding every instance (round robin, the SDK’s breaker as outlier detection)', () => {
     const r = serviceResources(payment(fleet()), true);
     expect(r.route).toBe('prod/dc1/payment');
     expect(of(r.resources, 'route')[0]!.message).toEqual({
@@ -63,9 +64,16 @@ describe('serviceResources: shapes', () => {
     });
     const clusters = of(r.resources, 'cluster');
     expect(clusters.map((c) => c.message)).toEqual([
-      { name: 'prod/dc1/payment', type: 'EDS', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'prod/dc1/payment' }, lb_policy: 'ROUND_ROBIN', connect_timeout: { seconds: 5 } },
+      {
+        name: 'prod/dc1/payment',
+        type: 'EDS',
+        eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'prod/dc1/payment' },
+        lb_policy: 'ROUND_ROBIN',
+        outlier_detection: clusterPolicyFields(SDK_DEFAULTS).outlier_detection,
+        connect_timeout: { seconds: 5 },
+      },
     ]);
-    expect(clusters[0]!.message).not.toHaveProperty('outlier_detection');
+    expect(clusters[0]!.message).not.toHaveProperty('load_balancing_policy');
     const [cla] = of(r.resources, 'endpoint');
     expect(cla!.message).toEqual({
       cluster_name: 'prod/dc1/payment',
@@ -155,15 +163,59 @@ describe('health → endpoint health_status', () => {
   });
 });
 
-describe('not in the builder yet', () => {
-  // Neither the traffic policy nor the model carries a balancing strategy or breaker settings
-  // (they are SDK client options), so every cluster is ROUND_ROBIN without outlier_detection.
-  it.todo('strategy → lb_policy (round-robin → ROUND_ROBIN, least-request → LEAST_REQUEST, random → RANDOM)');
+describe('balancing and outlier detection as the service declares them', () => {
+  const declaring = (meta: Record<string, string>, tags: string[] = []) =>
+    payment(fleet().map((i, n) => ({ ...i, meta: n < 2 ? meta : {}, tags: n < 2 ? [...i.tags, ...tags] : i.tags })));
+  const cluster = (svc: Service): Json => of(serviceResources(svc, true).resources, 'cluster')[0]!.message;
+
+  it('least request (Consul meta): Envoy takes least_request, gRPC falls through to round robin over localities', () => {
+    const c = cluster(declaring({ switchboard_lb: 'least-outstanding' }));
+    expect(c.lb_policy).toBe('ROUND_ROBIN');
+    const [first, fallback] = c.load_balancing_policy.policies;
+    expect(first.typed_extension_config.typed_config).toEqual({ '@any': 'type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest', choice_count: { value: 2 } });
+    expect(fallback.typed_extension_config.typed_config['@any']).toBe('type.googleapis.com/envoy.extensions.load_balancing_policies.wrr_locality.v3.WrrLocality');
+    expect(fallback.typed_extension_config.typed_config.endpoint_picking_policy.policies[0].typed_extension_config.name).toBe('envoy.load_balancing_policies.round_robin');
+  });
+
+  it('random (Kubernetes pod label, seen as a tag) and the majority wins over a stray value', () => {
+    const svc = declaring({}, ['switchboard.dev/lb=random']);
+    svc.instances[2] = { ...svc.instances[2]!, meta: { switchboard_lb: 'power-of-two' } };
+    expect(clusterPolicy(svc).balancing).toBe('random');
+    expect(cluster(svc).load_balancing_policy.policies[0].typed_extension_config.name).toBe('envoy.load_balancing_policies.random');
+  });
+
+  it('breaker settings → outlier_detection: consecutive_5xx for Envoy, failure percentage for gRPC, ejection time from the cool-down', () => {
+    const od = cluster(declaring({ switchboard_breaker_failures: '3', switchboard_breaker_error_rate: '20', switchboard_breaker_cooldown_ms: '1500' })).outlier_detection;
+    expect(od).toEqual({
+      consecutive_5xx: { value: 3 },
+      enforcing_consecutive_5xx: { value: 100 },
+      interval: { seconds: 10, nanos: 0 },
+      base_ejection_time: { seconds: 1, nanos: 500_000_000 },
+      max_ejection_percent: { value: 100 },
+      enforcing_success_rate: { value: 0 },
+      failure_percentage_threshold: { value: 20 },
+      enforcing_failure_percentage: { value: 100 },
+      failure_percentage_minimum_hosts: { value: 1 },
+      failure_percentage_request_volume: { value: 50 },
+    });
+    const off = cluster(declaring({ switchboard_breaker_error_rate: 'off' })).outlier_detection;
+    expect(off.enforcing_failure_percentage).toEqual({ value: 0 });
+    expect(off).not.toHaveProperty('failure_percentage_threshold');
+  });
+
+  it('values that do not parse are ignored: the SDK defaults apply', () => {
+    for (const meta of <Record<string, string>[]>[{ switchboard_lb: 'fastest' }, { switchboard_breaker_failures: '0' }, { switchboard_breaker_failures: '2.5' }, { switchboard_breaker_error_rate: '150' }, { switchboard_breaker_cooldown_ms: '-1' }, { switchboard_breaker_cooldown_ms: '' }]) {
+      expect(clusterPolicy(declaring(meta))).toEqual(SDK_DEFAULTS);
+    }
+  });
+
   // Found by the hostile-policy property: weights that give no real subset anything (never a
-  // decoded policy — those sum to 100 — but a hand-written one) yield weighted_clusters with no
-  // clusters, which gRPC NACKs; routing to the first subset's cluster (or none) would be safer.
-  it.todo('a policy whose real subsets all weigh 0 → a plain cluster route, not empty weighted_clusters');
-  it.todo('breaker settings (consecutiveFailures, open duration) → outlier_detection (consecutive_5xx, base_ejection_time)');
+  // decoded policy — those sum to 100 — but a hand-written one) gave an empty weighted_clusters,
+  // which gRPC refuses along with the whole route.
+  it('a policy whose real subsets all weigh 0 → a plain route to the first subset, not empty weighted_clusters', () => {
+    const p = { ...policy({ blue: 0, green: 0 }), weights: { blue: 0, green: 0 } } as TrafficPolicy;
+    expect(routeAction(serviceResources(payment(fleet(), p), true).resources)).toEqual({ cluster: 'prod/dc1/payment#blue' });
+  });
 });
 
 // ---- properties ----
@@ -182,9 +234,7 @@ const hostilePolicy = fc
     names: fc.uniqueArray(subsetName, { minLength: 1, maxLength: 3 }),
     weights: fc.dictionary(fc.constantFrom('blue', 'green', 'canary', 'ghost', '__proto__', 'constructor', 'toString', 'hasOwnProperty'), fc.oneof(fc.integer({ min: -50, max: 150 }), fc.constant(Number.NaN)), { maxKeys: 5 }),
   })
-  .map(({ names, weights }) => ({ ...policy({}, [], Object.fromEntries(names.map((n) => [n, { tags: [n] }]))), weights }) as TrafficPolicy)
-  // Some real subset carries weight (see the todo below for a policy where none does).
-  .filter((p) => Object.keys(p.subsets).some((n) => Object.hasOwn(p.weights, n) && p.weights[n]! > 0));
+  .map(({ names, weights }) => ({ ...policy({}, [], Object.fromEntries(names.map((n) => [n, { tags: [n] }]))), weights }) as TrafficPolicy);
 const instances = fc.array(
   fc.record({ tag: fc.constantFrom('blue', 'green', 'canary', 'constructor', 'x'), host: fc.integer({ min: 1, max: 4 }), health: fc.constantFrom('passing', 'warning', 'critical') }),
   { maxLength: 8 },

@@ -9,7 +9,8 @@
  *   subsets' clusters by the policy's weights (weighted_clusters, subsets at 0 left out); without a
  *   policy, the one cluster.
  * - Cluster `source/scope/name` (no policy) or `source/scope/name#subset` per subset: EDS over ADS,
- *   round robin.
+ *   balancing and outlier detection as the service declares them (clusterPolicy.ts; the SDK's
+ *   defaults otherwise: round robin, eject after 5 consecutive failures or 50 % errors, 5 s).
  * - ClusterLoadAssignment per cluster (same name): every instance in the subset (inSubset), one
  *   locality (region = source, zone = scope), health passing → HEALTHY, warning → DEGRADED,
  *   critical → UNHEALTHY, unknown → UNKNOWN, on the policy's drain list → DRAINING.
@@ -21,6 +22,7 @@ import { isIP } from 'node:net';
 import type { Instance, Service } from '../../protocol/model';
 import { inSubset, isDrained, weightOf } from '../../protocol/traffic';
 import { XDS_TYPE_URLS, type XdsResourceType } from '../../protocol/xds';
+import { clusterPolicy, clusterPolicyFields } from './clusterPolicy';
 
 const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
@@ -99,8 +101,10 @@ export function serviceResources(service: Service, nameIsUnique: boolean): Servi
   }));
 
   const weighted = subsets.filter((s) => s.weight > 0);
+  // No subset with weight (only a hand-written policy can say so): the first cluster rather than
+  // an empty weighted_clusters, which gRPC refuses along with the whole route.
   const action =
-    weighted.length === 1 || !policy
+    weighted.length <= 1 || !policy
       ? { cluster: (weighted[0] ?? subsets[0]!).cluster }
       : { weighted_clusters: { clusters: weighted.map((s) => ({ name: s.cluster, weight: { value: s.weight } })) } };
   resources.push({
@@ -110,6 +114,7 @@ export function serviceResources(service: Service, nameIsUnique: boolean): Servi
   });
 
   const clusters: ClusterSummary[] = [];
+  const lbFields = clusterPolicyFields(clusterPolicy(service));
   for (const s of subsets) {
     resources.push({
       type: 'cluster',
@@ -118,7 +123,7 @@ export function serviceResources(service: Service, nameIsUnique: boolean): Servi
         name: s.cluster,
         type: 'EDS',
         eds_cluster_config: { eds_config: ADS, service_name: s.cluster },
-        lb_policy: 'ROUND_ROBIN',
+        ...lbFields,
         connect_timeout: { seconds: 5 },
       },
     });

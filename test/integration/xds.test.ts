@@ -26,6 +26,13 @@ function policy(blue: number, drain: string[] = []): TrafficPolicy {
   return { version: 1, subsets: { blue: { tags: ['blue'] }, green: { tags: ['green'] } }, weights: { blue, green: 100 - blue }, drain, updatedAt: '2026-11-30T00:00:00Z', updatedBy: 'test', reason: '' };
 }
 
+/**
+ * payment declares least request and its own breaker settings (server/xds/clusterPolicy.ts), so
+ * every cluster these real gRPC clients accept carries a load_balancing_policy list (gRPC has no
+ * least request and must fall through to round robin, not NACK) and outlier detection.
+ */
+const SERVICE_DECLARES = { switchboard_lb: 'least-outstanding', switchboard_breaker_failures: '3', switchboard_breaker_cooldown_ms: '2000' };
+
 describe('xDS control plane with real gRPC xDS clients', () => {
   const store = new TopologyStore();
   const servers: Record<string, PaymentServer> = {};
@@ -37,7 +44,7 @@ describe('xDS control plane with real gRPC xDS clients', () => {
   const publishService = () =>
     store.apply('prod', {
       type: 'service.changed',
-      service: service('prod', 'dc1', 'payment', Object.values(servers).map((s) => instance(`node-1/${s.instanceId}`, { address: '127.0.0.1', port: s.port, tags: [s.instanceId.startsWith('b') ? 'blue' : 'green'], checks: [check(health[s.instanceId] ?? 'passing')] }))),
+      service: service('prod', 'dc1', 'payment', Object.values(servers).map((s) => instance(`node-1/${s.instanceId}`, { address: '127.0.0.1', port: s.port, tags: [s.instanceId.startsWith('b') ? 'blue' : 'green'], meta: SERVICE_DECLARES, checks: [check(health[s.instanceId] ?? 'passing')] }))),
     });
   const setPolicy = (blue: number) => store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: { payment: policy(blue, drain) } });
 
@@ -66,6 +73,13 @@ describe('xDS control plane with real gRPC xDS clients', () => {
     expect(share(counts, 'b')).toBe(1);
     expect(counts.get('b1')).toBeGreaterThan(0);
     expect(counts.get('b2')).toBeGreaterThan(0);
+    // The clusters (least request → round robin fallback, outlier detection) were accepted, not NACKed.
+    const { versions, clients } = xds.clients();
+    expect(versions.cluster).toBeTruthy();
+    for (const c of clients) {
+      expect(c.nacks).toEqual([]);
+      expect(c.subscriptions.find((s) => s.type === 'cluster')?.ackedVersion).toBe(versions.cluster);
+    }
 
     // Canary 80/20 (±3 % over 4,000 calls: > 4 standard deviations).
     setPolicy(80);
