@@ -83,7 +83,10 @@ export class GraphService implements GraphFeed {
   watch(window: GraphWindow): () => void {
     let w = this.windows.get(window);
     if (!w) {
-      w = { watchers: 0, version: 0, graph: EMPTY, history: [], idleTimer: null, lists: null };
+      // Versions start at the clock (ms), not 0: a client resuming against a restarted server, or a
+      // window rebuilt after it idled out, holds a version older than any this state has, so it
+      // gets a snapshot instead of deltas against a graph it never had.
+      w = { watchers: 0, version: Math.floor(this.now()), graph: EMPTY, history: [], idleTimer: null, lists: null };
       this.windows.set(window, w);
       this.update(window, w);
     }

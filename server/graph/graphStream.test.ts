@@ -152,3 +152,21 @@ describe('graph stream over the hub', () => {
     expect(JSON.parse(await got)).toMatchObject({ type: 'error', code: 'bad_request' });
   });
 });
+
+describe('graph versions', () => {
+  it('a window rebuilt after idling out does not accept a resume from its previous life', async () => {
+    const { calls, graph, advance, at } = await setup();
+    const release = graph.watch('1m');
+    calls.ingest(report('o1', 'order-1', 'payment', { 'payment-1': [0, 0] }), at());
+    advance(1000);
+    calls.ingest(report('o1', 'order-1', 'payment', { 'payment-1': [10, 0] }), at());
+    graph.tick();
+    const old = graph.version('1m');
+    release();
+    graph.close();
+    advance(60_000);
+    graph.watch('1m');
+    expect(graph.since('1m', old)).toBeNull();
+    expect(graph.version('1m')).toBeGreaterThan(old);
+  });
+});
