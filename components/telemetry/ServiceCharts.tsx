@@ -30,7 +30,12 @@ export function ServiceCharts({ serviceId, instances }: { serviceId: string; ins
         </label>
       </div>
       {error && <p className="meta">Could not load request metrics: {error.message}</p>}
-      {rows.length === 0 ? (
+      {data?.unavailable ? (
+        // The store could not answer (Prometheus down or refusing): say so rather than draw "no requests".
+        <p className="meta" role="status" data-testid="charts-unavailable">
+          Request metrics are unavailable from the {data.store === 'prometheus' ? 'Prometheus' : 'telemetry'} store: {data.unavailable}
+        </p>
+      ) : rows.length === 0 ? (
         <p className="meta">No requests in the last 15 minutes.</p>
       ) : (
         <div className="charts">
