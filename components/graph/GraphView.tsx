@@ -1,7 +1,7 @@
 'use client';
 import '@xyflow/react/dist/style.css';
 import './graph.css';
-import { Background, Controls, MarkerType, ReactFlow, useStore, ViewportPortal, type EdgeTypes, type NodeTypes } from '@xyflow/react';
+import { Background, Controls, MarkerType, ReactFlow, useStore, ViewportPortal, type EdgeTypes, type NodeTypes, type Viewport } from '@xyflow/react';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from 'react';
 import { useGraph } from '@/lib/useGraph';
@@ -12,7 +12,7 @@ import { EdgePanel } from './EdgePanel';
 import { EdgeOverview } from './EdgeOverview';
 import { EdgeTable } from './EdgeTable';
 import { edgeSeverity, formatMs, formatPercent, formatRps, graphFilterToQuery, parseGraphFilter, visibleGraph, type GraphFilter } from './graphFilter';
-import { layoutAll, placeNew, type Point } from './graphLayout';
+import { fitViewport, layoutAll, placeNew, type Point } from './graphLayout';
 import { ServiceNode, type ServiceFlowNode } from './ServiceNode';
 
 const nodeTypes: NodeTypes = { service: ServiceNode };
@@ -53,6 +53,14 @@ export function GraphView() {
   const zoomedOut = zoom !== 'near';
   const [hover, setHover] = useState<Hover | null>(null);
   const layoutRun = useRef(0);
+  const canvasRef = useRef<HTMLElement>(null);
+  /**
+   * The first view, fitted to the first layout before React Flow mounts: its first render is
+   * already at the right zoom (a large graph starts in overview), rather than at 1:1 and then
+   * fitted, which would draw every edge once on the way.
+   */
+  const [initialViewport, setInitialViewport] = useState<Viewport | null>(null);
+  const fitted = useRef(false);
 
   const relayout = useCallback(async () => {
     if (!graph) return;
@@ -67,6 +75,12 @@ export function GraphView() {
     if (run !== layoutRun.current) return;
     setPositions(next);
     setLayingOut(false);
+    if (!fitted.current) {
+      fitted.current = true;
+      const vp = fitViewport(next, canvasRef.current?.clientWidth ?? 1200, canvasRef.current?.clientHeight ?? 700);
+      setZoom(bandOf(vp.zoom));
+      setInitialViewport(vp);
+    }
   }, [graph]);
 
   // The first graph gets a full layout; later nodes are placed beside their neighbours (nothing moves).
@@ -151,8 +165,9 @@ export function GraphView() {
         {filter.table ? (
           <EdgeTable nodes={graph?.nodes ?? new Map()} edges={visible.edges} onSelect={selectEdge} />
         ) : (
-          <section className={`graph-canvas${zoomedOut ? ' zoomed-out' : ''}${zoom === 'far' ? ' far' : ''}`} aria-label={`Service graph: ${visible.nodes.length} services, ${visible.edges.length} call edges. The table of edges (button above) lists the same.`} data-testid="graph-canvas" data-laid-out={positions.size > 0 && !layingOut ? 'true' : 'false'}>
+          <section className={`graph-canvas${zoomedOut ? ' zoomed-out' : ''}${zoom === 'far' ? ' far' : ''}`} aria-label={`Service graph: ${visible.nodes.length} services, ${visible.edges.length} call edges. The table of edges (button above) lists the same.`} data-testid="graph-canvas" ref={canvasRef} data-laid-out={positions.size > 0 && !layingOut ? 'true' : 'false'}>
             {graph && graph.nodes.size === 0 ? <p className="empty">No services yet.</p> : null}
+            {initialViewport ? (
             <ReactFlow<ServiceFlowNode, CallFlowEdge>
               nodes={flowNodes}
               edges={overview ? NO_EDGES : flowEdges}
@@ -169,7 +184,7 @@ export function GraphView() {
               edgesFocusable={false}
               elementsSelectable={false}
               onlyRenderVisibleElements
-              fitView
+              defaultViewport={initialViewport}
               minZoom={0.05}
               maxZoom={2}
               proOptions={{ hideAttribution: true }}
@@ -184,6 +199,7 @@ export function GraphView() {
               <Controls showInteractive={false} />
               <ZoomBand onChange={setZoom} />
             </ReactFlow>
+            ) : null}
             {layingOut ? <p className="graph-note">Laying out…</p> : null}
           </section>
         )}
@@ -205,12 +221,16 @@ export function GraphView() {
 
 type Band = 'near' | 'out' | 'far';
 
+function bandOf(zoom: number): Band {
+  return zoom < 0.25 ? 'far' : zoom < 0.5 ? 'out' : 'near';
+}
+
 /**
  * Reports the zoom band whenever the viewport crosses one — user pans and zooms, and fitView
  * alike (onMove does not fire for fitView, and a fitted 500-node graph must start in overview).
  */
 function ZoomBand({ onChange }: { onChange: (band: Band) => void }) {
-  const band = useStore((s): Band => (s.transform[2] < 0.25 ? 'far' : s.transform[2] < 0.5 ? 'out' : 'near'));
+  const band = useStore((s): Band => bandOf(s.transform[2]));
   useEffect(() => onChange(band), [band, onChange]);
   return null;
 }

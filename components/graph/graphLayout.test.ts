@@ -42,3 +42,14 @@ describe('placeNew', () => {
     expect(out.get('d')!.y).toBeGreaterThan(out.get('b')!.y);
   });
 });
+
+describe('fitViewport', () => {
+  it('centres every node in the canvas, never past 1.5:1', async () => {
+    const { fitViewport } = await import('./graphLayout');
+    const vp = fitViewport(new Map([['a', { x: 0, y: 0 }], ['b', { x: 1000, y: 500 }]]), 1200, 700);
+    expect(vp.zoom).toBeLessThan(1);
+    // The box's centre lands on the canvas' centre.
+    expect(vp.x + ((1000 + NODE_WIDTH) / 2) * vp.zoom).toBeCloseTo(600);
+    expect(fitViewport(new Map([['a', { x: 0, y: 0 }]]), 1200, 700).zoom).toBe(1.5);
+  });
+});

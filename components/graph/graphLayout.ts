@@ -145,3 +145,21 @@ export function placeNew(placed: ReadonlyMap<string, Point>, newIds: readonly st
   }
   return out;
 }
+
+/** The viewport (React Flow's x, y, zoom) that shows every placed node in a `width` × `height` canvas, at most 1.5:1. */
+export function fitViewport(positions: ReadonlyMap<string, Point>, width: number, height: number): { x: number; y: number; zoom: number } {
+  if (positions.size === 0) return { x: 0, y: 0, zoom: 1 };
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (const p of positions.values()) {
+    minX = Math.min(minX, p.x);
+    minY = Math.min(minY, p.y);
+    maxX = Math.max(maxX, p.x + NODE_WIDTH);
+    maxY = Math.max(maxY, p.y + NODE_HEIGHT);
+  }
+  const pad = 0.92;
+  const zoom = Math.min(1.5, Math.max(0.05, Math.min((width * pad) / (maxX - minX), (height * pad) / (maxY - minY))));
+  return { x: (width - (maxX - minX) * zoom) / 2 - minX * zoom, y: (height - (maxY - minY) * zoom) / 2 - minY * zoom, zoom };
+}
