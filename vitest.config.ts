@@ -19,8 +19,9 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
-          // Real Consul agents and servers: one file at a time on a 2-core machine.
-          fileParallelism: false,
+          // Real Consul agents, kube-apiservers and Prometheus: two files at a time on a 2-core
+          // machine (most of a suite's time is spent waiting on TTLs and watches, not CPU).
+          maxWorkers: 2,
           testTimeout: 60_000,
           hookTimeout: 90_000,
         },

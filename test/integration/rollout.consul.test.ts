@@ -110,10 +110,13 @@ afterAll(async () => {
 });
 
 describe('rollouts on Consul', () => {
-  it('elects exactly one leader; the other follows and names it', () => {
-    const modes = replicas.map((r) => r.sb.rolloutController.status('prod'));
-    expect(modes.map((m) => m.mode).sort()).toEqual(['follower', 'leader']);
-    expect(modes.find((m) => m.mode === 'follower')!.holder).toBe(leader()!.name);
+  it('elects exactly one leader; the other follows and names it', async () => {
+    // The second replica may still be reading the lock when the first has taken it ("starting").
+    await vi.waitFor(() => {
+      const modes = replicas.map((r) => r.sb.rolloutController.status('prod'));
+      expect(modes.map((m) => m.mode).sort()).toEqual(['follower', 'leader']);
+      expect(modes.find((m) => m.mode === 'follower')!.holder).toBe(leader()!.name);
+    }, { timeout: 30_000 });
   });
 
   it('refuses bad input naming the field, and viewers', async () => {
