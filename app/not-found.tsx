@@ -4,7 +4,7 @@ export default function NotFound() {
   return (
     <div className="empty">
       <p>There is no page here.</p>
-      <Link href="/">Back to all services</Link>
+      <Link href="/services">Back to all services</Link>
     </div>
   );
 }

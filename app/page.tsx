@@ -1,10 +1,10 @@
 import { Suspense } from 'react';
-import { ServicesView } from '@/components/ServicesView';
+import { LandingView } from '@/components/LandingView';
 
 export default function HomePage() {
   return (
     <Suspense>
-      <ServicesView />
+      <LandingView />
     </Suspense>
   );
 }

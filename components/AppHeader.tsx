@@ -14,7 +14,7 @@ export function AppHeader() {
         Switch<span>board</span>
       </Link>
       <nav aria-label="Views" className="header-nav" style={{ display: 'flex', gap: 14 }}>
-        <Link href="/" aria-current={pathname === '/' ? 'page' : undefined} data-testid="nav-services">
+        <Link href="/services" aria-current={pathname === '/services' || pathname === '/' ? 'page' : undefined} data-testid="nav-services">
           Services
         </Link>
         <Link href="/graph" aria-current={onGraph ? 'page' : undefined} data-testid="nav-graph">

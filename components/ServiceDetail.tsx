@@ -39,7 +39,7 @@ export function ServiceDetail({ id }: { id: string }) {
         <p>
           No service <strong>{rest.join('/')}</strong> in {sourceId} / {scope} right now. It may have been deregistered.
         </p>
-        <Link href="/">Back to all services</Link>
+        <Link href="/services">Back to all services</Link>
       </div>
     );
   }
@@ -48,7 +48,7 @@ export function ServiceDetail({ id }: { id: string }) {
   return (
     <article aria-labelledby="svc-title">
       <div className="crumbs">
-        <Link href="/">Services</Link> / {service.sourceId} / {service.scope}
+        <Link href="/services">Services</Link> / {service.sourceId} / {service.scope}
       </div>
       <div className="svc-head">
         <h1 id="svc-title">{service.name}</h1>

@@ -126,3 +126,19 @@ test('the demo graph: edges, a readiness fault, an error fault, an open breaker,
   await page.getByTestId('nav-graph').click();
   await expect(page).toHaveURL(/\/graph$/);
 });
+
+test('with calls observed, / opens on the graph; list links and the header’s Services still open the list', async ({ page }) => {
+  // The demo has been calling for a while by now (the test above waited for its edges).
+  await page.goto(`${switchboard.url}/`);
+  await expect(page).toHaveURL(`${switchboard.url}/graph`);
+  await expect(new GraphPage(page).canvas).toBeVisible();
+
+  await page.getByTestId('nav-services').click();
+  await expect(page).toHaveURL(`${switchboard.url}/services`);
+  await expect(page.locator(`[data-testid="service-row"][data-service-id="${PAYMENT}"]`)).toBeVisible();
+
+  // A link to a filtered list is a link to the list.
+  await page.goto(`${switchboard.url}/?health=passing`);
+  await expect(page.locator(`[data-testid="service-row"][data-service-id="${ORDER}"]`)).toBeVisible();
+  await expect(page).toHaveURL(`${switchboard.url}/?health=passing`);
+});

@@ -55,7 +55,7 @@ test('a failing release started from the panel rolls back by itself and the pane
   const signIn = new SignInPage(page);
   await signIn.open(switchboard.url);
   await signIn.withToken(switchboard.adminToken());
-  await page.waitForURL(`${switchboard.url}/`);
+  await expect(page.getByTestId('user')).toHaveText(/admin \(admin\)/);
 
   const service = new ServicePage(page);
   await service.open(switchboard.url, 'embedded/dc1/payment');
@@ -74,7 +74,7 @@ test('a failing release started from the panel rolls back by itself and the pane
   await expect(panel.root.getByRole('figure', { name: 'Error % per interval' })).toBeVisible();
   await expectNoAxeViolations(page, 'a failed rollout with its analysis chart');
 
-  await page.goto(`${switchboard.url}/`);
+  await page.goto(`${switchboard.url}/services`);
   await expect(page.locator('[data-testid="service-row"][data-service-id="embedded/dc1/payment"]').getByTestId('badge-rollout')).toHaveText(/rollout failed/);
   await expectNoAxeViolations(page, 'the service list with a failed-rollout badge');
 });

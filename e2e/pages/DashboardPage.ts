@@ -5,7 +5,7 @@ export class DashboardPage {
   constructor(readonly page: Page) {}
 
   async open(baseUrl: string): Promise<void> {
-    await this.page.goto(`${baseUrl}/`);
+    await this.page.goto(`${baseUrl}/services`);
     await expect(this.connection).toHaveAttribute('data-state', 'live');
   }
 
