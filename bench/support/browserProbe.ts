@@ -218,7 +218,8 @@ export async function startSwitchboardProcess(root: string, config: { port: numb
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [...(config.extraNodeArgs ?? []), '--import', 'tsx', 'server/index.ts'], {
     cwd: root,
-    env: { ...process.env, SWITCHBOARD_CONFIG: file, NODE_ENV: 'production', PORT: '', HOST: '' },
+    // MALLOC_ARENA_MAX as `npm start` sets it (package.json).
+    env: { MALLOC_ARENA_MAX: '2', ...process.env, SWITCHBOARD_CONFIG: file, NODE_ENV: 'production', PORT: '', HOST: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   liveServers.add(child);
