@@ -142,3 +142,13 @@ test('with calls observed, / opens on the graph; list links and the header’s S
   await expect(page.locator(`[data-testid="service-row"][data-service-id="${ORDER}"]`)).toBeVisible();
   await expect(page).toHaveURL(`${switchboard.url}/?health=passing`);
 });
+
+test('the graph streams over the page’s one WebSocket, beside the topology', async ({ page }) => {
+  const sockets: string[] = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  const graph = new GraphPage(page);
+  await graph.open(switchboard.url, '?window=15m');
+  await expect(graph.node(PAYMENT)).toBeVisible({ timeout: 30_000 });
+  await expect(graph.edge(`${ORDER}|${INVENTORY}|`)).toHaveCount(1, { timeout: 30_000 });
+  expect(sockets.filter((u) => u.endsWith('/api/ws'))).toHaveLength(1);
+});

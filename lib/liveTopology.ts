@@ -1,7 +1,9 @@
 /**
- * The browser's WebSocket to /api/ws. It subscribes to the summary (react-query key
+ * The browser's one WebSocket to /api/ws. It subscribes to the summary (react-query key
  * ['topology']) and watches the services the page shows (['service', id]); frames are
- * validated, then applied through the pure steps in topologyCache.ts.
+ * validated, then applied through the pure steps in topologyCache.ts. Other streams on the
+ * same socket (the service graph) attach as channels: told when the socket opens so they can
+ * (re)watch, and handed the frames of their types.
  *
  * Renders happen on animation frames: every frame that arrived since the last paint is applied
  * in one go and the cache is written once per key. While the tab is hidden nothing paints, so
@@ -27,6 +29,16 @@ export interface LiveTopologyOptions {
   onNextFrame?: (cb: () => void) => void;
 }
 
+/** Another stream on this connection (lib/liveGraph.ts). */
+export interface LiveChannel {
+  /** The frame types it takes, e.g. `graph` and `graph.delta`. */
+  readonly frameTypes: readonly string[];
+  /** The socket (re)opened: send what starts or resumes the stream. */
+  opened(send: (msg: unknown) => void): void;
+  /** One of its frames, parsed JSON not yet validated (the channel owns its schema). */
+  frame(msg: unknown): void;
+}
+
 export class LiveTopology {
   private ws: WebSocket | null = null;
   private state: ConnectionState = 'connecting';
@@ -43,6 +55,7 @@ export class LiveTopology {
   private stopped = false;
   /** Watched services and how many components show each. */
   private readonly watched = new Map<string, number>();
+  private readonly channels = new Set<LiveChannel>();
   private readonly WS: typeof WebSocket;
   private readonly onNextFrame: (cb: () => void) => void;
 
@@ -90,6 +103,18 @@ export class LiveTopology {
     };
   }
 
+  /** Adds a stream to this connection until the returned detach; it gets `opened` now if the socket is up. */
+  attach(channel: LiveChannel): () => void {
+    this.channels.add(channel);
+    if (this.ws?.readyState === WebSocket.OPEN) channel.opened((msg) => this.send(msg));
+    return () => this.channels.delete(channel);
+  }
+
+  /** For channels: a frame on this connection (dropped while it is down; `opened` resumes). */
+  sendFrame(msg: unknown): void {
+    this.send(msg);
+  }
+
   private setState(state: ConnectionState): void {
     if (state === this.state) return;
     this.state = state;
@@ -113,6 +138,7 @@ export class LiveTopology {
       this.attempt = 0;
       this.send({ type: 'subscribe', sinceRev: this.summaryCache()?.rev, compress: 'gzip' });
       for (const id of this.watched.keys()) this.send({ type: 'watch', serviceId: id, sinceRev: this.serviceCache(id)?.rev });
+      for (const c of this.channels) c.opened((msg) => this.send(msg));
       this.setState('live');
       this.armWatchdog();
     };
@@ -144,12 +170,17 @@ export class LiveTopology {
   }
 
   private receive(text: string): void {
-    let parsed;
+    let json: unknown;
     try {
-      parsed = ServerMessage.safeParse(JSON.parse(text));
+      json = JSON.parse(text);
     } catch {
       return;
     }
+    const type = (json as { type?: unknown } | null)?.type;
+    for (const c of this.channels) {
+      if (typeof type === 'string' && c.frameTypes.includes(type)) return c.frame(json);
+    }
+    const parsed = ServerMessage.safeParse(json);
     if (!parsed.success) return;
     if (this.pending.length >= MAX_PENDING) {
       this.pending = [];
