@@ -4,6 +4,7 @@ import type { SourceStatus } from '@/protocol/model';
 import { timeAgo } from '@/lib/timeAgo';
 import { useNow } from '@/lib/useNow';
 import { useTopology } from '@/lib/useTopology';
+import { XdsStatusChip } from './XdsStatusChip';
 
 /** One chip per registry: state, time since the last good sync, and the last error. */
 export function SourceStatusStrip() {
@@ -16,6 +17,7 @@ export function SourceStatusStrip() {
       {data.sources.map((s) => (
         <SourceChip key={s.id} source={s} now={now} />
       ))}
+      <XdsStatusChip />
     </nav>
   );
 }
