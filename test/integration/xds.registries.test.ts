@@ -148,7 +148,9 @@ function meshScenario(name: string, registry: () => Registry): void {
       // Back on the same xDS port: the clients reconnect, resync, and follow the next flip.
       await start();
       await group.connected();
-      await group.synced(['listener', 'route', 'cluster', 'endpoint']);
+      // A fresh process re-reads its registry first (a kube-apiserver sharing CI's two cores
+      // with another suite can take a while), so the first full set of versions may come late.
+      await group.synced(['listener', 'route', 'cluster', 'endpoint'], 90_000);
       await change({ weights: { blue: 100, green: 0 }, reason: 'back to blue' });
       counts = await group.sample(300);
       expect([...counts.keys()]).toEqual(['b2']);
