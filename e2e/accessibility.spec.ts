@@ -40,9 +40,11 @@ async function serviceReady(service: ServicePage): Promise<void> {
   await expect(service.page.locator('[data-testid="instance-row"]')).toHaveCount(5);
 }
 
+/** Signs in and opens the list (`/` may open on the graph once the demo's calls are reported). */
 async function signIn(page: Page): Promise<void> {
   await page.goto(`${switchboard.url}/signin#token=${token}`);
   await expect(page.getByTestId('user')).toHaveText(/admin \(admin\)/);
+  await new DashboardPage(page).open(switchboard.url);
 }
 
 for (const scheme of ['light', 'dark'] as const) {

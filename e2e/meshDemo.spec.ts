@@ -64,6 +64,8 @@ async function signIn(page: Page): Promise<void> {
 test('the Mesh panel lists the demo’s gRPC client, and the canary slider moves its gRPC calls', async ({ page }) => {
   await signIn(page);
   const dashboard = new DashboardPage(page);
+  // `/` may open on the graph once the demo's calls are reported: the list is /services.
+  await dashboard.open(switchboard.url);
   // Eleven demo processes start through tsx: on a busy 2-core machine that takes a while.
   await expect(dashboard.count(SERVICE, 'passing')).toHaveText('5', { timeout: 90_000 });
   const stats = await callerStats();

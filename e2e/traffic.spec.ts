@@ -69,6 +69,8 @@ async function signIn(page: Page): Promise<void> {
 test('canary slider to 20%, flip with zero failed requests, roll back, drain — all through the gateway', async ({ page }) => {
   await signIn(page);
   const dashboard = new DashboardPage(page);
+  // `/` may open on the graph once the demo's calls are reported: the list is /services.
+  await dashboard.open(switchboard.url);
   await expect(dashboard.count('embedded/dc1/payment', 'passing')).toHaveText('5', { timeout: 30_000 });
   await dashboard.service('embedded/dc1/payment').getByRole('link').click();
 
