@@ -2,12 +2,9 @@
 import { useQuery } from '@tanstack/react-query';
 import { useRouter, useSearchParams } from 'next/navigation';
 import { useEffect } from 'react';
-import { z } from 'zod';
 import { getJson } from '@/lib/api';
+import { ObservedCalls } from '@/protocol/graph';
 import { ServicesView } from './ServicesView';
-
-/** All `/` needs to know: were calls observed in the last 15 minutes? */
-const ObservedCalls = z.object({ edges: z.array(z.unknown()) });
 
 /**
  * `/` opens on the service graph once there is telemetry to draw (a picture first, as an SRE
@@ -22,12 +19,13 @@ export function LandingView() {
   const listLinked = params.size > 0;
   const { data, isPending } = useQuery({
     queryKey: ['landing', 'observed-calls'],
-    queryFn: () => getJson('/api/graph?window=15m', ObservedCalls),
+    // Were calls observed in the last 15 minutes? A read of the call samples, not a graph build.
+    queryFn: async () => (await getJson('/api/graph/observed?window=15m', ObservedCalls)) as ObservedCalls,
     enabled: !listLinked,
     retry: false,
     staleTime: Infinity,
   });
-  const toGraph = !listLinked && (data?.edges.length ?? 0) > 0;
+  const toGraph = !listLinked && data?.observed === true;
   useEffect(() => {
     if (toGraph) router.replace('/graph');
   }, [toGraph, router]);

@@ -95,72 +95,60 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
       ),
     );
   };
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  /** Starts one demo process; resolves once it has announced `count` registrations on stdout. */
+  const spawnDemo = (label: string, file: string, env: Record<string, string>, count: number, instance: (msg: Record<string, unknown>, pid: number) => DemoInstance) =>
+    new Promise<DemoInstance[]>((ok, fail) => {
+      // IPC lets the child notice if we die without stopping it.
+      const child = spawn(process.execPath, ['--import', tsxLoader, file], { env: { ...process.env, DEMO_REGISTRY: options.registryAddr, ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+      children.push(child);
+      const timer = setTimeout(() => fail(new Error(`demo ${label} did not register within ${startTimeoutMs} ms`)), startTimeoutMs);
+      child.once('exit', (code) => fail(new Error(`demo ${label} exited (${code}) before registering`)));
+      const up: DemoInstance[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let msg: Record<string, unknown>;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          return;
+        }
+        options.onLog?.(msg);
+        if (msg.event !== 'registered') return;
+        up.push(instance(msg, child.pid!));
+        if (up.length === count) {
+          clearTimeout(timer);
+          ok(up);
+        }
+      });
+    });
   try {
-    const instances = await Promise.all(
-      (options.specs ?? DEMO_FLEET).map(
-        (spec) =>
-          new Promise<DemoInstance>((ok, fail) => {
-            const child = spawn(process.execPath, ['--import', tsxLoader, serviceFile], {
-              env: {
-                ...process.env,
-                DEMO_NAME: spec.name,
-                DEMO_ID: spec.id,
-                DEMO_TAGS: spec.tags.join(','),
-                DEMO_COLOR: spec.color ?? '',
-                DEMO_REGISTRY: options.registryAddr,
-                DEMO_DOWNSTREAM: (spec.downstream ?? []).join(','),
-                DEMO_REPORT_URL: options.report?.url ?? '',
-                DEMO_REPORT_TOKEN: options.report?.token ?? '',
-                DEMO_RELEASE: spec.release ?? (spec.color === 'green' ? green : 'good'),
-              },
-              // IPC lets the child notice if we die without stopping it.
-              stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-            });
-            children.push(child);
-            const timer = setTimeout(() => fail(new Error(`demo ${spec.id} did not register within ${options.startTimeoutMs ?? 30_000} ms`)), options.startTimeoutMs ?? 30_000);
-            child.once('exit', (code) => fail(new Error(`demo ${spec.id} exited (${code}) before registering`)));
-            createInterface({ input: child.stdout! }).on('line', (line) => {
-              let msg: Record<string, unknown>;
-              try {
-                msg = JSON.parse(line);
-              } catch {
-                return;
-              }
-              options.onLog?.(msg);
-              if (msg.event === 'registered') {
-                clearTimeout(timer);
-                const port = Number(msg.port);
-                ok({ id: spec.id, name: spec.name, port, tags: spec.tags, url: `http://127.0.0.1:${port}`, pid: child.pid! });
-              }
-            });
-          }),
-      ),
-    );
+    const instances = (
+      await Promise.all(
+        (options.specs ?? DEMO_FLEET).map((spec) =>
+          spawnDemo(
+            spec.id,
+            serviceFile,
+            {
+              DEMO_NAME: spec.name,
+              DEMO_ID: spec.id,
+              DEMO_TAGS: spec.tags.join(','),
+              DEMO_COLOR: spec.color ?? '',
+              DEMO_DOWNSTREAM: (spec.downstream ?? []).join(','),
+              DEMO_REPORT_URL: options.report?.url ?? '',
+              DEMO_REPORT_TOKEN: options.report?.token ?? '',
+              DEMO_RELEASE: spec.release ?? (spec.color === 'green' ? green : 'good'),
+            },
+            1,
+            (msg, pid) => ({ id: spec.id, name: spec.name, port: Number(msg.port), tags: spec.tags, url: `http://127.0.0.1:${Number(msg.port)}`, pid }),
+          ),
+        ),
+      )
+    ).flat();
     if (options.mesh) {
       const spawnMesh = (file: string, name: string, tags: string[], count: number, extra: Record<string, string>) =>
-        new Promise<DemoInstance[]>((ok, fail) => {
-          const child = spawn(process.execPath, ['--import', tsxLoader, file], { env: { ...process.env, DEMO_REGISTRY: options.registryAddr, ...extra }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-          children.push(child);
-          const timer = setTimeout(() => fail(new Error(`demo ${name} did not register within ${options.startTimeoutMs ?? 30_000} ms`)), options.startTimeoutMs ?? 30_000);
-          child.once('exit', (code) => fail(new Error(`demo ${name} exited (${code}) before registering`)));
-          const up: DemoInstance[] = [];
-          createInterface({ input: child.stdout! }).on('line', (line) => {
-            let msg: Record<string, unknown>;
-            try {
-              msg = JSON.parse(line);
-            } catch {
-              return;
-            }
-            options.onLog?.(msg);
-            if (msg.event !== 'registered') return;
-            const port = Number(msg.port);
-            const id = String(msg.id);
-            up.push({ id, name, port, tags: tags.length ? tags : [DEMO_GRPC_FLEET.find((g) => g.id === id)?.color ?? ''], url: `http://127.0.0.1:${port}`, pid: child.pid! });
-            if (up.length === count) {
-              clearTimeout(timer);
-              ok(up);
-            }
-          });
+        spawnDemo(name, file, extra, count, (msg, pid) => {
+          const id = String(msg.id);
+          return { id, name, port: Number(msg.port), tags: tags.length ? tags : [DEMO_GRPC_FLEET.find((g) => g.id === id)?.color ?? ''], url: `http://127.0.0.1:${Number(msg.port)}`, pid };
         });
       // The callers start once there is something to call, so their first calls already succeed.
       instances.push(...(await spawnMesh(grpcServiceFile, 'payment-grpc', [], DEMO_GRPC_FLEET.length, { DEMO_GRPC_INSTANCES: DEMO_GRPC_FLEET.map((g) => `${g.id}:${g.color}`).join(',') })));

@@ -133,3 +133,7 @@ export const GraphEdgeDetail = z.object({
   ),
 });
 export type GraphEdgeDetail = z.infer<typeof GraphEdgeDetail>;
+
+/** GET /api/graph/observed: whether any call was seen in the window (what `/` opens on). */
+export const ObservedCalls = z.object({ window: GraphWindow, observed: z.boolean() });
+export type ObservedCalls = z.infer<typeof ObservedCalls>;

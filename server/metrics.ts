@@ -114,12 +114,21 @@ function liveHeapGauge(registry: Registry): void {
     }
   });
   observer.observe({ entryTypes: ['gc'] });
+  readGauge(registry, 'switchboard_heap_live_bytes', 'JS heap in use right after the last full GC (the live set; watch this, not heap used, for leaks)', () => live);
+}
+
+/**
+ * A gauge read at scrape time (`read()` when Prometheus asks), so it is never stale and costs
+ * nothing between scrapes. Registering a name twice keeps the first.
+ */
+export function readGauge(registry: Registry, name: string, help: string, read: () => number): void {
+  if (registry.getSingleMetric(name)) return;
   new Gauge({
-    name: 'switchboard_heap_live_bytes',
-    help: 'JS heap in use right after the last full GC (the live set; watch this, not heap used, for leaks)',
+    name,
+    help,
     registers: [registry],
     collect() {
-      this.set(live);
+      this.set(read());
     },
   });
 }

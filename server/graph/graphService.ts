@@ -160,6 +160,14 @@ export class GraphService implements GraphFeed {
     if (changed) for (const l of this.listeners) l();
   }
 
+  /**
+   * Were any calls observed over `window`? What `/` needs to choose between the graph and the
+   * list: a read of the call samples, not a graph build (nor a watch that keeps rebuilding).
+   */
+  observedCalls(window: GraphWindow): boolean {
+    return this.opts.edges.samples(GRAPH_WINDOW_MS[window], this.now()).length > 0;
+  }
+
   /** The calls between two nodes over a window, per callee instance (and status code). */
   edgeDetail(caller: string, callee: string, window: GraphWindow): GraphEdgeDetail {
     const per = new Map<string, { subset: string | null; requests: number; errors: number; rps: number; latency: number[]; p99: number | null; statuses: Record<string, number> }>();

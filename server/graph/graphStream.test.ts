@@ -144,6 +144,16 @@ describe('graph stream over the hub', () => {
     expect(b.model()!.edges.get('p/dc1/order|p/dc1/payment|blue')).toMatchObject({ errorRate: 0.1 });
   });
 
+  it('observedCalls: false before any call is reported, true after, and without starting a watch', async () => {
+    const { calls, graph, advance, at } = await setup();
+    expect(graph.observedCalls('15m')).toBe(false);
+    calls.ingest(report('o1', 'order-1', 'payment', { 'payment-1': [0, 0] }), at());
+    advance(1000);
+    calls.ingest(report('o1', 'order-1', 'payment', { 'payment-1': [3, 0] }), at());
+    expect(graph.observedCalls('15m')).toBe(true);
+    expect(graph.version('15m')).toBe(0);
+  });
+
   it('answers a graph watch for an unknown window with an error naming the field', async () => {
     const { url } = await setup();
     const c = await client(url);

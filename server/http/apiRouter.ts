@@ -9,7 +9,7 @@ import type { Authenticator } from '../auth/authenticator';
 import { SignInLimiter } from '../auth/signInLimiter';
 import { GATEWAY_PREFIX, type Gateway } from '../gateway/gateway';
 import type { Logger } from '../log';
-import type { Metrics } from '../metrics';
+import { readGauge, type Metrics } from '../metrics';
 import type { TelemetryReader } from '../telemetry/telemetryReader';
 import type { TelemetryStore } from '../telemetry/telemetryStore';
 import type { CallGraphStore } from '../telemetry/callGraphStore';
@@ -101,15 +101,7 @@ export function createApiRouter(deps: ApiRouterDeps): (req: IncomingMessage, res
 /** How much of each bounded resource is in use, beside its limit. */
 function registerResourceGauges(deps: ApiRouterDeps, limiter: SignInLimiter): void {
   const { registry } = deps.metrics;
-  const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
+  const gauge = (name: string, help: string, read: () => number) => readGauge(registry, name, help, read);
   gauge('switchboard_sessions', 'Live browser sessions (bounded by limits.sessions)', () => deps.auth.sessionCount);
   gauge('switchboard_signin_tracked_keys', 'Addresses and user names the sign-in limiter remembers (bounded)', () => limiter.trackedKeys);
   if (deps.telemetry) {

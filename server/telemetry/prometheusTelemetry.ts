@@ -11,7 +11,8 @@
  * Prometheus down, slow or answering garbage: every read rejects with TelemetryUnavailableError
  * naming the problem (routes answer "unavailable"), and breaker badges keep their last views.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { readGauge } from '../metrics';
 import { sdkMetrics } from '../../sdk/promMetrics';
 import {
   CHART_POINTS,
@@ -88,17 +89,7 @@ export class PrometheusTelemetry implements TelemetryReader {
    */
   registerMetrics(registry: Registry): void {
     const stats = this.stats;
-    const gauge = (name: string, help: string, read: () => number) => {
-      if (registry.getSingleMetric(name)) return;
-      new Gauge({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    };
+    const gauge = (name: string, help: string, read: () => number) => readGauge(registry, name, help, read);
     gauge('switchboard_telemetry_prometheus_queries_total', 'PromQL requests sent to the Prometheus telemetry store', () => stats.queries);
     gauge('switchboard_telemetry_prometheus_failures_total', 'Reads from the Prometheus telemetry store that failed (unreachable, error or malformed answer)', () => stats.failures);
     gauge('switchboard_telemetry_prometheus_query_seconds_total', 'Time spent waiting for the Prometheus telemetry store', () => stats.queryMs / 1000);

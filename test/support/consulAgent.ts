@@ -8,7 +8,8 @@
  *   afterAll(() => agent.stop());
  *   await agent.registerService({ ID: 'web-1', Name: 'web', Port: 80, Check: { CheckID: 'web-1-ttl', TTL: '10m' } });
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { spawnTestProcess, type TestProcess } from './testProcess';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,9 +77,6 @@ export interface ConsulAgent {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
 /** The Consul binary, installed on first use by scripts/install-consul.sh (cached under .cache/). */
 export function consulBinary(): string {
   const script = resolve(import.meta.dirname, '..', '..', 'scripts', 'install-consul.sh');
@@ -117,29 +115,14 @@ export async function startConsulAgent(options: ConsulAgentOptions = {}): Promis
   ];
 
   let child: ChildProcess | null = null;
-  let output: string[] = [];
-  const logs = () => output.join('');
-
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // A crashed or interrupted test run must not leave agents behind.
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
+  /** The latest launch (its output stays readable after it stops). */
+  let last: TestProcess | null = null;
+  const logs = () => last?.logs() ?? '';
 
   async function launch(): Promise<void> {
-    output = [];
-    const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    last = spawnTestProcess(bin, args);
+    const c = last.child;
     child = c;
-    live.add(c);
-    const keep = (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.length > 200) output.splice(0, output.length - 200);
-    };
-    c.stdout!.on('data', keep);
-    c.stderr!.on('data', keep);
-    c.once('exit', () => live.delete(c));
     const deadline = Date.now() + startTimeoutMs;
     for (;;) {
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`consul (${datacenter}) exited during start:\n${logs()}`);

@@ -10,7 +10,8 @@
  *   afterAll(() => prom.stop());
  *   await prom.query('sum(switchboard_client_requests_total)');
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { spawnTestProcess, type TestProcess } from './testProcess';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,9 +52,6 @@ export interface PrometheusServer {
   pid(): number | null;
   logs(): string;
 }
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
 
 /** The prometheus binary (promtool beside it), installed on first use. */
 export function prometheusBinary(): string {
@@ -104,28 +102,14 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     ...(options.retention ? [`--storage.tsdb.retention.time=${options.retention}`] : []),
   ];
   let child: ChildProcess | null = null;
-  let output: string[] = [];
-  const logs = () => output.join('');
-
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of live) c.kill('SIGKILL');
-    });
-  }
+  /** The latest launch (its output stays readable after it stops). */
+  let last: TestProcess | null = null;
+  const logs = () => last?.logs() ?? '';
 
   async function launch(): Promise<void> {
-    output = [];
-    const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
+    last = spawnTestProcess(bin, args, { cwd: work });
+    const c = last.child;
     child = c;
-    live.add(c);
-    const keep = (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.length > 200) output.splice(0, output.length - 200);
-    };
-    c.stdout!.on('data', keep);
-    c.stderr!.on('data', keep);
-    c.once('exit', () => live.delete(c));
     const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
     for (;;) {
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`prometheus exited during start:\n${logs()}`);

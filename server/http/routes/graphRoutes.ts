@@ -3,7 +3,7 @@
  * the WebSocket answers) and the calls between two nodes (the edge panel).
  */
 import { z } from 'zod';
-import { GraphEdge, GraphEdgeDetail, GraphNode, GraphWindow } from '../../../protocol/graph';
+import { GraphEdge, GraphEdgeDetail, GraphNode, GraphWindow, ObservedCalls } from '../../../protocol/graph';
 import type { GraphService } from '../../graph/graphService';
 import { HttpError } from '../httpError';
 import { reply, type Route } from '../router';
@@ -39,6 +39,15 @@ export function graphRoutes(graph: GraphService): Route[] {
         } finally {
           release();
         }
+      },
+    },
+    {
+      method: 'GET',
+      path: /^\/api\/graph\/observed$/,
+      permission: 'topology:read',
+      handler: ({ res, query }) => {
+        const window = windowOf(query);
+        reply(res, 200, ObservedCalls, { window, observed: graph.observedCalls(window) });
       },
     },
     {
