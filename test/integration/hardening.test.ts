@@ -106,6 +106,26 @@ describe('finding 1: malformed input is a 4xx, never a 500', () => {
   });
 });
 
+describe('the service graph endpoints: bad queries are a 400 naming the field', () => {
+  it('window, caller and callee are checked; nothing else is built for them', async () => {
+    const cases: [string, string][] = [
+      ['/api/graph?window=1h', 'window: expected one of 1m, 5m, 15m, got "1h"'],
+      ['/api/graph/observed?window=%00', 'window: expected one of 1m, 5m, 15m, got "\u0000"'],
+      ['/api/graph/edge?callee=embedded/dc1/alpha', 'caller: required'],
+      [`/api/graph/edge?caller=${'x'.repeat(5000)}&callee=y`, 'caller: longer than 1024 characters'],
+    ];
+    for (const [path, error] of cases) {
+      const r = await fetch(`${base}${path}`);
+      expect(r.status, path).toBe(400);
+      expect(((await r.json()) as { error: string }).error, path).toBe(error);
+    }
+    // The landing page's question: no calls reported to this control plane, so not observed.
+    expect(await (await fetch(`${base}/api/graph/observed?window=15m`)).json()).toEqual({ window: '15m', observed: false });
+    // Anyone without topology:read (an SDK client token) is refused.
+    expect((await fetch(`${base}/api/graph/observed`, { headers: clientAuth })).status).toBe(403);
+  });
+});
+
 describe('finding 3: telemetry cannot be sent cross-site or grow without bound', () => {
   it('refuses anonymous and cookie callers, whatever the content-type', async () => {
     const report = { clientId: 'x', caller: 'evil', service: 'alpha', instances: [{ id: 'alpha-1', breaker: 'open', requests: 1, errors: 1, latency: [] }] };
