@@ -206,6 +206,20 @@ try {
     await sleep(25);
   }
   log(`source ok ${(startMs / 1000).toFixed(2)} s after spawn`);
+  // A large datacenter is listed from Consul's summary first; its instances are read after
+  // (the source's detail says so meanwhile). Measured apart: when the last instance is in.
+  let loadedMs = startMs;
+  for (const deadline = Date.now() + 300_000; ;) {
+    const { sources } = (await (await fetch(`${server.baseUrl}/api/sources`)).json()) as { sources: { id: string; state: string; detail?: string | null }[] };
+    const s = sources.find((x) => x.id === SOURCE);
+    if (s?.state === 'ok' && !s.detail) {
+      loadedMs = performance.now() - server.spawnedAt;
+      break;
+    }
+    if (Date.now() > deadline) throw new Error('instances not all read within 300 s');
+    await sleep(50);
+  }
+  log(`every instance read ${(loadedMs / 1000).toFixed(2)} s after spawn`);
   await sleep(3000);
   const rssSync = memory(pid).rss;
   const connsSync = tcpConnections(pid, consulPort).size;
@@ -403,7 +417,8 @@ latency is from the flip's \`/v1/txn\` returning. Then flips at 20/s on random i
 
 | measure | before | now | target |
 |---|---|---|---|
-| start → source ok | ${before.start} | ${(startMs / 1000).toFixed(2)} s | ≤ 3 s |
+| start → source ok (every service listed with its health counts) | ${before.start} | ${(startMs / 1000).toFixed(2)} s | ≤ 3 s |
+| start → every instance read | ${before.start} | ${(loadedMs / 1000).toFixed(2)} s | — |
 | server RSS | ${before.rss} | ${mib(rssSync)} after sync; ${mib(rssFlips.rss)} after ${RSS_FLIPS} flips; ${mib(rssEnd.rss)} at the end (peak ${mib(rssEnd.hwm)}) | ≤ 450 MiB, no growth |
 | server CPU per check flip | ${before.cpu} | ${cpuPerFlipAboveBaseline.toFixed(1)} ms above the process's ${(baselineCores * 1000).toFixed(0)} ms/s baseline (measured ${BASELINE_S} s right before, page open); ${cpuPerFlip.toFixed(1)} ms all in | ≤ 10 ms |
 | read from Consul per check flip | — | ${(bytesPerFlip / 1024).toFixed(1)} KiB, ${requestsPerFlip.toFixed(2)} requests (${perEndpoint(rq0e, rq1e)}; ${wire.connections} connections seen) | — |

@@ -43,7 +43,8 @@ export function ServiceDetail({ id }: { id: string }) {
       </div>
     );
   }
-  const counts = healthCounts(service.instances);
+  // Listed from the registry's summary, instances still being read: its counts meanwhile.
+  const counts = service.pending ?? healthCounts(service.instances);
 
   return (
     <article aria-labelledby="svc-title">
@@ -62,7 +63,13 @@ export function ServiceDetail({ id }: { id: string }) {
       <ServiceCharts serviceId={service.id} instances={service.instances} />
       <MeshPanel serviceId={service.id} />
       <h2 className="section-title">Instances</h2>
-      {instances.length === 0 && <div className="empty">This service has no instances.</div>}
+      {service.pending ? (
+        <div className="empty" role="status" data-testid="instances-pending">
+          Reading this service&apos;s instances from the registry…
+        </div>
+      ) : (
+        instances.length === 0 && <div className="empty">This service has no instances.</div>
+      )}
       <div ref={listRef} style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
         {virtualizer.getVirtualItems().map((item) => (
           <div

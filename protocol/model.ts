@@ -76,6 +76,14 @@ export const DnsResolution = z.object({
 });
 export type DnsResolution = z.infer<typeof DnsResolution>;
 
+export const HealthCounts = z.object({
+  passing: z.number().int(),
+  warning: z.number().int(),
+  critical: z.number().int(),
+  unknown: z.number().int(),
+});
+export type HealthCounts = z.infer<typeof HealthCounts>;
+
 /** A service without its instances: what `service.put` deltas carry. */
 export const ServiceHeader = z.object({
   /** `sourceId/scope/name` */
@@ -89,19 +97,17 @@ export const ServiceHeader = z.object({
   traffic: TrafficPolicy.nullable().optional(),
   /** DNS sources only: how and when the name was last resolved. */
   dns: DnsResolution.optional(),
+  /**
+   * Set while the service's instances have not been read yet (a large registry's first sync
+   * lists every service with the registry's own health counts first, then reads instances):
+   * the counts to show meanwhile. Absent once the instances are in.
+   */
+  pending: HealthCounts.optional(),
 });
 export type ServiceHeader = z.infer<typeof ServiceHeader>;
 
 export const Service = ServiceHeader.extend({ instances: z.array(Instance) });
 export type Service = z.infer<typeof Service>;
-
-export const HealthCounts = z.object({
-  passing: z.number().int(),
-  warning: z.number().int(),
-  critical: z.number().int(),
-  unknown: z.number().int(),
-});
-export type HealthCounts = z.infer<typeof HealthCounts>;
 
 /**
  * What the service list needs of one service, and all that every browser receives for it
@@ -180,6 +186,8 @@ export function summarize(header: ServiceHeader, instances: Iterable<Instance>):
     if (drain.length > 0 && isDrained(drain, i.id)) drained += 1;
     if (i.breaker && i.breaker.state !== 'closed') breakersOpen += 1;
   }
+  // Instances not read yet: the registry's counts stand in for them.
+  if (header.pending) Object.assign(counts, header.pending);
   return {
     id: header.id,
     sourceId: header.sourceId,

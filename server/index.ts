@@ -31,16 +31,27 @@ async function main(): Promise<void> {
   const dev = process.argv.includes('--dev');
   const app = next({ dev, dir: root, hostname: config.listen.host, port: config.listen.port });
   const handle = app.getRequestHandler();
-  await app.prepare();
+  // Next prepares while the registries are already being read (a large registry's first sync
+  // takes as long as Next's start); pages wait for it, the API and WebSocket do not.
+  const prepared = app.prepare();
+  prepared.catch(() => undefined); // awaited below, after listen(): a failure still ends the start
   const upgrade = dev ? app.getUpgradeHandler() : undefined;
 
   const switchboard = createSwitchboard({
     config,
     logger,
-    fallback: (req, res) => handle(req, res),
-    fallbackUpgrade: upgrade ? (req, socket, head) => void upgrade(req, socket, head) : undefined,
+    fallback: async (req, res) => {
+      await prepared;
+      return handle(req, res);
+    },
+    fallbackUpgrade: upgrade
+      ? (req, socket, head) => {
+          void prepared.then(() => upgrade(req, socket, head));
+        }
+      : undefined,
   });
   const port = await switchboard.listen();
+  await prepared;
   const url = `http://${config.listen.host}:${port}/`;
   logger.info({ url, config: config.file ?? '(none)' }, 'dashboard ready');
   const admin = switchboard.firstStartCredential;

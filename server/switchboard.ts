@@ -138,7 +138,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       // The source reports the broken kubeconfig; without it there is nothing to write to.
     }
   }
-  const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.service(id) });
+  const traffic = new TrafficService({ storeFor: (id) => trafficStores.get(id) ?? null, service: (id) => store.loaded(id) });
   const telemetry = new TelemetryStore({ maxSeries: config.limits.telemetrySeries });
   const telemetryReader: TelemetryReader = prometheus ?? new BuiltinTelemetryReader(telemetry, callGraph);
   // On our /metrics: how reads from Prometheus go, and the gateway's SDK metrics for Prometheus to scrape.
@@ -162,7 +162,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const rollouts = new RolloutService({
     storeFor: (id) => rolloutStores.get(id) ?? null,
     traffic,
-    service: (id) => store.service(id),
+    service: (id) => store.loaded(id),
     controllerStatus: (id) => rolloutController!.status(id),
     onWrite: (id, r) => {
       store.setRollout(id, { state: r.state, step: r.step, steps: r.steps.length });
@@ -175,7 +175,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     sources: () => [...rolloutStores.keys()].map((id) => ({ id, scopes: store.source(id)?.scopes ?? [] })),
     electorFor: (id) => electors.get(id) ?? null,
     metrics: new TelemetryRolloutMetrics(telemetryReader),
-    service: (id) => store.service(id),
+    service: (id) => store.loaded(id),
     onBadge: (id, badge) => store.setRollout(id, badge),
     logger: logger.child({ component: 'rollouts' }),
     pollMs: options.rollouts?.pollMs,
@@ -291,6 +291,11 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   // With Prometheus as the store, breaker badges follow its breaker series (polled, pushed on change).
   const stopBreakerWatch = prometheus?.watchBreakers((service, views) => store.setBreakers(service, views)) ?? null;
 
+  // A pending service (listed from a registry's summary, instances not read yet) that someone
+  // needs is read ahead by its source.
+  store.onDemand((id) => {
+    for (const source of sources) if (id.startsWith(`${source.id}/`)) source.want?.(id);
+  });
   for (const source of sources) {
     store.addSource({ id: source.id, kind: source.kind, name: source.name, address: source.address });
   }

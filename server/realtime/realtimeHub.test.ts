@@ -109,6 +109,22 @@ describe('RealtimeHub', () => {
     expect(c.gaps()).toBe(0);
   });
 
+  it('opening a pending service (listed, instances not read yet) asks its source for it; the watcher then gets the instances live', async () => {
+    const { store, url } = await setup();
+    store.apply('p', { type: 'scope.synced', scope: 'dc1', services: [{ ...service('p', 'dc1', 'web', []), pending: { passing: 2, warning: 0, critical: 0, unknown: 0 } }] });
+    const asked: string[] = [];
+    store.onDemand((id) => asked.push(id));
+    const c = await connect(url);
+    c.watch('p/dc1/web');
+    await vi.waitFor(() => expect(c.service('p/dc1/web')?.service?.pending).toEqual({ passing: 2, warning: 0, critical: 0, unknown: 0 }));
+    expect(asked).toEqual(['p/dc1/web']);
+    store.apply('p', { type: 'services.changed', services: [web(2)] });
+    await vi.waitFor(() => expect(c.service('p/dc1/web')?.service).toEqual(store.service('p/dc1/web')));
+    expect(c.service('p/dc1/web')?.service?.pending).toBeUndefined();
+    expect(c.service('p/dc1/web')?.service?.instances).toHaveLength(2);
+    expect(c.gaps()).toBe(0);
+  });
+
   it('sends a large list snapshot gzip-compressed to a client that asks, small frames as text', async () => {
     const { store, url } = await setup();
     for (let i = 0; i < 300; i++) store.apply('p', { type: 'service.changed', service: service('p', 'dc1', `svc-${i}`, [instance('n/a')]) });

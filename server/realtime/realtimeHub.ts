@@ -183,6 +183,8 @@ export class RealtimeHub {
             break;
           }
           client.watches.set(msg.serviceId, this.position(msg.sinceRev, (rev) => this.opts.store.serviceSince(msg.serviceId, rev) !== null));
+          // Listed but not read yet (a large registry's first sync): its source reads it now.
+          this.opts.store.demand(msg.serviceId);
           this.scheduleFlush();
           break;
         case 'unwatch':

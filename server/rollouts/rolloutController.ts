@@ -22,7 +22,8 @@ export interface RolloutControllerDeps {
   sources(): { id: string; scopes: string[] }[];
   electorFor(sourceId: string): LeaderElector | null;
   metrics: RolloutMetrics;
-  service(id: string): Service | undefined;
+  /** The service with its instances (a pending one is read first: see TopologyStore.loaded). */
+  service(id: string): Service | undefined | Promise<Service | undefined>;
   /** The list's badge for a service (null: no rollout). Called on change only. */
   onBadge?(serviceId: string, badge: RolloutBadge | null): void;
   logger?: Logger;
@@ -125,8 +126,8 @@ export class RolloutController {
 
   private async drive(id: string, store: RolloutStore, stored: StoredRollout): Promise<void> {
     const r = stored.rollout!;
-    const svc = this.deps.service(id);
-    if (!svc) return;
+    const svc = await this.deps.service(id);
+    if (!svc || svc.pending) return; // pending: its instances are being read; the next pass drives it
     let next: Rollout = r;
     const now = this.now();
     if (r.state === 'Progressing') {

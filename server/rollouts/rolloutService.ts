@@ -24,7 +24,8 @@ export const ROLLOUT_ACTOR = 'rollout';
 export interface RolloutServiceDeps {
   storeFor(sourceId: string): RolloutStore | null;
   traffic: TrafficService;
-  service(id: string): Service | undefined;
+  /** The service with its instances (a pending one is read first: see TopologyStore.loaded). */
+  service(id: string): Service | undefined | Promise<Service | undefined>;
   controllerStatus(sourceId: string): ControllerStatus;
   /** A rollout was written (badge, wake the controller). */
   onWrite?(serviceId: string, rollout: Rollout): void;
@@ -38,14 +39,14 @@ export class RolloutService {
   }
 
   async view(id: string): Promise<RolloutResult<RolloutView>> {
-    const ctx = this.context(id);
+    const ctx = await this.context(id);
     if (!ctx.ok) return ctx;
     const stored = await ctx.value.store.get(ctx.value.svc.scope, ctx.value.svc.name);
     return { ok: true, value: await this.viewOf(ctx.value.svc, stored) };
   }
 
   async start(id: string, body: StartRolloutBody, who: string, ifMatch?: number): Promise<RolloutResult<RolloutView>> {
-    const ctx = this.context(id);
+    const ctx = await this.context(id);
     if (!ctx.ok) return ctx;
     const { svc, store } = ctx.value;
     for (let attempt = 0; ; attempt++) {
@@ -78,7 +79,7 @@ export class RolloutService {
   }
 
   async act(id: string, action: RolloutAction, who: string, reason?: string, ifMatch?: number): Promise<RolloutResult<RolloutView>> {
-    const ctx = this.context(id);
+    const ctx = await this.context(id);
     if (!ctx.ok) return ctx;
     const { svc, store } = ctx.value;
     // Without If-Match the action applies to whatever step the rollout is at: a lost race with
@@ -152,9 +153,10 @@ export class RolloutService {
     };
   }
 
-  private context(id: string): RolloutResult<{ svc: Service; store: RolloutStore }> {
-    const svc = this.deps.service(id);
+  private async context(id: string): Promise<RolloutResult<{ svc: Service; store: RolloutStore }>> {
+    const svc = await this.deps.service(id);
     if (!svc) return { ok: false, error: { code: 'not_found', message: `service "${id}" not found` } };
+    if (svc.pending) return { ok: false, error: { code: 'registry', message: `the instances of "${id}" are still being read from the registry; retry shortly` } };
     const store = this.deps.storeFor(svc.sourceId);
     if (!store) return { ok: false, error: { code: 'invalid', message: `source "${svc.sourceId}" cannot hold rollouts` } };
     return { ok: true, value: { svc, store } };

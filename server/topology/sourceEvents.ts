@@ -7,10 +7,16 @@ import type { Service, SourceKind, SourceState } from '../../protocol/model';
 import type { TrafficPolicy } from '../../protocol/traffic';
 
 export type SourceEvent =
-  /** Authoritative, complete list of services in one scope (datacenter/namespace). Anything absent is gone. */
+  /**
+   * Authoritative, complete list of services in one scope (datacenter/namespace). Anything
+   * absent is gone. A service may be only summarized (`pending` counts, no instances yet): a
+   * large registry's first sync lists every service at once and reads instances after.
+   */
   | { type: 'scope.synced'; scope: string; services: Service[] }
   /** One service changed (full current state of that service, instances included). */
   | { type: 'service.changed'; service: Service }
+  /** Several services changed, applied as one revision (others untouched): e.g. the instances of pending services, read in bulk. */
+  | { type: 'services.changed'; services: Service[] }
   /** One service is gone from the registry. */
   | { type: 'service.removed'; serviceId: string }
   /** Every traffic policy stored in one scope, by service name (complete: absent = none). */
@@ -30,6 +36,11 @@ export interface Source {
   readonly address: string | null;
   /** Begins watching; errors are reported through the sink, never thrown. */
   start(sink: SourceSink): void;
+  /**
+   * Someone needs the instances of a service reported as `pending` (a page opened it, a
+   * data plane asked for it, a traffic change targets it): read it ahead of the bulk read.
+   */
+  want?(serviceId: string): void;
   /** Stops every watch and pending timer; resolves when no request is in flight. */
   stop(): Promise<void>;
 }

@@ -215,3 +215,56 @@ describe('TopologyStore', () => {
     expect(store.service('prod/dc1/pay')?.instances[0]?.breaker).toBeUndefined();
   });
 });
+
+describe('TopologyStore: services listed before their instances are read (pending)', () => {
+  const pending = (name: string, counts = { passing: 14, warning: 0, critical: 1, unknown: 0 }) => ({ ...service('prod', 'dc1', name, []), pending: counts });
+
+  it('lists a pending service with the registry\'s counts, then fills in its instances as one header + instance ops', () => {
+    const store = storeWithSource();
+    store.apply('prod', { type: 'scope.synced', scope: 'dc1', services: [pending('web'), pending('api', { passing: 3, warning: 0, critical: 0, unknown: 0 })] });
+    expect(store.summary('prod/dc1/web')?.counts).toEqual({ passing: 14, warning: 0, critical: 1, unknown: 0 });
+    expect(store.isPending('prod/dc1/web')).toBe(true);
+    expect(store.pendingCount).toBe(2);
+    expect(store.service('prod/dc1/web')).toMatchObject({ instances: [], pending: { critical: 1 } });
+
+    const rev = store.rev;
+    const web = service('prod', 'dc1', 'web', [instance('n1/web-1'), instance('n1/web-2', { checks: [check('critical')] })]);
+    const api = service('prod', 'dc1', 'api', [instance('n1/api-1')]);
+    const delta = store.apply('prod', { type: 'services.changed', services: [web, api] })!;
+    // One revision for the whole batch.
+    expect(delta.rev).toBe(rev + 1);
+    expect(store.pendingCount).toBe(0);
+    expect(store.service('prod/dc1/web')?.pending).toBeUndefined();
+    expect(store.summary('prod/dc1/web')?.counts).toEqual({ passing: 1, warning: 0, critical: 1, unknown: 0 });
+    // A watcher learns the header lost `pending`, then gets the instances; applying the ops rebuilds the service.
+    const ops = delta.services.get('prod/dc1/web')!;
+    expect(ops[0]).toMatchObject({ op: 'service.put', service: { id: 'prod/dc1/web' } });
+    expect(ops[0]!.op === 'service.put' && 'pending' in ops[0]!.service).toBe(false);
+    expect(applyServiceOps({ ...pending('web'), traffic: null }, ops)).toEqual(store.service('prod/dc1/web'));
+  });
+
+  it('demand asks the source only for pending services; loaded() waits for the instances, or gives up after its timeout', async () => {
+    const store = storeWithSource();
+    store.apply('prod', { type: 'scope.synced', scope: 'dc1', services: [pending('web'), service('prod', 'dc1', 'api', [instance('n1/api-1')])] });
+    const asked: string[] = [];
+    store.onDemand((id) => {
+      asked.push(id);
+      // The source answers a moment later.
+      if (id === 'prod/dc1/web') setTimeout(() => store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'web', [instance('n1/web-1')]) }), 5);
+    });
+    store.demand('prod/dc1/api');
+    store.demand('prod/dc1/nope');
+    expect(asked).toEqual([]);
+
+    const web = await store.loaded('prod/dc1/web');
+    expect(asked).toEqual(['prod/dc1/web']);
+    expect(web?.instances.map((i) => i.id)).toEqual(['n1/web-1']);
+    expect(await store.loaded('prod/dc1/api')).toMatchObject({ name: 'api' });
+    expect(await store.loaded('prod/dc1/nope')).toBeUndefined();
+
+    // Nobody answers: after the timeout the service comes back still pending.
+    store.apply('prod', { type: 'service.changed', service: pending('slow') });
+    const slow = await store.loaded('prod/dc1/slow', 20);
+    expect(slow?.pending).toBeDefined();
+  });
+});

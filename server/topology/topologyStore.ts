@@ -82,6 +82,10 @@ export class TopologyStore {
   private readonly historySize: number;
   private readonly historyOps: number;
   private summaryCache: TopologySummary | null = null;
+  /** Services listed with their registry's counts only (see ServiceHeader.pending). */
+  private readonly pendingIds = new Set<string>();
+  /** Asks a service's source to read its instances ahead of the rest (see `demand`). */
+  private demandHandler: ((id: string) => void) | null = null;
 
   constructor(options: TopologyStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
@@ -109,6 +113,48 @@ export class TopologyStore {
   service(id: string): Service | undefined {
     const e = this.entries.get(id);
     return e ? materialize(e) : undefined;
+  }
+
+  /** Whether the service is listed with its registry's counts only, instances not read yet. */
+  isPending(id: string): boolean {
+    return this.pendingIds.has(id);
+  }
+
+  /** How many services are listed without their instances yet. */
+  get pendingCount(): number {
+    return this.pendingIds.size;
+  }
+
+  /** Wires `demand` to the sources (the store itself does no I/O). */
+  onDemand(handler: (id: string) => void): void {
+    this.demandHandler = handler;
+  }
+
+  /** Someone needs this pending service's instances now: its source reads it ahead of its bulk read. */
+  demand(id: string): void {
+    if (this.isPending(id)) this.demandHandler?.(id);
+  }
+
+  /**
+   * The service once its instances are in: asks for it if pending and waits (at most
+   * `timeoutMs`). Undefined when it does not exist; still pending when the wait ran out.
+   */
+  async loaded(id: string, timeoutMs = 10_000): Promise<Service | undefined> {
+    if (this.isPending(id)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        const unsubscribe = this.subscribe((delta) => {
+          if (delta.services.has(id) && !this.isPending(id)) done();
+        });
+        this.demand(id);
+      });
+    }
+    return this.service(id);
   }
 
   summary(id: string): ServiceSummary | undefined {
@@ -229,6 +275,9 @@ export class TopologyStore {
       case 'service.changed':
         this.putService(c, event.service);
         break;
+      case 'services.changed':
+        for (const svc of event.services) this.putService(c, svc);
+        break;
       case 'service.removed':
         if (this.entries.has(event.serviceId)) this.deleteService(c, event.serviceId);
         break;
@@ -346,6 +395,8 @@ export class TopologyStore {
       ids.add(id);
     }
     this.entries.set(id, e);
+    if (e.header.pending) this.pendingIds.add(id);
+    else this.pendingIds.delete(id);
     if (e.summary !== prevSummary) c.summary.push({ op: 'summary.put', service: e.summary });
     c.detail(id).push(...ops);
   }
@@ -354,6 +405,7 @@ export class TopologyStore {
     const e = this.entries.get(id);
     if (!e) return;
     this.entries.delete(id);
+    this.pendingIds.delete(id);
     const ids = this.byName.get(e.header.name);
     ids?.delete(id);
     if (ids?.size === 0) this.byName.delete(e.header.name);
@@ -363,7 +415,7 @@ export class TopologyStore {
 
   private headerFor(svc: Service): ServiceHeader {
     const traffic = this.policies.get(`${svc.sourceId}/${svc.scope}`)?.get(svc.name) ?? null;
-    return { id: svc.id, sourceId: svc.sourceId, scope: svc.scope, name: svc.name, tags: this.interner.tags(svc.tags) as string[], traffic, ...(svc.dns ? { dns: svc.dns } : {}) };
+    return { id: svc.id, sourceId: svc.sourceId, scope: svc.scope, name: svc.name, tags: this.interner.tags(svc.tags) as string[], traffic, ...(svc.dns ? { dns: svc.dns } : {}), ...(svc.pending ? { pending: svc.pending } : {}) };
   }
 
   private commit(c: Commit): Delta | null {
@@ -422,7 +474,7 @@ function withBreaker(reported: Instance, views: Record<string, BreakerView> | un
 }
 
 function sameHeader(a: ServiceHeader, b: ServiceHeader): boolean {
-  return a.id === b.id && a.name === b.name && (a.tags === b.tags || sameJson(a.tags, b.tags)) && sameJson(a.traffic ?? null, b.traffic ?? null) && sameJson(a.dns, b.dns);
+  return a.id === b.id && a.name === b.name && (a.tags === b.tags || sameJson(a.tags, b.tags)) && sameJson(a.traffic ?? null, b.traffic ?? null) && sameJson(a.dns, b.dns) && sameJson(a.pending, b.pending);
 }
 
 function summaryKey(op: SummaryOp): string {

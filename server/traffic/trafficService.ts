@@ -25,7 +25,8 @@ export interface TrafficView extends StoredPolicy {
 export interface TrafficServiceDeps {
   /** The store for a source, or null if that source cannot hold traffic policies. */
   storeFor(sourceId: string): TrafficStore | null;
-  service(id: string): Service | undefined;
+  /** The service with its instances (a pending one is read first: see TopologyStore.loaded). */
+  service(id: string): Service | undefined | Promise<Service | undefined>;
   now?: () => Date;
 }
 
@@ -36,21 +37,21 @@ export class TrafficService {
   }
 
   async view(serviceId: string): Promise<TrafficResult<TrafficView>> {
-    const ctx = this.context(serviceId);
+    const ctx = await this.context(serviceId);
     if (!ctx.ok) return ctx;
     const stored = await ctx.value.store.get(ctx.value.svc.scope, ctx.value.svc.name);
     return { ok: true, value: { ...stored, subsets: subsetHealth(ctx.value.svc, stored.policy) } };
   }
 
   async history(serviceId: string): Promise<TrafficResult<AuditEntry[]>> {
-    const ctx = this.context(serviceId);
+    const ctx = await this.context(serviceId);
     if (!ctx.ok) return ctx;
     return { ok: true, value: await ctx.value.store.history(ctx.value.svc.scope, ctx.value.svc.name) };
   }
 
   /** `ifMatch`: the ModifyIndex the operator saw; without it the current one is used. */
   async change(serviceId: string, change: PolicyChange, who: string, ifMatch?: number): Promise<TrafficResult<TrafficView>> {
-    const ctx = this.context(serviceId);
+    const ctx = await this.context(serviceId);
     if (!ctx.ok) return ctx;
     const { store, svc } = ctx.value;
     const stored = await store.get(svc.scope, svc.name);
@@ -94,7 +95,7 @@ export class TrafficService {
   }
 
   async flip(serviceId: string, who: string, opts: { reason?: string; force?: boolean; ifMatch?: number }): Promise<TrafficResult<TrafficView>> {
-    const ctx = this.context(serviceId);
+    const ctx = await this.context(serviceId);
     if (!ctx.ok) return ctx;
     const { store, svc } = ctx.value;
     const stored = await store.get(svc.scope, svc.name);
@@ -113,7 +114,7 @@ export class TrafficService {
 
   /** "Enable traffic control": a first policy from the instances' tags (blue/green), all weight where it already goes. */
   async enable(serviceId: string, who: string): Promise<TrafficResult<TrafficView>> {
-    const ctx = this.context(serviceId);
+    const ctx = await this.context(serviceId);
     if (!ctx.ok) return ctx;
     const stored = await ctx.value.store.get(ctx.value.svc.scope, ctx.value.svc.name);
     if (stored.policy) return { ok: false, error: { code: 'conflict', message: 'this service already has a traffic policy', current: stored } };
@@ -140,9 +141,10 @@ export class TrafficService {
       .catch(() => undefined);
   }
 
-  private context(serviceId: string): TrafficResult<{ svc: Service; store: TrafficStore }> {
-    const svc = this.deps.service(serviceId);
+  private async context(serviceId: string): Promise<TrafficResult<{ svc: Service; store: TrafficStore }>> {
+    const svc = await this.deps.service(serviceId);
     if (!svc) return { ok: false, error: { code: 'not_found', message: `service "${serviceId}" not found` } };
+    if (svc.pending) return { ok: false, error: { code: 'registry', message: `the instances of "${serviceId}" are still being read from the registry; retry shortly` } };
     const store = this.deps.storeFor(svc.sourceId);
     if (!store) return { ok: false, error: { code: 'invalid', message: `source "${svc.sourceId}" cannot hold traffic policies` } };
     return { ok: true, value: { svc, store } };

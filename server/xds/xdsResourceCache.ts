@@ -84,8 +84,32 @@ export class XdsResourceCache {
     return changes;
   }
 
+  /**
+   * Services a requested resource name may belong to whose instances are not read yet
+   * (see ServiceHeader.pending): the server asks for them, then serves them once read.
+   */
+  pendingServicesFor(type: XdsResourceType, name: string): string[] {
+    if (this.resources[type].has(name)) return [];
+    const candidates = new Set<string>();
+    if (type === 'listener') {
+      for (const id of this.byName.get(name) ?? []) candidates.add(id);
+      // `<name>.<scope>.<source>`, any of them possibly dotted: every split.
+      const parts = name.split('.');
+      for (let i = 1; i < parts.length - 1 && i < 16; i++) {
+        for (let j = i + 1; j < parts.length && j < 17; j++) candidates.add(`${parts.slice(j).join('.')}/${parts.slice(i, j).join('.')}/${parts.slice(0, i).join('.')}`);
+      }
+    } else {
+      // Routes and clusters are named by the service id (`#subset` for a subset's cluster).
+      const hash = name.indexOf('#');
+      candidates.add(hash < 0 ? name : name.slice(0, hash));
+    }
+    return [...candidates].filter((id) => this.topology.service(id)?.pending !== undefined);
+  }
+
   private recompute(id: string, changes: XdsChanges): void {
     const service = this.topology.service(id);
+    // Listed without instances yet: serving it now would send data planes zero endpoints.
+    if (service?.pending) return;
     const prev = this.byService.get(id);
     const produced = new Set<string>();
     if (service) {

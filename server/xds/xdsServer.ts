@@ -28,7 +28,7 @@ export const NODE_TOKEN_FIELD = 'switchboard.token';
 
 export interface XdsServerOptions {
   /** The topology: `service(id)`, every current id, and its deltas. TopologyStore fits. */
-  store: XdsTopology & { subscribe(listener: (delta: Delta) => void): () => void; summarySnapshot(): { services: { id: string }[] } };
+  store: XdsTopology & { subscribe(listener: (delta: Delta) => void): () => void; summarySnapshot(): { services: { id: string }[] }; demand(id: string): void };
   logger: Logger;
   /** @default '127.0.0.1' */
   host?: string;
@@ -289,6 +289,8 @@ export class XdsServer {
       conn.problem(now, sub.error);
       return;
     }
+    // A name whose service is listed but not read yet: have it read now; it is pushed once in.
+    for (const name of sub.names) for (const id of this.cache.pendingServicesFor(type, name)) this.options.store.demand(id);
     if (req.response_nonce !== '' && req.response_nonce === s.sentNonce) {
       s.awaiting = false;
       const detail = req.error_detail;

@@ -378,6 +378,94 @@ async function faultyProxy(target: string) {
   };
 }
 
+/** A fetch that holds the per-node reads (the bulk read) until released, so the pending phase can be watched. */
+function gatedFetch() {
+  const paths: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const fetchFn: typeof fetch = async (input, init) => {
+    const path = new URL(String(input)).pathname;
+    paths.push(path);
+    if (FULL_READ.test(path)) await gate;
+    return fetch(input, init);
+  };
+  return { paths, fetchFn, release };
+}
+
+describe('ConsulSource lists a large datacenter from its summary first (real Consul 1.8.7)', () => {
+  // Observed on 1.8.7 at 10,000 services × 15 on 500 nodes: /v1/internal/ui/services answers in
+  // ~1.2 s of agent CPU (7.8 MB, one row per service with InstanceCount, Nodes, Tags), while
+  // reading every instance (500 × node-services + health/node) costs the agent ~12.8 s of CPU.
+  it('lists every service with counts before any instance is read, reads a wanted one ahead, follows flips, then fills in the rest', async () => {
+    await dc1.registerService({ ID: 'sf-web-1', Name: 'sf-web', Port: 7701, Tags: ['blue'], Check: ttl('sf-web-1') });
+    await dc1.registerService({ ID: 'sf-web-2', Name: 'sf-web', Port: 7702, Tags: ['green'], Check: ttl('sf-web-2', { Status: 'critical' }) });
+    await dc1.registerService({ ID: 'sf-api-1', Name: 'sf-api', Port: 7801, Check: ttl('sf-api-1') });
+    await dc1.registerService({ ID: 'sf-db-1', Name: 'sf-db', Port: 7901, Check: ttl('sf-db-1') });
+    cleanup.push(async () => {
+      for (const id of ['sf-web-1', 'sf-web-2', 'sf-api-1', 'sf-db-1']) await dc1.deregister(id);
+    });
+    const gated = gatedFetch();
+    cleanup.push(async () => gated.release());
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { fetch: gated.fetchFn, summaryFirstAbove: 0 });
+
+    // Listed and ok while no per-node read has been answered: counts from the summary and the check watches.
+    await vi.waitFor(() => expect(w.store.source('c1')?.state).toBe('ok'), WAIT);
+    expect(w.store.source('c1')?.detail).toMatch(/^listed from the registry's summary; reading the instances of \d+ services$/);
+    expect(w.store.summary('c1/dc1/sf-web')).toMatchObject({ tags: ['blue', 'green'], counts: { passing: 1, warning: 0, critical: 1, unknown: 0 } });
+    expect(w.service('dc1', 'sf-web')).toMatchObject({ instances: [], pending: { passing: 1, critical: 1 } });
+    expect(w.store.isPending('c1/dc1/sf-api')).toBe(true);
+    expect(gated.paths).toContain('/v1/internal/ui/services');
+
+    // Someone opens sf-api: it alone is read, ahead of the held bulk read.
+    w.store.onDemand((id) => w.source.want(id));
+    const api = await w.store.loaded('c1/dc1/sf-api', 15_000);
+    expect(api?.pending).toBeUndefined();
+    expect(api?.instances.map((i) => [i.id, i.health])).toEqual([['node-dc1/sf-api-1', 'passing']]);
+    expect(gated.paths.filter((p) => p.startsWith('/v1/health/service/'))).toEqual(['/v1/health/service/sf-api']);
+    expect(w.store.isPending('c1/dc1/sf-db')).toBe(true);
+
+    // A flip on a pending service during the bulk read: that service is read alone, at once.
+    await dc1.failTtl('sf-db-1-ttl', 'disk full');
+    await vi.waitFor(() => expect(w.service('dc1', 'sf-db')?.instances[0]?.health).toBe('critical'), WAIT);
+    expect(w.store.summary('c1/dc1/sf-db')?.counts.critical).toBe(1);
+
+    // The bulk read lands: every service has its instances, the flipped one keeps its newer state.
+    gated.release();
+    await vi.waitFor(() => expect(w.store.pendingCount).toBe(0), WAIT);
+    await vi.waitFor(() => expect(w.store.source('c1')?.detail ?? null).toBeNull(), WAIT);
+    const web = w.service('dc1', 'sf-web')!;
+    expect(web.pending).toBeUndefined();
+    expect(web.instances.map((i) => [i.id, i.health])).toEqual([['node-dc1/sf-web-1', 'passing'], ['node-dc1/sf-web-2', 'critical']]);
+    expect(w.service('dc1', 'sf-db')?.instances[0]?.checks.find((c) => c.id === 'sf-db-1-ttl')).toMatchObject({ status: 'critical', output: 'disk full' });
+    expect(w.store.summary('c1/dc1/sf-web')?.counts).toEqual({ passing: 1, warning: 0, critical: 1, unknown: 0 });
+    expect(w.events.some((e) => e.type === 'services.changed')).toBe(true);
+
+    // And it keeps following changes as usual.
+    await dc1.passTtl('sf-web-2-ttl', 'back');
+    await vi.waitFor(() => expect(w.store.summary('c1/dc1/sf-web')?.counts.passing).toBe(2), WAIT);
+  });
+
+  it('a small datacenter, or one without a usable summary, is read in full before it is listed', async () => {
+    await dc1.registerService({ ID: 'sf-small-1', Name: 'sf-small', Port: 7711, Check: ttl('sf-small-1') });
+    cleanup.push(() => dc1.deregister('sf-small-1'));
+    // Below the threshold (the default, 10,000 instances).
+    const small = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'small');
+    // Summary unusable (malformed): listed after the full read, never pending.
+    const proxy = await faultyProxy(dc1.httpAddr);
+    cleanup.push(() => proxy.close());
+    proxy.state.fault = { path: /^\/v1\/internal\/ui\/services$/, kind: 'malformed' };
+    const broken = watch({ address: proxy.address, datacenters: ['dc1'] }, 'broken', { summaryFirstAbove: 0 });
+    for (const w of [small, broken]) {
+      await vi.waitFor(() => expect(w.store.source(w.source.id)?.state).toBe('ok'), WAIT);
+      expect(w.service('dc1', 'sf-small')?.instances).toHaveLength(1);
+      expect(w.store.pendingCount).toBe(0);
+      // Every event since the start: nothing was ever listed without its instances.
+      expect(w.events.some((e) => (e.type === 'scope.synced' || e.type === 'services.changed') && e.services.some((svc) => svc.pending))).toBe(false);
+      expect(w.events.some((e) => e.type === 'status' && e.detail)).toBe(false);
+    }
+  });
+});
+
 describe('ConsulSource against a hostile or broken upstream', () => {
   it('a 100 MB body or a malformed body → stale with a clear error, last-known-good kept, then recovers', async () => {
     await dc1.registerService({ ID: 'hostile-1', Name: 'hostile', Port: 7601, Check: ttl('hostile-1') });

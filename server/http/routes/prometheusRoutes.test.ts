@@ -66,3 +66,37 @@ describe('GET /api/prometheus/targets', () => {
     console.log(`http_sd for 150,000 instances: ${(bytes / 2 ** 20).toFixed(1)} MiB in ${chunks.length} buffers; first encoding ${Math.round(ms)} ms (yielding), after one check flip ${Math.round(msAgain)} ms`);
   }, 60_000);
 });
+
+describe('GET /api/prometheus/targets while a registry is still being read', () => {
+  it('answers 503 with Retry-After rather than a partial list (Prometheus keeps its last targets on an error)', async () => {
+    const { prometheusRoutes } = await import('./prometheusRoutes');
+    const store = new TopologyStore();
+    store.addSource({ id: 'prod', kind: 'consul', name: 'prod', address: null });
+    store.apply('prod', { type: 'scope.synced', scope: 'dc1', services: [{ ...service('prod', 'dc1', 'web', []), pending: { passing: 3, warning: 0, critical: 0, unknown: 0 } }, service('prod', 'dc1', 'api', [instance('n/api-1')])] });
+    const [route] = prometheusRoutes(store);
+    const call = () => route!.handler({ res: fakeResponse() } as never);
+    await expect(call()).rejects.toMatchObject({ status: 503, headers: { 'retry-after': '5' } });
+    await expect(call()).rejects.toThrow(/the instances of 1 services are still being read/);
+    store.apply('prod', { type: 'services.changed', services: [service('prod', 'dc1', 'web', [instance('n/web-1')])] });
+    const res = fakeResponse();
+    await route!.handler({ res } as never);
+    expect(PrometheusTargets.parse(JSON.parse(res.body())).map((g) => g.labels.service).sort()).toEqual(['api', 'web']);
+  });
+});
+
+/** Just enough of a ServerResponse for the route: the head and the chunks written. */
+function fakeResponse() {
+  const chunks: Buffer[] = [];
+  const res = {
+    writeHead: () => res,
+    cork: () => undefined,
+    uncork: () => undefined,
+    write: (c: Buffer) => (chunks.push(Buffer.from(c)), true),
+    end: (c?: Buffer) => {
+      if (c) chunks.push(Buffer.from(c));
+    },
+    destroyed: false,
+    body: () => Buffer.concat(chunks).toString(),
+  };
+  return res;
+}

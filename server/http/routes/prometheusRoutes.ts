@@ -22,6 +22,7 @@ import type { Instance, Service } from '../../../protocol/model';
 import { drainId, inSubset } from '../../../protocol/traffic';
 import type { TopologyStore } from '../../topology/topologyStore';
 import type { Route } from '../router';
+import { HttpError } from '../httpError';
 
 /** Instance meta naming the port (and path) Prometheus should scrape, when not the service port. */
 export const METRICS_PORT_META = ['metrics_port', 'prometheus_port'] as const;
@@ -39,6 +40,10 @@ export function prometheusRoutes(store: TopologyStore): Route[] {
       path: /^\/api\/prometheus\/targets$/,
       permission: 'topology:read',
       handler: async ({ res }) => {
+        // Half a fleet would make Prometheus drop the other half's targets; an error keeps its last list.
+        if (store.pendingCount > 0) {
+          throw new HttpError('unavailable', `the instances of ${store.pendingCount} services are still being read from their registry; retry shortly`, { headers: { 'retry-after': '5' } });
+        }
         const { chunks, bytes } = await targets.encoded();
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(bytes), 'cache-control': 'no-store' });
         await writeChunks(res, chunks);

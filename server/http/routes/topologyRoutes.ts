@@ -21,14 +21,15 @@ export function topologyRoutes(store: TopologyStore): Route[] {
       method: 'GET',
       path: new RegExp(`^${SERVICE_PATH}$`),
       permission: 'topology:read',
-      handler: ({ res, params: [source, scope, name] }) => {
+      handler: async ({ res, params: [source, scope, name] }) => {
         const id = serviceId(source!, scope!, name!);
-        const service = store.service(id);
+        // A pending service is read ahead; after a short wait it is answered as it is (`pending` counts).
+        const service = await store.loaded(id, 5_000);
         if (!service) throw new HttpError('not_found', `service "${id}" not found`);
         const status = store.source(service.sourceId) ?? null;
         // DNS answers carry no health: show where else each address:port is registered, with that health.
         const links = status?.kind === 'dns' ? Object.fromEntries(service.instances.map((i) => [i.id, store.instancesAt(i.address, i.port, id)])) : {};
-        reply(res, 200, ServiceResponse, { service, counts: healthCounts(service.instances), source: status, links });
+        reply(res, 200, ServiceResponse, { service, counts: service.pending ?? healthCounts(service.instances), source: status, links });
       },
     },
   ];

@@ -2,7 +2,7 @@
  * Consul health entries → the normalized model. Key order follows protocol/model.ts because
  * the topology store diffs by JSON.
  */
-import { aggregateHealth, serviceId, type Check, type Health, type Instance, type Service } from '../../../protocol/model';
+import { aggregateHealth, serviceId, type Check, type Health, type HealthCounts, type Instance, type Service } from '../../../protocol/model';
 import type { HealthCheck, ServiceEntry } from '../../../clients/consul/consulHttp';
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -11,6 +11,11 @@ export function toService(sourceId: string, dc: string, name: string, entries: r
   const instances = entries.map(toInstance).sort((a, b) => byString(a.id, b.id));
   const tags = [...new Set(instances.flatMap((i) => i.tags))].sort(byString);
   return { id: serviceId(sourceId, dc, name), sourceId, scope: dc, name, tags, instances };
+}
+
+/** A service known from the registry's summary only: its counts stand in until its instances are read. */
+export function toPendingService(sourceId: string, dc: string, name: string, tags: readonly string[], pending: HealthCounts): Service {
+  return { id: serviceId(sourceId, dc, name), sourceId, scope: dc, name, tags: [...new Set(tags)].sort(byString), instances: [], pending };
 }
 
 export function toInstance(e: ServiceEntry): Instance {

@@ -43,6 +43,14 @@ export interface ConsulSourceOptions {
    * registry lacks the node endpoints (the embedded registry). @default 'auto'
    */
   fullRead?: 'auto' | 'nodes' | 'services';
+  /**
+   * A datacenter holding more instances than this (by `/v1/internal/ui/services`, read at
+   * start) is listed from that summary first (every service with its health counts, instances
+   * `pending`), and its instances are read in the background; a page, data plane or traffic
+   * change that needs a pending service gets it read ahead. Smaller ones are read in full
+   * before they are listed. 0: always summary first; Infinity: never. @default 10_000
+   */
+  summaryFirstAbove?: number;
   /** Body size caps per kind of read, in bytes; a larger body fails the read (source goes stale). */
   bodyLimits?: Partial<BodyLimits>;
   /** How often `datacenters: 'all'` re-lists datacenters. @default 60_000 */
@@ -83,6 +91,7 @@ export const CONSUL_SOURCE_DEFAULTS = {
   concurrency: 16,
   datacenterRefreshMs: 60_000,
   sweepMinIntervalMs: 15_000,
+  summaryFirstAbove: 10_000,
   /**
    * The blocking query is the rate limiter: a wake is handled at once, and a burst of changes
    * is coalesced into the next answer, at most one request per 25 ms per watch once 3 went
