@@ -1,2 +1,2 @@
 /** Adapters import their input contract from the store that owns it (DESIGN.md "Habits": fences). */
-export type { Source, SourceEvent, SourceSink } from '../topology/sourceEvents';
+export type { CheckPatch, Source, SourceEvent, SourceSink } from '../topology/sourceEvents';

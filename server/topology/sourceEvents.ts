@@ -3,7 +3,7 @@
  * translate the registry's shapes into the normalized model and report through `SourceEvent`s;
  * they never touch the store directly.
  */
-import type { Service, SourceKind, SourceState } from '../../protocol/model';
+import type { Check, Service, SourceKind, SourceState } from '../../protocol/model';
 import type { TrafficPolicy } from '../../protocol/traffic';
 
 export type SourceEvent =
@@ -17,6 +17,12 @@ export type SourceEvent =
   | { type: 'service.changed'; service: Service }
   /** Several services changed, applied as one revision (others untouched): e.g. the instances of pending services, read in bulk. */
   | { type: 'services.changed'; services: Service[] }
+  /**
+   * Checks whose new state the registry sent in full (e.g. Consul's non-passing state lists):
+   * each replaces (or adds) that check on a known instance, which is cheaper for the registry
+   * than re-reading the service. Unknown services or instances are ignored.
+   */
+  | { type: 'checks.changed'; checks: CheckPatch[] }
   /** One service is gone from the registry. */
   | { type: 'service.removed'; serviceId: string }
   /** Every traffic policy stored in one scope, by service name (complete: absent = none). */
@@ -25,6 +31,13 @@ export type SourceEvent =
   | { type: 'scopes.changed'; scopes: string[] }
   /** Health of the source's connection to its registry. `ok` implies a successful sync just now. */
   | { type: 'status'; state: SourceState; error?: string | null; detail?: string | null };
+
+/** One check's full new state on one instance. */
+export interface CheckPatch {
+  serviceId: string;
+  instanceId: string;
+  check: Check;
+}
 
 export type SourceSink = (event: SourceEvent) => void;
 

@@ -268,3 +268,30 @@ describe('TopologyStore: services listed before their instances are read (pendin
     expect(slow?.pending).toBeDefined();
   });
 });
+
+describe('TopologyStore: checks patched from a registry\'s state lists', () => {
+  it('replaces or adds one check on a known instance (health re-derived, one instance op), ignores unknown ones', () => {
+    const store = storeWithSource();
+    store.apply('prod', { type: 'scope.synced', scope: 'dc1', services: [service('prod', 'dc1', 'web', [instance('n1/web-1', { checks: [check('passing', { id: 'serfHealth', nodeLevel: true }), check('passing', { id: 'app' })] }), instance('n1/web-2')])] });
+    const before = store.service('prod/dc1/web')!;
+    const delta = store.apply('prod', {
+      type: 'checks.changed',
+      checks: [
+        { serviceId: 'prod/dc1/web', instanceId: 'n1/web-1', check: check('critical', { id: 'app', output: 'connection refused' }) },
+        { serviceId: 'prod/dc1/web', instanceId: 'n1/web-9', check: check('critical', { id: 'app' }) },
+        { serviceId: 'prod/dc1/nope', instanceId: 'n1/nope-1', check: check('critical') },
+      ],
+    })!;
+    const web1 = store.service('prod/dc1/web')!.instances.find((i) => i.id === 'n1/web-1')!;
+    expect(web1.health).toBe('critical');
+    expect(web1.checks.map((c) => [c.id, c.status, c.output])).toEqual([['serfHealth', 'passing', before.instances[0]!.checks[0]!.output], ['app', 'critical', 'connection refused']]);
+    expect(delta.services.get('prod/dc1/web')).toEqual([{ op: 'instance.put', serviceId: 'prod/dc1/web', instance: web1 }]);
+    expect(delta.summary).toEqual([{ op: 'summary.put', service: expect.objectContaining({ counts: { passing: 1, warning: 0, critical: 1, unknown: 0 } }) }]);
+    // The same state again changes nothing; a new check id is added in order.
+    expect(store.apply('prod', { type: 'checks.changed', checks: [{ serviceId: 'prod/dc1/web', instanceId: 'n1/web-1', check: check('critical', { id: 'app', output: 'connection refused' }) }] })).toBeNull();
+    store.apply('prod', { type: 'checks.changed', checks: [{ serviceId: 'prod/dc1/web', instanceId: 'n1/web-2', check: check('warning', { id: 'aaa' }) }] });
+    const web2 = store.service('prod/dc1/web')!.instances.find((i) => i.id === 'n1/web-2')!;
+    expect(web2.health).toBe('warning');
+    expect(web2.checks.map((c) => c.id)).toEqual(['aaa', 'c1']);
+  });
+});

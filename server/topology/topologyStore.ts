@@ -14,6 +14,7 @@
  */
 import type { DeltaOp, SummaryOp } from '../../protocol/delta';
 import {
+  aggregateHealth,
   summarize,
   type Instance,
   type Service,
@@ -28,7 +29,7 @@ import type { RolloutBadge } from '../../protocol/rollout';
 import type { BreakerView } from '../../protocol/telemetry';
 import { drainId, type TrafficPolicy } from '../../protocol/traffic';
 import { InstanceInterner, sameInstance } from './instanceInterner';
-import type { SourceEvent } from './sourceEvents';
+import type { CheckPatch, SourceEvent } from './sourceEvents';
 
 export interface Delta {
   fromRev: number;
@@ -278,6 +279,9 @@ export class TopologyStore {
       case 'services.changed':
         for (const svc of event.services) this.putService(c, svc);
         break;
+      case 'checks.changed':
+        this.patchChecks(c, event.checks);
+        break;
       case 'service.removed':
         if (this.entries.has(event.serviceId)) this.deleteService(c, event.serviceId);
         break;
@@ -378,6 +382,35 @@ export class TopologyStore {
     if (prev) for (const id of prev.instances.keys()) if (!instances.has(id)) ops.push({ op: 'instance.delete', serviceId: svc.id, instanceId: id });
     if (ops.length === 0) return;
     this.store(c, svc.id, { header: headerChanged ? header : prev!.header, instances, summary: prev?.summary as ServiceSummary }, ops);
+  }
+
+  /** Replaces single checks on known instances: O(patched instances) plus one summary per service. */
+  private patchChecks(c: Commit, patches: readonly CheckPatch[]): void {
+    const byService = new Map<string, CheckPatch[]>();
+    for (const p of patches) {
+      const list = byService.get(p.serviceId);
+      if (list) list.push(p);
+      else byService.set(p.serviceId, [p]);
+    }
+    for (const [id, list] of byService) {
+      const e = this.entries.get(id);
+      if (!e || e.header.pending) continue;
+      const ops: DeltaOp[] = [];
+      for (const p of list) {
+        const old = e.instances.get(p.instanceId);
+        if (!old) continue;
+        const checks = old.checks.filter((x) => x.id !== p.check.id);
+        checks.push(p.check);
+        // The order adapters report checks in: node-level first, then by id.
+        checks.sort((a, b) => Number(b.nodeLevel) - Number(a.nodeLevel) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        const next: Instance = { ...old, health: aggregateHealth(checks), checks };
+        if (sameInstance(old, next)) continue;
+        const stored = this.interner.instance(next);
+        e.instances.set(stored.id, stored);
+        ops.push({ op: 'instance.put', serviceId: id, instance: stored });
+      }
+      if (ops.length > 0) this.store(c, id, e, ops);
+    }
   }
 
   /** Re-derives a stored service after its policy or breaker views changed. */

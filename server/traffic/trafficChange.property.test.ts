@@ -116,7 +116,7 @@ describe('traffic changes on a service whose instances are still being read', ()
     const svc = { ...service('embedded', 'dc1', 'payment', []), pending: { passing: 3, warning: 0, critical: 0, unknown: 0 } };
     const traffic = new TrafficService({ storeFor: () => store, service: async (id) => (id === svc.id ? svc : undefined), now: () => now });
     const before = structuredClone(store.stored);
-    for (const r of [await traffic.flip(svc.id, 'op', {}), await traffic.change(svc.id, { weights: { blue: 50, green: 50 }, force: false }, 'op'), await traffic.enable(svc.id, 'op')]) {
+    for (const r of [await traffic.flip(svc.id, 'op', {}), await traffic.change(svc.id, { weights: { blue: 50, green: 50 }, reason: '', force: false }, 'op'), await traffic.enable(svc.id, 'op')]) {
       expect(r).toEqual({ ok: false, error: { code: 'registry', message: 'the instances of "embedded/dc1/payment" are still being read from the registry; retry shortly' } });
     }
     expect(store.stored).toEqual(before);

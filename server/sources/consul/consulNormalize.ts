@@ -34,7 +34,7 @@ export function toInstance(e: ServiceEntry): Instance {
   };
 }
 
-function toCheck(c: HealthCheck): Check {
+export function toCheck(c: HealthCheck): Check {
   return {
     id: c.CheckID,
     name: c.Name,

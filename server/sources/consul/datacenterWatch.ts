@@ -5,8 +5,8 @@
 import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { KvEntries, parsePolicies, TRAFFIC_KEY_PREFIX } from '../../../clients/consul/trafficKv';
-import type { HealthCounts, Service } from '../../../protocol/model';
-import type { SourceEvent } from '../source';
+import { serviceId, type HealthCounts, type Service } from '../../../protocol/model';
+import type { CheckPatch, SourceEvent } from '../source';
 import {
   BlockingQuery,
   DEFAULT_BACKOFF,
@@ -27,7 +27,7 @@ import {
   type HealthCheck,
   type ServiceEntry,
 } from '../../../clients/consul/consulHttp';
-import { toPendingService, toService } from './consulNormalize';
+import { toCheck, toPendingService, toService } from './consulNormalize';
 import type { ConsulSource } from './consulSource';
 import { CONSUL_SOURCE_DEFAULTS, type BodyLimits, type ConsulSourceOptions } from './consulSourceOptions';
 
@@ -42,6 +42,8 @@ interface CheckRef {
   serviceId: string;
   node: string;
   nodeLevel: boolean;
+  /** The check as the state list carries it: everything the model needs of it. */
+  check: HealthCheck;
 }
 
 /** What the adapter keeps per reported service: two short digests instead of a second copy of the fleet. */
@@ -257,30 +259,47 @@ export class DatacenterWatch {
     const prev = this.states[state];
     const next = new Map<string, CheckRef>();
     for (const c of list) {
-      next.set(`${c.Node}/${c.CheckID}`, { modifyIndex: c.ModifyIndex, serviceName: c.ServiceName, serviceId: c.ServiceID, node: c.Node, nodeLevel: c.ServiceID === '' });
+      next.set(`${c.Node}/${c.CheckID}`, { modifyIndex: c.ModifyIndex, serviceName: c.ServiceName, serviceId: c.ServiceID, node: c.Node, nodeLevel: c.ServiceID === '', check: c });
     }
     this.states[state] = next;
     if (prev && this.synced) {
       const other = this.states[state === 'critical' ? 'warning' : 'critical'];
-      const mark = (ref: CheckRef, changedAt: number) => {
+      const patches: CheckPatch[] = [];
+      const mark = (ref: CheckRef, changedAt: number, patch: boolean) => {
         // A node check (serfHealth) changes the health of every instance on that node.
         if (ref.nodeLevel) this.dirtyNodes.add(ref.node);
-        else if ((this.readAt.get(ref.serviceName) ?? -1) < changedAt) this.dirty.add(ref.serviceName);
+        else if ((this.readAt.get(ref.serviceName) ?? -1) >= changedAt) return; // already in what was read
+        // A check that entered or changed within this list arrives whole: patch it, read nothing
+        // (under churn, a read per flip was most of the agent's CPU). Pending services are read.
+        else if (patch && !this.pending.has(ref.serviceName)) patches.push(this.patchOf(ref));
+        else this.dirty.add(ref.serviceName);
       };
       for (const [key, ref] of next) {
         if (prev.get(key)?.modifyIndex === ref.modifyIndex) continue;
-        mark(ref, ref.modifyIndex);
+        mark(ref, ref.modifyIndex, true);
         // A registration with checks writes service and checks at one raft index.
         this.explained(ref.modifyIndex);
       }
       for (const [key, ref] of prev) {
         if (next.has(key)) continue;
-        // Moved to the other watched state: that watch's answer dates the change.
-        mark(ref, other?.get(key)?.modifyIndex ?? index);
+        // Left this list: passing (its new output is unknown, so the service is read), or moved
+        // to the other watched state, whose answer carries it and dates the change.
+        const moved = other?.get(key);
+        if (moved) mark(moved, moved.modifyIndex, true);
+        else mark(ref, index, false);
         this.explained(index);
       }
+      if (patches.length > 0) this.emit({ type: 'checks.changed', checks: patches });
     }
     return this.round();
+  }
+
+  private patchOf(ref: CheckRef): CheckPatch {
+    return {
+      serviceId: serviceId(this.source.id, this.dc, ref.serviceName),
+      instanceId: `${ref.node}/${ref.serviceId}`,
+      check: toCheck(ref.check),
+    };
   }
 
   private explained(index: number): void {
