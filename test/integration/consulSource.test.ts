@@ -230,8 +230,8 @@ describe('ConsulSource costs O(change) (real Consul 1.8.7)', () => {
   // index and block like /health/state/any (a flip in or out of the state wakes them; while a
   // state is empty, any check write wakes it with an unchanged `[]`). Their entries carry the
   // whole check (Status, Output, Name, Type, ServiceID). So a flip with a healthy fleet costs
-  // two tiny long-poll answers, plus one read of the flipped service when it turns passing.
-  it('a check flip reads at most the flipped service, once', async () => {
+  // two tiny long-poll answers, plus one read of the flipped service's checks when it turns passing.
+  it('a check flip reads at most the flipped service\'s checks, once', async () => {
     for (let i = 1; i <= 3; i++) await dc1.registerService({ ID: `flip-${i}`, Name: 'flip', Port: 7100 + i, Check: ttl(`flip-${i}`) });
     await dc1.registerService({ ID: 'other-1', Name: 'other', Port: 7200, Check: ttl('other-1') });
     cleanup.push(async () => {
@@ -247,10 +247,10 @@ describe('ConsulSource costs O(change) (real Consul 1.8.7)', () => {
     await sleep(300);
 
     // Into a non-passing list, the check arrives whole in the watch's answer: nothing is read.
-    // Out of both lists (passing), its new output is unknown: the service is read, once.
-    // Critical → warning leaves one list and enters the other: read at most once, depending on
-    // which watch answers first.
-    for (const [verb, health, expected] of [['fail', 'critical', [[]]], ['warn', 'warning', [[], ['/v1/health/service/flip']]], ['pass', 'passing', [['/v1/health/service/flip']]]] as const) {
+    // Out of both lists (passing), its new output is unknown: the service's checks are read,
+    // once (not the service: a quarter of the bytes). Critical → warning leaves one list and
+    // enters the other: its checks are read at most once, depending on which watch answers first.
+    for (const [verb, health, expected] of [['fail', 'critical', [[]]], ['warn', 'warning', [[], ['/v1/health/checks/flip']]], ['pass', 'passing', [['/v1/health/checks/flip']]]] as const) {
       const from = counter.paths.length;
       await dc1[`${verb}Ttl`]('flip-2-ttl', `now ${health}`);
       await vi.waitFor(() => expect(inst('flip-2')?.checks.find((c) => c.id === 'flip-2-ttl')).toMatchObject({ status: health, output: `now ${health}` }), WAIT);
@@ -260,6 +260,23 @@ describe('ConsulSource costs O(change) (real Consul 1.8.7)', () => {
       expect(expected.map((e) => JSON.stringify(e)), `${verb}: requests other than the long polls`).toContain(JSON.stringify(reads));
     }
     expect(inst('flip-1')?.health).toBe('passing');
+  });
+
+  // Regression guard for the checks-only read: a critical check that is deregistered leaves the
+  // critical list like one that passed; the checks read no longer has it, so the service is read.
+  it('a critical check that is deregistered disappears from its instance', async () => {
+    await dc1.registerService({ ID: 'gone-1', Name: 'gonecheck', Port: 7150, Check: ttl('gone-1') });
+    await dc1.put('/v1/agent/check/register', { ID: 'gone-1-extra', Name: 'extra', TTL: '10m', ServiceID: 'gone-1', Status: 'critical' });
+    cleanup.push(() => dc1.deregister('gone-1'));
+    const counter = countingFetch();
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { fetch: counter.fetchFn });
+    const checks = () => w.service('dc1', 'gonecheck')?.instances[0]?.checks.map((c) => `${c.id}:${c.status}`);
+    await vi.waitFor(() => expect(checks()).toEqual(['serfHealth:passing', 'gone-1-extra:critical', 'gone-1-ttl:passing']), WAIT);
+    const from = counter.paths.length;
+    await dc1.put('/v1/agent/check/deregister/gone-1-extra');
+    await vi.waitFor(() => expect(checks()).toEqual(['serfHealth:passing', 'gone-1-ttl:passing']), WAIT);
+    expect(w.service('dc1', 'gonecheck')?.instances[0]?.health).toBe('passing');
+    expect(counter.since(from)).toEqual(expect.arrayContaining(['/v1/health/checks/gonecheck', '/v1/health/service/gonecheck']));
   });
 
   // Observed on 1.8.7: registering a passing instance with tags the service already has, or

@@ -82,6 +82,14 @@ export class DatacenterWatch {
   private readonly states: Record<'critical' | 'warning', Map<string, CheckRef> | null> = { critical: null, warning: null };
   private readonly reported = new Map<string, Reported>();
   private readonly dirty = new Set<string>();
+  /**
+   * Checks that left the non-passing lists (passing now, new output unknown), by service:
+   * only that service's checks are read (`/v1/health/checks/:name`, a quarter of a service
+   * read's bytes), unless the service is re-read anyway.
+   */
+  private readonly passed = new Map<string, Set<string>>();
+  /** Whether the registry has `/v1/health/checks/:name`. */
+  private checkReads = true;
   /** Nodes whose node-level checks moved: every service on them is re-read. */
   private readonly dirtyNodes = new Set<string>();
   /** A catalog index that moved since the last ui/services comparison. */
@@ -271,8 +279,14 @@ export class DatacenterWatch {
         else if ((this.readAt.get(ref.serviceName) ?? -1) >= changedAt) return; // already in what was read
         // A check that entered or changed within this list arrives whole: patch it, read nothing
         // (under churn, a read per flip was most of the agent's CPU). Pending services are read.
-        else if (patch && !this.pending.has(ref.serviceName)) patches.push(this.patchOf(ref));
-        else this.dirty.add(ref.serviceName);
+        else if (this.pending.has(ref.serviceName)) this.dirty.add(ref.serviceName);
+        else if (patch) patches.push(this.patchOf(ref));
+        else if (!this.checkReads) this.dirty.add(ref.serviceName);
+        else {
+          let ids = this.passed.get(ref.serviceName);
+          if (!ids) this.passed.set(ref.serviceName, (ids = new Set()));
+          ids.add(`${ref.node}/${ref.check.CheckID}`);
+        }
       };
       for (const [key, ref] of next) {
         if (prev.get(key)?.modifyIndex === ref.modifyIndex) continue;
@@ -282,7 +296,7 @@ export class DatacenterWatch {
       }
       for (const [key, ref] of prev) {
         if (next.has(key)) continue;
-        // Left this list: passing (its new output is unknown, so the service is read), or moved
+        // Left this list: passing (its new output is unknown, so its checks are read), or moved
         // to the other watched state, whose answer carries it and dates the change.
         const moved = other?.get(key);
         if (moved) mark(moved, moved.modifyIndex, true);
@@ -415,6 +429,10 @@ export class DatacenterWatch {
         for (const s of res.value?.Services ?? []) this.dirty.add(s.Service);
       }
     }
+    if (this.passed.size > 0) {
+      const res = await this.readPassedChecks();
+      if (res) return res;
+    }
     if (this.dirty.size > 0) {
       const names = [...this.dirty].sort(byString);
       this.dirty.clear();
@@ -526,6 +544,49 @@ export class DatacenterWatch {
           if (res && !res.ok) this.failed(res.error, () => undefined);
         }),
     );
+  }
+
+  /**
+   * The checks of services where some check turned passing, patched from
+   * `/v1/health/checks/:name`. A check the answer no longer has (deregistered with its
+   * instance, or alone) makes the whole service read instead.
+   */
+  private async readPassedChecks(): Promise<{ ok: false; error: ConsulError } | undefined> {
+    const work = [...this.passed].filter(([name]) => !this.dirty.has(name) && !unaddressable(name));
+    this.passed.clear();
+    const patches: CheckPatch[] = [];
+    let failure: ConsulError | null = null;
+    let next = 0;
+    const worker = async () => {
+      while (failure === null && next < work.length) {
+        const [name, keys] = work[next++]!;
+        const res = await this.get(`/v1/health/checks/${encodeURIComponent(name)}`, HealthChecks, '/v1/health/checks/:name', this.limits.service);
+        if (!res.ok) {
+          // A registry without the endpoint: read whole services from now on.
+          if (res.error.status === 404 || res.error.status === 405) {
+            this.checkReads = false;
+            this.dirty.add(name);
+          } else {
+            failure ??= res.error;
+            this.passed.set(name, keys);
+          }
+          continue;
+        }
+        const found = new Map(res.value.map((c) => [`${c.Node}/${c.CheckID}`, c]));
+        for (const key of keys) {
+          const c = found.get(key);
+          if (!c || c.ServiceID === '') {
+            this.dirty.add(name);
+            break;
+          }
+          patches.push(this.patchOf({ modifyIndex: c.ModifyIndex, serviceName: name, serviceId: c.ServiceID, node: c.Node, nodeLevel: false, check: c }));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, work.length) }, worker));
+    // Patches for a service that is read in full anyway are harmless: the read is newer.
+    if (patches.length > 0) this.emit({ type: 'checks.changed', checks: patches });
+    return failure ? { ok: false, error: failure } : undefined;
   }
 
   /** Emits what differs from the last report for `names`. */
