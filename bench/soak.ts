@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { percentile, report } from './benchReport';
+import { SERVER_ENV, SERVER_NODE_ARGS } from './support/serverRuntime';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, workers: { type: 'string', default: '6' }, 'no-report': { type: 'boolean', default: false }, 'node-arg': { type: 'string', multiple: true, default: [] }, 'server-log': { type: 'string' } } });
 const minutes = Number(values.minutes);
@@ -38,10 +39,10 @@ const [port, httpPort, dnsPort] = [await freePort(), await freePort(), await fre
 const dataDir = mkdtempSync(join(tmpdir(), 'sb-soak-'));
 const dev = !existsSync(join(root, '.next', 'BUILD_ID'));
 const { SWITCHBOARD_CONFIG: _c, CONSUL_HTTP_ADDR: _a, ...inherited } = process.env;
-const child = spawn(process.execPath, [...(values['node-arg'] ?? []), '--import', 'tsx', join(root, 'server', 'index.ts'), ...(dev ? ['--dev'] : [])], {
+const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...(values['node-arg'] ?? []), '--import', 'tsx', join(root, 'server', 'index.ts'), ...(dev ? ['--dev'] : [])], {
   cwd: root,
-  // MALLOC_ARENA_MAX as `npm start` sets it (package.json): fewer glibc arenas, no native memory creep.
-  env: { MALLOC_ARENA_MAX: '2', ...inherited, PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_EMBEDDED_HTTP_PORT: String(httpPort), SWITCHBOARD_EMBEDDED_DNS_PORT: String(dnsPort), LOG_LEVEL: 'warn' },
+  // Memory settings as `npm start` has them (package.json).
+  env: { ...SERVER_ENV, ...inherited, PORT: String(port), HOST: '127.0.0.1', SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_EMBEDDED_HTTP_PORT: String(httpPort), SWITCHBOARD_EMBEDDED_DNS_PORT: String(dnsPort), LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let output = '';

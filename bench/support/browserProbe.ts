@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { SERVER_ENV, SERVER_NODE_ARGS } from './serverRuntime';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -216,10 +217,10 @@ export async function startSwitchboardProcess(root: string, config: { port: numb
     if (out.length > 300) out.splice(0, out.length - 300);
   };
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...(config.extraNodeArgs ?? []), '--import', 'tsx', 'server/index.ts'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...(config.extraNodeArgs ?? []), '--import', 'tsx', 'server/index.ts'], {
     cwd: root,
-    // MALLOC_ARENA_MAX as `npm start` sets it (package.json).
-    env: { MALLOC_ARENA_MAX: '2', ...process.env, SWITCHBOARD_CONFIG: file, NODE_ENV: 'production', PORT: '', HOST: '' },
+    // Memory settings as `npm start` has them (package.json).
+    env: { ...SERVER_ENV, ...process.env, SWITCHBOARD_CONFIG: file, NODE_ENV: 'production', PORT: '', HOST: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   liveServers.add(child);
