@@ -143,6 +143,36 @@ describe('ConsulSource (one datacenter)', () => {
     await vi.waitFor(() => expect(w.service('dc1', 'moved')?.instances[0]?.port).toBe(5199), WAIT);
   });
 
+  it('a sweep runs beside the watches: check flips get through while it reads, then it finds the re-registration', async () => {
+    await dc1.registerService({ ID: 'swept-1', Name: 'swept', Port: 5201, Check: ttl('swept-1') });
+    await dc1.registerService({ ID: 'busy-1', Name: 'busy', Port: 5301, Check: ttl('busy-1') });
+    cleanup.push(async () => {
+      for (const id of ['swept-1', 'busy-1']) await dc1.deregister(id);
+    });
+    // The per-node reads of any full read after the first are held until released.
+    let hold = false;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    cleanup.push(async () => release());
+    const fetchFn: typeof fetch = async (input, init) => {
+      if (hold && FULL_READ.test(new URL(String(input)).pathname)) await held;
+      return fetch(input, init);
+    };
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { fetch: fetchFn, sweepMinIntervalMs: 500 });
+    await vi.waitFor(() => expect(w.service('dc1', 'busy')?.instances[0]?.health).toBe('passing'), WAIT);
+    hold = true;
+    // A new port with the same tags, checks and count: nothing names it, so a sweep starts (and is held).
+    await dc1.registerService({ ID: 'swept-1', Name: 'swept', Port: 5299, Check: ttl('swept-1') });
+    await sleep(2_500);
+    await dc1.failTtl('busy-1-ttl', 'during the sweep');
+    await vi.waitFor(() => expect(w.service('dc1', 'busy')?.instances[0]?.health).toBe('critical'), WAIT);
+    expect(w.service('dc1', 'swept')?.instances[0]?.port).toBe(5201);
+    release();
+    await vi.waitFor(() => expect(w.service('dc1', 'swept')?.instances[0]?.port).toBe(5299), WAIT);
+    // The sweep's older view of busy did not undo the flip.
+    expect(w.service('dc1', 'busy')?.instances[0]?.health).toBe('critical');
+  });
+
   it('reports an unreachable agent as down with the endpoint and no token', async () => {
     const [port] = await freePorts(1);
     const w = watch({ address: `http://127.0.0.1:${port}` });

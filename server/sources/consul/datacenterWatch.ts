@@ -111,6 +111,8 @@ export class DatacenterWatch {
   private readonly readAt = new Map<string, number>();
   private sweepScheduled = false;
   private sweepWanted = false;
+  /** Services read (true) or only patched (false) since the running sweep began: its older answer must not undo them. */
+  private touchedSinceSweep: Map<string, boolean> | null = null;
   /** Whether the registry has the node endpoints (the embedded registry does not). */
   private nodeReads: boolean;
   private summaries = true;
@@ -309,6 +311,7 @@ export class DatacenterWatch {
   }
 
   private patchOf(ref: CheckRef): CheckPatch {
+    if (!this.touchedSinceSweep?.get(ref.serviceName)) this.touchedSinceSweep?.set(ref.serviceName, false);
     return {
       serviceId: serviceId(this.source.id, this.dc, ref.serviceName),
       instanceId: `${ref.node}/${ref.serviceId}`,
@@ -396,14 +399,11 @@ export class DatacenterWatch {
       this.succeeded(generation);
       return;
     }
-    // A sweep waits for the bulk read of pending services: one full read at a time.
+    // One full read at a time: a sweep waits for the bulk read of pending services.
     if (this.sweepWanted && !this.loading) {
       this.sweepWanted = false;
       this.lastSweep = this.clock.now();
-      const names = [...new Set([...Object.keys(this.catalog), ...this.reported.keys()])].sort(byString);
-      const fetched = await this.fullRead(names);
-      if (!fetched.ok) return fetched;
-      this.report(names, fetched.value);
+      this.sweepInBackground(generation);
     }
     if (this.summaryWanted !== null) {
       const index = this.summaryWanted;
@@ -589,13 +589,46 @@ export class DatacenterWatch {
     return failure ? { ok: false, error: failure } : undefined;
   }
 
+  /**
+   * A sweep (every service re-read, to find a change nothing named) runs outside the round
+   * queue: at 150,000 instances it takes the agent ~12 s, and changes must not wait for it.
+   * Services read or patched meanwhile keep that newer state; the rest are compared.
+   */
+  private sweepInBackground(generation: number): void {
+    this.loading = true;
+    const touched = new Map<string, boolean>();
+    this.touchedSinceSweep = touched;
+    const names = [...new Set([...Object.keys(this.catalog ?? {}), ...this.reported.keys()])].sort(byString);
+    this.source.track(
+      this.fullRead(names)
+        .then((fetched) => this.serialize(async () => {
+          this.loading = false;
+          this.touchedSinceSweep = null;
+          if (this.retired || generation !== this.generation) return;
+          if (!fetched.ok) return fetched;
+          // A service absent from the read but touched since was (re)registered meanwhile: keep it.
+          this.report(names.filter((n) => !touched.has(n) && !unaddressable(n)), fetched.value);
+          // Only patched meanwhile (a check): what else the sweep saw differ is read again.
+          for (const [name, read] of touched) {
+            const svc = fetched.value.get(name);
+            if (!read && svc && this.reported.get(name)?.fp !== digest(JSON.stringify(svc))) this.dirty.add(name);
+          }
+          return this.round();
+        }))
+        .then((res) => {
+          if (res && !res.ok) this.failed(res.error, () => undefined);
+        }),
+    );
+  }
+
   /** Emits what differs from the last report for `names`. */
   private report(names: readonly string[], fetched: Map<string, Service | null>): void {
     for (const name of names) {
       const svc = fetched.get(name) ?? null;
       const before = this.reported.get(name);
-      // Read on its own: whatever the bulk read brings for it later is older.
+      // Read on its own: whatever a bulk read or sweep brings for it later is older.
       this.pending.delete(name);
+      this.touchedSinceSweep?.set(name, true);
       if (!svc) {
         if (before) {
           this.reported.delete(name);
