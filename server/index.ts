@@ -2,14 +2,19 @@
  * Boot: config → sources → topology → realtime → Next request handler, on one port.
  * `--dev` runs Next in development mode (HMR); otherwise it serves the production build.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import next from 'next';
 import { ConfigError, loadConfig } from './config/loadConfig';
 import { createLogger } from './log';
 import { createSwitchboard } from './switchboard';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+type NextHandle = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+type NextUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>;
+let closeNext: () => unknown = () => undefined;
 
 async function main(): Promise<void> {
   const logger = createLogger();
@@ -29,29 +34,33 @@ async function main(): Promise<void> {
     throw err;
   }
   const dev = process.argv.includes('--dev');
-  const app = next({ dev, dir: root, hostname: config.listen.host, port: config.listen.port });
-  const handle = app.getRequestHandler();
-  // Next prepares while the registries are already being read (a large registry's first sync
-  // takes as long as Next's start); pages wait for it, the API and WebSocket do not.
-  const prepared = app.prepare();
-  prepared.catch(() => undefined); // awaited below, after listen(): a failure still ends the start
-  const upgrade = dev ? app.getUpgradeHandler() : undefined;
-
+  // The registries are read first; Next (the pages) loads and prepares meanwhile: a large
+  // registry's first sync and Next's start overlap instead of adding up. Pages wait for it,
+  // the API and the WebSocket do not.
+  let resolveNext!: (n: { handle: NextHandle; upgrade: NextUpgrade | undefined }) => void;
+  let rejectNext!: (err: unknown) => void;
+  const nextReady = new Promise<{ handle: NextHandle; upgrade: NextUpgrade | undefined }>((ok, fail) => ((resolveNext = ok), (rejectNext = fail)));
+  nextReady.catch(() => undefined); // awaited below, after listen(): a failure still ends the start
   const switchboard = createSwitchboard({
     config,
     logger,
-    fallback: async (req, res) => {
-      await prepared;
-      return handle(req, res);
-    },
-    fallbackUpgrade: upgrade
-      ? (req, socket, head) => {
-          void prepared.then(() => upgrade(req, socket, head));
-        }
-      : undefined,
+    fallback: async (req, res) => (await nextReady).handle(req, res),
+    fallbackUpgrade: dev ? (req, socket, head) => void nextReady.then((n) => n.upgrade?.(req, socket, head)) : undefined,
   });
   const port = await switchboard.listen();
-  await prepared;
+  // Loading Next holds the event loop for a second or more: let the registries' first answers
+  // (a large registry's summary) be handled first, for at most 3 s.
+  for (const until = Date.now() + 3_000; !switchboard.store.allSourcesAttempted() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+  try {
+    const { default: next } = await import('next');
+    const app = next({ dev, dir: root, hostname: config.listen.host, port: config.listen.port });
+    await app.prepare();
+    resolveNext({ handle: app.getRequestHandler(), upgrade: dev ? app.getUpgradeHandler() : undefined });
+    closeNext = () => app.close?.();
+  } catch (err) {
+    rejectNext(err);
+    throw err;
+  }
   const url = `http://${config.listen.host}:${port}/`;
   logger.info({ url, config: config.file ?? '(none)' }, 'dashboard ready');
   const admin = switchboard.firstStartCredential;
@@ -74,7 +83,7 @@ async function main(): Promise<void> {
     force.unref();
     void switchboard
       .close()
-      .then(() => app.close?.())
+      .then(() => closeNext())
       .then(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -54,6 +54,8 @@ export interface ConsulRequest {
   query?: Record<string, string>;
   /** Cap on the body size; a larger body is not read further and fails as `too_large`. @default the client's maxBodyBytes */
   maxBytes?: number;
+  /** Timeout of a non-blocking read, for one that is large by nature. @default the client's requestTimeoutMs */
+  timeoutMs?: number;
 }
 
 export interface ConsulHttpOptions {
@@ -220,7 +222,7 @@ export class ConsulHttp {
     }
     const timeoutMs = blocking
       ? (req.waitMs ?? 300_000) + Math.max(this.blockingMarginMs, (req.waitMs ?? 300_000) / 8)
-      : this.requestTimeoutMs;
+      : (req.timeoutMs ?? this.requestTimeoutMs);
     const fail = (code: ConsulErrorCode, detail: string, extra: Partial<ConsulError> = {}): ConsulResult<T> => ({
       ok: false,
       error: { code, message: this.redact(`${label}: ${detail}`), source: this.options.sourceName, dc, path, ...extra },

@@ -36,6 +36,9 @@ const EXPLAIN_GRACE_MS = 1_000;
 
 const TRAFFIC_PREFIX = `/v1/kv/${TRAFFIC_KEY_PREFIX}`;
 
+/** `/v1/internal/ui/services` is large by nature; its reads get this long. */
+const SUMMARY_TIMEOUT_MS = 60_000;
+
 interface CheckRef {
   modifyIndex: number;
   serviceName: string;
@@ -213,8 +216,9 @@ export class DatacenterWatch {
     );
   }
 
+  /** One row per service: ~7.8 MB at 10,000 services, which a busy agent may take well over 10 s to answer. */
   private readSummary() {
-    return this.get('/v1/internal/ui/services', UiServices, '/v1/internal/ui/services', this.limits.summary);
+    return this.get('/v1/internal/ui/services', UiServices, '/v1/internal/ui/services', this.limits.summary, SUMMARY_TIMEOUT_MS);
   }
 
   async stop(): Promise<void> {
@@ -232,8 +236,8 @@ export class DatacenterWatch {
     return this.http.getIndexed(path, schema, { dc: this.dc, ...req, ...extra });
   }
 
-  private get<T>(path: string, schema: z.ZodType<T>, endpoint: string, maxBytes: number) {
-    return this.http.get(path, schema, { dc: this.dc, signal: this.source.signal, endpoint, maxBytes });
+  private get<T>(path: string, schema: z.ZodType<T>, endpoint: string, maxBytes: number, timeoutMs?: number) {
+    return this.http.get(path, schema, { dc: this.dc, signal: this.source.signal, endpoint, maxBytes, timeoutMs });
   }
 
   /** Rounds of all watches run one at a time; each watch waits for its round (backpressure). */
@@ -653,7 +657,7 @@ export class DatacenterWatch {
       this.requestSweep();
       return true;
     }
-    const res = await this.get('/v1/internal/ui/services', UiServices, '/v1/internal/ui/services', this.limits.summary);
+    const res = await this.readSummary();
     if (!res.ok) {
       if (res.error.status === 404 || res.error.status === 405 || res.error.status === 403) {
         this.source.log.warn({ dc: this.dc, err: res.error.message }, 'no /v1/internal/ui/services; unexplained catalog changes will sweep');
