@@ -16,7 +16,7 @@ let token: string;
 
 test.beforeAll(async () => {
   switchboard = await startSwitchboard(null);
-  token = switchboard.adminToken();
+  token = await switchboard.adminToken();
   const api = `${switchboard.url}/api/services/${PAYMENT}/traffic`;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const subsets = { blue: { tags: ['blue'] }, green: { tags: ['green'] } };

@@ -8,13 +8,12 @@
 import { expect, test } from '@playwright/test';
 import { startSwitchboard, type SwitchboardProcess } from './support/switchboardProcess';
 
-const REGISTRY = 'http://127.0.0.1:18500';
 let switchboard: SwitchboardProcess;
 let token: string;
 
 test.beforeAll(async () => {
   switchboard = await startSwitchboard(null);
-  token = switchboard.adminToken();
+  token = await switchboard.adminToken();
 });
 
 test.afterAll(async () => {
@@ -41,7 +40,7 @@ test('a failing instance: breaker OPEN in the dashboard, the gateway stops using
   await page.goto(`${switchboard.url}/services/embedded/dc1/payment`);
   await expect(page.locator('[data-testid="instance-row"]')).toHaveCount(5, { timeout: 30_000 });
 
-  const services = (await (await fetch(`${REGISTRY}/v1/agent/services`)).json()) as Record<string, { Port: number }>;
+  const services = (await (await fetch(`${switchboard.registry}/v1/agent/services`)).json()) as Record<string, { Port: number }>;
   const demo = `http://127.0.0.1:${services['payment-2']!.Port}`;
   expect((await fetch(`${demo}/fault`, { method: 'POST', body: JSON.stringify({ errorRate: 1 }) })).status).toBe(200);
 

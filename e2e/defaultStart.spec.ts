@@ -11,7 +11,8 @@ const REGISTRY = 'http://127.0.0.1:18500';
 let switchboard: SwitchboardProcess;
 
 test.beforeAll(async () => {
-  switchboard = await startSwitchboard(null);
+  // The README's ports: this is the only spec that takes them (the others get free ones).
+  switchboard = await startSwitchboard(null, {}, { defaultPorts: true });
 });
 
 test.afterAll(async () => {

@@ -5,15 +5,16 @@
  * but linked to the same address:port in the registry, and follows a failing instance leaving DNS.
  */
 import { expect, test } from '@playwright/test';
+import { freePorts } from '../test/support/consulAgent';
 import { startSwitchboard, type SwitchboardProcess } from './support/switchboardProcess';
 
-const REGISTRY = 'http://127.0.0.1:18500';
 let switchboard: SwitchboardProcess;
 
 test.beforeAll(async () => {
+  const [dnsPort] = await freePorts(1);
   switchboard = await startSwitchboard({
-    embedded: { enabled: true, demo: true, dnsPort: 18600 },
-    sources: [{ kind: 'dns', name: 'legacy', servers: ['127.0.0.1:18600'], names: ['_payment._tcp.service.consul'], minTtlSeconds: 1 }],
+    embedded: { enabled: true, demo: true, dnsPort },
+    sources: [{ kind: 'dns', name: 'legacy', servers: [`127.0.0.1:${dnsPort}`], names: ['_payment._tcp.service.consul'], minTtlSeconds: 1 }],
   });
 });
 
@@ -38,7 +39,7 @@ test('a DNS name next to the registry it comes from: TTL window, TCP fallback, l
   await expect(links.first()).toContainText('passing');
 
   // An instance failing readiness leaves the registry's DNS answers, and so this page.
-  const services = (await (await fetch(`${REGISTRY}/v1/agent/services`)).json()) as Record<string, { Port: number }>;
+  const services = (await (await fetch(`${switchboard.registry}/v1/agent/services`)).json()) as Record<string, { Port: number }>;
   const port = services['payment-2']!.Port;
   expect((await fetch(`http://127.0.0.1:${port}/fault`, { method: 'POST', body: JSON.stringify({ failReady: true }) })).status).toBe(200);
   await expect(rows).toHaveCount(4);

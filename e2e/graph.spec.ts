@@ -10,7 +10,6 @@ import { GraphPage } from './pages/graphPage';
 import { expectNoAxeViolations } from './support/axe';
 import { startSwitchboard, type SwitchboardProcess } from './support/switchboardProcess';
 
-const REGISTRY = 'http://127.0.0.1:18500';
 const ORDER = 'embedded/dc1/order';
 const INVENTORY = 'embedded/dc1/inventory';
 const PAYMENT = 'embedded/dc1/payment';
@@ -19,7 +18,7 @@ let token: string;
 
 test.beforeAll(async () => {
   switchboard = await startSwitchboard(null);
-  token = switchboard.adminToken();
+  token = await switchboard.adminToken();
   // A canary on payment: the order → payment calls split into a blue and a green edge.
   const api = `${switchboard.url}/api/services/${PAYMENT}/traffic`;
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -37,7 +36,7 @@ async function signIn(page: Page): Promise<void> {
 }
 
 async function demo(id: string): Promise<string> {
-  const services = (await (await fetch(`${REGISTRY}/v1/agent/services`)).json()) as Record<string, { Port: number }>;
+  const services = (await (await fetch(`${switchboard.registry}/v1/agent/services`)).json()) as Record<string, { Port: number }>;
   return `http://127.0.0.1:${services[id]!.Port}`;
 }
 

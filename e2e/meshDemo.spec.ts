@@ -10,7 +10,6 @@ import { DashboardPage, ServicePage } from './pages/DashboardPage';
 import { SignInPage } from './pages/SignInPage';
 import { startSwitchboard, type SwitchboardProcess } from './support/switchboardProcess';
 
-const REGISTRY = 'http://127.0.0.1:18500';
 const SERVICE = 'embedded/dc1/payment-grpc';
 let switchboard: SwitchboardProcess;
 
@@ -35,7 +34,7 @@ async function callerStats(): Promise<() => Promise<CallerStats>> {
   await expect
     .poll(
       async () => {
-        const services = (await (await fetch(`${REGISTRY}/v1/agent/services`)).json()) as Record<string, { Port: number }>;
+        const services = (await (await fetch(`${switchboard.registry}/v1/agent/services`)).json()) as Record<string, { Port: number }>;
         port = services['order-grpc-1']?.Port ?? 0;
         return port;
       },
@@ -57,7 +56,7 @@ async function nextCalls(stats: () => Promise<CallerStats>, n: number): Promise<
 async function signIn(page: Page): Promise<void> {
   const signin = new SignInPage(page);
   await signin.open(switchboard.url);
-  await signin.withToken(switchboard.adminToken());
+  await signin.withToken(await switchboard.adminToken());
   await expect(page.getByTestId('user')).toHaveText(/admin \(admin\)/);
 }
 

@@ -54,7 +54,7 @@ test.afterAll(async () => {
 test('a failing release started from the panel rolls back by itself and the panel says why', async ({ page }) => {
   const signIn = new SignInPage(page);
   await signIn.open(switchboard.url);
-  await signIn.withToken(switchboard.adminToken());
+  await signIn.withToken(await switchboard.adminToken());
   await expect(page.getByTestId('user')).toHaveText(/admin \(admin\)/);
 
   const service = new ServicePage(page);

@@ -13,7 +13,7 @@ let token: string;
 
 test.beforeAll(async () => {
   switchboard = await startSwitchboard(null);
-  token = switchboard.adminToken();
+  token = await switchboard.adminToken();
 });
 
 test.afterAll(async () => {
