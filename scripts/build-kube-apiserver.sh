@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 T="$PWD/.cache/kube"
 BIN="$T/bin"
+# One build at a time: npm test builds in the background while a suite may ask for the binaries;
+# the second caller waits here and then finds them built.
+mkdir -p "$PWD/.cache"
+exec 9> "$PWD/.cache/kube.lock"
+flock 9
 if [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ]; then echo "$BIN"; exit 0; fi
 # Build tools a bare machine may lack (no compiler needed: CGO is off).
 if ! command -v make >/dev/null || ! command -v dpkg-source >/dev/null; then

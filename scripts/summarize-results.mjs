@@ -1,5 +1,5 @@
 // Totals over all suites: vitest JSON, Playwright JSON and the pass/fail lines of other steps.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2] ?? '.cache/results';
@@ -7,9 +7,10 @@ let passed = 0;
 let failed = 0;
 const failures = [];
 
-const vitestFile = join(dir, 'vitest.json');
-if (existsSync(vitestFile)) {
-  const v = JSON.parse(readFileSync(vitestFile, 'utf8'));
+// vitest.json (every suite but those that start a kube-apiserver) and vitest-kube.json (those).
+const vitestFiles = existsSync(dir) ? readdirSync(dir).filter((f) => /^vitest.*\.json$/.test(f)).sort() : [];
+for (const name of vitestFiles) {
+  const v = JSON.parse(readFileSync(join(dir, name), 'utf8'));
   passed += v.numPassedTests;
   failed += v.numFailedTests;
   for (const f of v.testResults ?? []) {
@@ -19,7 +20,8 @@ if (existsSync(vitestFile)) {
       failures.push(`vitest: ${f.name} (suite failed to run)`);
     }
   }
-} else {
+}
+if (!vitestFiles.includes('vitest.json')) {
   failed += 1;
   failures.push('vitest: no results (runner crashed)');
 }
