@@ -1,5 +1,6 @@
 import type { Metadata } from 'next';
 import type { ReactNode } from 'react';
+import { earlySocketScript } from '@/lib/earlySocket';
 import { AppHeader } from '@/components/AppHeader';
 import { SourceStatusStrip } from '@/components/SourceStatusStrip';
 import { StaleBanner } from '@/components/StaleBanner';
@@ -16,6 +17,11 @@ export default function RootLayout({ children }: { children: ReactNode }) {
     <html lang="en" suppressHydrationWarning>
       <head>
         <script dangerouslySetInnerHTML={{ __html: themeBootstrap }} />
+        {/*
+          Opens the live connection before the bundles load; LiveTopology adopts it (lib/earlySocket.ts).
+          An async module script: a classic inline script would wait for the stylesheet above it.
+        */}
+        <script type="module" async dangerouslySetInnerHTML={{ __html: earlySocketScript }} />
       </head>
       <body>
         <Providers>

@@ -9,10 +9,27 @@
  * in one go and the cache is written once per key. While the tab is hidden nothing paints, so
  * frames wait (bounded: past a limit they are dropped and the connection resyncs when the tab
  * shows again). Reconnects back off with jitter and resume every stream from its revision.
+ *
+ * The first connection is usually already open when this starts: an inline script in the
+ * document head opened it and subscribed (lib/earlySocket.ts), so the list snapshot arrives
+ * (and is parsed) while the bundles load. It is adopted with the frames it has received so
+ * far, and those already parsed are applied at once rather than on the next frame, so the list
+ * can render its rows on its first render.
+ *
+ * Summary frames (a snapshot holds every service of the fleet) are checked against
+ * lib/wireShapes.ts: no zod, whose copying cost 100–250 ms per 10,000 services on the way to the
+ * first row and whose code the list's first page then need not load. Other frames (a watched
+ * service's) are checked against protocol/realtime.ts through lib/serviceFrames.ts, imported
+ * when first needed; frames behind one that waits for it keep their order.
  */
 import type { QueryClient } from '@tanstack/react-query';
-import { HEARTBEAT_MS, ServerMessage } from '@/protocol/realtime';
-import { stepService, stepSummary, type ServiceCache, type Step, type SummaryCache } from './topologyCache';
+import type { ServerMessage } from '@/protocol/realtime';
+import { HEARTBEAT_MS } from '@/protocol/realtimeTiming';
+import { socketUrl, takeEarlySocket, type DecodingFrame, type EarlySocket } from './earlySocket';
+import { stepSummary, type ServiceCache, type Step, type SummaryCache } from './topologyCache';
+import { isSummaryFrameType, parseSummaryFrame } from './wireShapes';
+
+type ServiceFrames = typeof import('./serviceFrames');
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'unauthorized';
 
@@ -22,11 +39,16 @@ export const serviceKey = (id: string) => ['service', id] as const;
 /** Frames kept while the tab is hidden; beyond this, resync from scratch on return. */
 const MAX_PENDING = 5_000;
 
+/** A frame that is not decoded yet (compressed, or still being inflated and parsed). */
+const NOT_YET = Symbol('not decoded yet');
+
 export interface LiveTopologyOptions {
   /** @default WebSocket */
   WebSocketImpl?: typeof WebSocket;
   /** Schedules a flush before the next paint. @default requestAnimationFrame */
   onNextFrame?: (cb: () => void) => void;
+  /** The socket opened before this started, if any (taken once). @default takeEarlySocket */
+  takeEarlySocket?: () => EarlySocket | null;
 }
 
 /** Another stream on this connection (lib/liveGraph.ts). */
@@ -49,15 +71,19 @@ export class LiveTopology {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private attempt = 0;
-  /** Frames waiting behind a compressed one that is being inflated. */
-  private inbox: (string | ArrayBuffer)[] = [];
-  private inflating = false;
+  /** Frames waiting behind one being inflated (or decoded, or whose schema is loading), in order. */
+  private inbox: (string | ArrayBuffer | DecodingFrame)[] = [];
+  private busy = false;
+  private serviceFrames: ServiceFrames | null = null;
+  private serviceFramesLoading: Promise<ServiceFrames> | null = null;
   private stopped = false;
   /** Watched services and how many components show each. */
   private readonly watched = new Map<string, number>();
   private readonly channels = new Set<LiveChannel>();
   private readonly WS: typeof WebSocket;
   private readonly onNextFrame: (cb: () => void) => void;
+  /** Only the first connection may be the early socket; null once it has been looked for. */
+  private takeEarly: (() => EarlySocket | null) | null;
 
   constructor(
     private readonly queryClient: QueryClient,
@@ -65,6 +91,7 @@ export class LiveTopology {
   ) {
     this.WS = options.WebSocketImpl ?? WebSocket;
     this.onNextFrame = options.onNextFrame ?? ((cb) => requestAnimationFrame(cb));
+    this.takeEarly = options.takeEarlySocket ?? (() => takeEarlySocket(window));
   }
 
   start(): void {
@@ -92,6 +119,8 @@ export class LiveTopology {
   watch(id: string): () => void {
     const n = this.watched.get(id) ?? 0;
     this.watched.set(id, n + 1);
+    // Its frames will need lib/serviceFrames.ts: fetch it now, not when the first one arrives.
+    void this.loadServiceFrames().catch(() => undefined);
     if (n === 0) this.send({ type: 'watch', serviceId: id, sinceRev: this.serviceCache(id)?.rev });
     return () => {
       const left = (this.watched.get(id) ?? 1) - 1;
@@ -130,27 +159,13 @@ export class LiveTopology {
   }
 
   private connect(): void {
-    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/ws`;
-    const ws = new this.WS(url);
+    const early = this.takeEarly?.() ?? null;
+    this.takeEarly = null;
+    const ws = early?.ws ?? new this.WS(socketUrl(location));
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
-    ws.onopen = () => {
-      this.attempt = 0;
-      this.send({ type: 'subscribe', sinceRev: this.summaryCache()?.rev, compress: 'gzip' });
-      for (const id of this.watched.keys()) this.send({ type: 'watch', serviceId: id, sinceRev: this.serviceCache(id)?.rev });
-      for (const c of this.channels) c.opened((msg) => this.send(msg));
-      this.setState('live');
-      this.armWatchdog();
-    };
-    ws.onmessage = (ev) => {
-      this.armWatchdog();
-      const data = ev.data as string | ArrayBuffer;
-      // Large frames arrive gzip-compressed (binary); inflating is async, so frames behind one
-      // wait in `inbox` to keep their order.
-      if (typeof data === 'string' && !this.inflating) return this.receive(data);
-      this.inbox.push(data);
-      if (!this.inflating) void this.drainInbox();
-    };
+    ws.onopen = () => this.opened(true);
+    ws.onmessage = (ev) => this.arrived(ev.data as string | ArrayBuffer);
     ws.onclose = () => {
       if (this.ws !== ws || this.stopped) return;
       this.ws = null;
@@ -158,36 +173,85 @@ export class LiveTopology {
       this.setState('reconnecting');
       void this.retry();
     };
+    if (!early) return;
+    // Adopted: it may have opened (and subscribed) already, and what it received comes first.
+    if (ws.readyState === WebSocket.OPEN) this.opened(!early.subscribed);
+    for (const data of early.frames) this.arrived(data);
+    // What is decoded already is applied now, before the list's first render, not on the next frame.
+    this.flush();
+  }
+
+  private opened(subscribe: boolean): void {
+    this.attempt = 0;
+    if (subscribe) this.send({ type: 'subscribe', sinceRev: this.summaryCache()?.rev, compress: 'gzip' });
+    for (const id of this.watched.keys()) this.send({ type: 'watch', serviceId: id, sinceRev: this.serviceCache(id)?.rev });
+    for (const c of this.channels) c.opened((msg) => this.send(msg));
+    this.setState('live');
+    this.armWatchdog();
+  }
+
+  private arrived(data: string | ArrayBuffer | DecodingFrame): void {
+    this.armWatchdog();
+    // Large frames arrive gzip-compressed (binary) and inflate asynchronously; frames behind one
+    // (or behind one waiting for lib/serviceFrames.ts) wait in `inbox`.
+    if (!this.busy) {
+      const json = typeof data === 'string' ? parseJson(data) : data instanceof ArrayBuffer || !data.done ? NOT_YET : data.json;
+      if (json !== NOT_YET) {
+        if (this.receive(json, false)) return;
+        data = { ready: Promise.resolve(json), done: true, json };
+      }
+    }
+    this.inbox.push(data);
+    if (!this.busy) void this.drainInbox();
   }
 
   private async drainInbox(): Promise<void> {
-    this.inflating = true;
+    this.busy = true;
     while (this.inbox.length > 0) {
       const data = this.inbox.shift()!;
-      this.receive(typeof data === 'string' ? data : await inflate(data).catch(() => ''));
+      const json = typeof data === 'string' ? parseJson(data) : data instanceof ArrayBuffer ? parseJson(await inflate(data).catch(() => '')) : await data.ready;
+      if (this.receive(json, false)) continue;
+      await this.loadServiceFrames().catch(() => undefined);
+      this.receive(json, true);
     }
-    this.inflating = false;
+    this.busy = false;
   }
 
-  private receive(text: string): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return;
-    }
+  private loadServiceFrames(): Promise<ServiceFrames> {
+    this.serviceFramesLoading ??= import('./serviceFrames').then(
+      (m) => (this.serviceFrames = m),
+      (err: unknown) => {
+        this.serviceFramesLoading = null; // tried again by the next frame that needs it
+        throw err;
+      },
+    );
+    return this.serviceFramesLoading;
+  }
+
+  /**
+   * Validates one parsed frame and queues it for the next flush (or hands it to its channel).
+   * False, having done nothing, if its schema is in lib/serviceFrames.ts and that is not loaded,
+   * unless `final`: then such a frame is dropped (the module could not be loaded).
+   */
+  private receive(json: unknown, final: boolean): boolean {
+    if (json === undefined) return true; // not JSON
     const type = (json as { type?: unknown } | null)?.type;
     for (const c of this.channels) {
-      if (typeof type === 'string' && c.frameTypes.includes(type)) return c.frame(json);
+      if (typeof type === 'string' && c.frameTypes.includes(type)) {
+        c.frame(json);
+        return true;
+      }
     }
-    const parsed = ServerMessage.safeParse(json);
-    if (!parsed.success) return;
+    if (!isSummaryFrameType(type) && !this.serviceFrames) return final;
+    const parsed = isSummaryFrameType(type) ? parseSummaryFrame(json) : this.serviceFrames!.parseServerMessage(json);
+    if (!parsed.success) return true;
     if (this.pending.length >= MAX_PENDING) {
       this.pending = [];
       this.overflowed = true;
     }
     if (!this.overflowed) this.pending.push(parsed.data);
     if (!document.hidden) this.scheduleFlush();
+    return true;
   }
 
   private async retry(): Promise<void> {
@@ -271,7 +335,8 @@ export class LiveTopology {
           if (!this.watched.has(id)) break;
           if (resyncing.has(id) && msg.type !== 'service') break;
           const current = services.has(id) ? services.get(id) : this.serviceCache(id);
-          const step = stepService(current, msg);
+          // Loaded: this frame was validated by it.
+          const step = this.serviceFrames!.stepService(current, msg);
           if (step.kind === 'apply') {
             services.set(id, step.value);
             resyncing.delete(id);
@@ -288,6 +353,14 @@ export class LiveTopology {
     }
     if (summaryChanged && summary) this.queryClient.setQueryData(TOPOLOGY_KEY, summary);
     for (const [id, value] of services) if (value) this.queryClient.setQueryData(serviceKey(id), value);
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

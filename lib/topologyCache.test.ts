@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceSummary } from '@/protocol/model';
 import { instance, service } from '@/test/fixtures';
-import { stepService, stepSummary, type SummaryCache } from './topologyCache';
+import { stepService } from './serviceFrames';
+import { stepSummary, type SummaryCache } from './topologyCache';
 
 const summary = (name: string, critical = 0): ServiceSummary => ({
   id: `p/dc1/${name}`, sourceId: 'p', scope: 'dc1', name, tags: [], counts: { passing: 1, warning: 0, critical, unknown: 0 }, weights: null, drained: 0, breakersOpen: 0,

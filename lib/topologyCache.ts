@@ -7,10 +7,12 @@
  * a delete splices one — nothing is rebuilt or re-sorted per delta, whatever the fleet size.
  * The map and array are updated in place (the cache is private to the live connection); every
  * step returns a new wrapper object so React sees the change.
+ *
+ * Only types come from protocol/ here (this is on the list's first-page path, which loads no
+ * zod); the step for one watched service is in lib/serviceFrames.ts.
  */
-import { applyServiceOps } from '@/protocol/delta';
 import type { Service, ServiceSummary, SourceStatus } from '@/protocol/model';
-import type { ServerMessage } from '@/protocol/realtime';
+import type { SummaryFrame } from './wireShapes';
 
 export interface SummaryCache {
   rev: number;
@@ -32,9 +34,6 @@ export type Step<T> =
   | { kind: 'resync'; sinceRev: number | undefined }
   | { kind: 'ignore' };
 
-type SummaryFrame = Extract<ServerMessage, { type: 'snapshot' | 'delta' | 'heartbeat' }>;
-type ServiceFrame = Extract<ServerMessage, { type: 'service' | 'service.delta' }>;
-
 export function stepSummary(current: SummaryCache | undefined, msg: SummaryFrame): Step<SummaryCache> {
   switch (msg.type) {
     case 'snapshot': {
@@ -50,18 +49,6 @@ export function stepSummary(current: SummaryCache | undefined, msg: SummaryFrame
     case 'heartbeat':
       // The server has sent us everything up to its revision; changes in between did not concern us.
       return current && msg.rev > current.rev ? { kind: 'apply', value: { ...current, rev: msg.rev } } : { kind: 'ignore' };
-  }
-}
-
-export function stepService(current: ServiceCache | undefined, msg: ServiceFrame): Step<ServiceCache> {
-  switch (msg.type) {
-    case 'service':
-      return { kind: 'apply', value: { rev: msg.rev, service: msg.service } };
-    case 'service.delta':
-      if (!current) return { kind: 'resync', sinceRev: undefined };
-      if (msg.rev <= current.rev) return { kind: 'ignore' };
-      if (msg.fromRev > current.rev) return { kind: 'resync', sinceRev: current.rev };
-      return { kind: 'apply', value: { rev: msg.rev, service: applyServiceOps(current.service, msg.ops) } };
   }
 }
 

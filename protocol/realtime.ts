@@ -66,5 +66,4 @@ export type GraphServerMessage = z.infer<typeof GraphServerMessage>;
 export const AnyServerMessage = z.discriminatedUnion('type', [...ServerMessage.options, ...GraphServerMessage.options]);
 export type AnyServerMessage = z.infer<typeof AnyServerMessage>;
 
-/** @default 15000 — the client treats 2.5× this without any frame as a dead connection. */
-export const HEARTBEAT_MS = 15_000;
+export { HEARTBEAT_MS } from './realtimeTiming';
