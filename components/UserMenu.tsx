@@ -1,6 +1,6 @@
 'use client';
 import Link from 'next/link';
-import { useSession } from '@/lib/useSession';
+import { useSession } from '@/lib/session';
 
 /** Who is signed in, with sign-out; or a sign-in link for anonymous viewers. */
 export function UserMenu() {

@@ -1,7 +1,7 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import { ApiError, getJson } from '@/lib/api';
-import { XdsClientsResponse, type XdsClient, type XdsNack } from '@/protocol/xds';
+import type { XdsClient, XdsClientsResponse, XdsNack } from '@/protocol/xds';
 
 /** NACKs a client has not got past: refused after its last ACK of that resource type. */
 export function openNacks(clients: readonly XdsClient[]): { nodeId: string; nack: XdsNack }[] {
@@ -25,7 +25,8 @@ export function XdsStatusChip() {
     queryKey: ['xds', 'clients'],
     queryFn: async () => {
       try {
-        return (await getJson('/api/xds/clients', XdsClientsResponse)) as XdsClientsResponse;
+        // Its schema is imported beside the request, not with every page (lib/wireShapes.ts).
+        return (await getJson('/api/xds/clients', import('@/protocol/xds').then((m) => m.XdsClientsResponse))) as XdsClientsResponse;
       } catch (e) {
         if (e instanceof ApiError && e.status === 404) return null;
         throw e;

@@ -2,11 +2,12 @@
  * Fetch helpers for the JSON API. Every answer is checked against its schema from
  * protocol/api.ts, so a server that drifts shows up as an error here, not as a broken page.
  * A 401 is a typed error the UI turns into a sign-in redirect.
+ *
+ * This module loads no zod itself (error bodies are checked against lib/wireShapes.ts): the
+ * list's first page imports it, and callers there import their answer's schema when they ask.
  */
 import type { z } from 'zod';
-import { ErrorBody } from '@/protocol/api';
-
-export { sameOriginPath } from '@/protocol/api';
+import { parseErrorBody } from './wireShapes';
 
 export class ApiError extends Error {
   constructor(
@@ -19,10 +20,14 @@ export class ApiError extends Error {
   }
 }
 
-export function getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.infer<S>>;
+/**
+ * GET `path` and check the answer against `schema` — or against the schema a promise brings
+ * (`import('@/protocol/…').then((m) => m.X)`), imported while the request is under way.
+ */
+export function getJson<S extends z.ZodType>(path: string, schema: S | Promise<S>): Promise<z.infer<S>>;
 /** @deprecated Unchecked: pass the answer's schema from protocol/api.ts (kept until every caller does). */
 export function getJson<T>(path: string): Promise<T>;
-export async function getJson(path: string, schema?: z.ZodType): Promise<unknown> {
+export async function getJson(path: string, schema?: z.ZodType | Promise<z.ZodType>): Promise<unknown> {
   return request(path, { headers: { accept: 'application/json' } }, schema ?? null);
 }
 
@@ -43,7 +48,9 @@ export async function sendJson<S extends z.ZodType>(
   return request(path, { method, headers, body: JSON.stringify(body ?? {}) }, schema);
 }
 
-async function request<S extends z.ZodType>(path: string, init: RequestInit, schema: S | null): Promise<z.infer<S>> {
+async function request<S extends z.ZodType>(path: string, init: RequestInit, schemaOrPromise: S | Promise<S> | null): Promise<z.infer<S>> {
+  // A schema still being imported: a failed import is reported with the answer, never left unhandled.
+  const schemaReady = Promise.resolve(schemaOrPromise).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
   let res: Response;
   try {
     res = await fetch(path, init);
@@ -52,9 +59,11 @@ async function request<S extends z.ZodType>(path: string, init: RequestInit, sch
   }
   const json: unknown = await res.json().catch(() => null);
   if (!res.ok) {
-    const error = ErrorBody.safeParse(json);
+    const error = parseErrorBody(json);
     throw new ApiError(res.status, error.success ? error.data.error : `${res.status} ${res.statusText}`, error.success ? (json as Record<string, unknown>) : null);
   }
+  const schema = await schemaReady;
+  if (schema instanceof Error) throw new ApiError(0, `cannot load the schema to check ${path}: ${schema.message}`);
   if (!schema) return json as z.infer<S>;
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new ApiError(res.status, `unexpected answer from ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);

@@ -1,7 +1,7 @@
 'use client';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { SignInResponse } from '@/protocol/api';
-import { ApiError, sameOriginPath, sendJson } from '@/lib/api';
+import { sameOriginPath, SignInResponse } from '@/protocol/api';
+import { ApiError, sendJson } from '@/lib/api';
 
 type Mode = 'password' | 'token';
 
