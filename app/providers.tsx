@@ -1,6 +1,5 @@
 'use client';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import * as Tooltip from '@radix-ui/react-tooltip';
 import { usePathname, useRouter } from 'next/navigation';
 import { useEffect, useState, type ReactNode } from 'react';
 import { LiveTopology } from '@/lib/liveTopology';
@@ -30,7 +29,7 @@ export function Providers({ children }: { children: ReactNode }) {
   return (
     <QueryClientProvider client={queryClient}>
       <LiveTopologyContext.Provider value={live}>
-        <Tooltip.Provider delayDuration={200}>{children}</Tooltip.Provider>
+        {children}
       </LiveTopologyContext.Provider>
     </QueryClientProvider>
   );

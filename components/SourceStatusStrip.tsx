@@ -1,10 +1,13 @@
 'use client';
-import * as Tooltip from '@radix-ui/react-tooltip';
+import { lazy, Suspense } from 'react';
 import type { SourceStatus } from '@/protocol/model';
 import { timeAgo } from '@/lib/timeAgo';
 import { useNow } from '@/lib/useNow';
 import { useTopology } from '@/lib/useTopology';
 import { XdsStatusChip } from './XdsStatusChip';
+
+// Loaded only when a chip has an error to explain (see SourceErrorTooltip).
+const SourceErrorTooltip = lazy(() => import('./SourceErrorTooltip'));
 
 /** One chip per registry: state, time since the last good sync, and the last error. */
 export function SourceStatusStrip() {
@@ -35,15 +38,10 @@ function SourceChip({ source: s, now }: { source: SourceStatus; now: number }) {
     </span>
   );
   if (!s.lastError) return chip;
+  // Until the tooltip's code is in, the chip shows without it.
   return (
-    <Tooltip.Root>
-      <Tooltip.Trigger asChild>{chip}</Tooltip.Trigger>
-      <Tooltip.Portal>
-        <Tooltip.Content className="tooltip" sideOffset={6}>
-          {s.address && <div>{s.address}</div>}
-          <div>Last error: {s.lastError}</div>
-        </Tooltip.Content>
-      </Tooltip.Portal>
-    </Tooltip.Root>
+    <Suspense fallback={chip}>
+      <SourceErrorTooltip source={s}>{chip}</SourceErrorTooltip>
+    </Suspense>
   );
 }
