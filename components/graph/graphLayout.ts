@@ -4,7 +4,7 @@
  * ("Re-layout"). Nodes that appear later are placed beside what they connect to without moving
  * anything already placed, so a live graph never reshuffles under the reader's eyes.
  */
-import ELK from 'elkjs/lib/elk.bundled.js';
+import type ELK from 'elkjs/lib/elk.bundled.js';
 
 export const NODE_WIDTH = 200;
 export const NODE_HEIGHT = 70;
@@ -26,11 +26,27 @@ export interface LayoutEdge {
 /** Past this many caller → callee pairs the layout gets a thinned edge set (see layoutEdges). */
 export const THIN_FROM_PAIRS = 1000;
 
-let elk: InstanceType<typeof ELK> | null = null;
+let engine: Promise<InstanceType<typeof ELK>> | null = null;
+
+/**
+ * ELK, loaded on first use. It is 1.6 MB of JavaScript: imported with the route, every page
+ * that links to /graph (the header does) would download and compile it when Next prefetches
+ * the route, competing with the service list for the main thread.
+ */
+export function loadLayoutEngine(): Promise<InstanceType<typeof ELK>> {
+  engine ??= import('elkjs/lib/elk.bundled.js').then(
+    ({ default: Elk }) => new Elk(),
+    (err: unknown) => {
+      engine = null; // a failed download is retried by the next layout
+      throw err;
+    },
+  );
+  return engine;
+}
 
 /** Positions for every node in `nodeIds` (top-left corners), by ELK layered. */
 export async function layoutAll(nodeIds: readonly string[], edges: readonly LayoutEdge[]): Promise<Map<string, Point>> {
-  elk ??= new ELK();
+  const elk = await loadLayoutEngine();
   const known = new Set(nodeIds);
   const pairs = layoutEdges(known, edges);
   const big = new Set(edges.map((e) => `${e.from}\u0000${e.to}`)).size > THIN_FROM_PAIRS;
