@@ -50,7 +50,7 @@ export interface DemoFleetOptions {
   registryAddr: string;
   /** @default DEMO_FLEET */
   specs?: Spec[];
-  /** @default 30_000 */
+  /** @default 75_000 */
   startTimeoutMs?: number;
   /**
    * What the green payment instances (the release a rollout moves traffic to) do: a good, a
@@ -95,7 +95,8 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
       ),
     );
   };
-  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  // Nine tsx processes starting at once on a loaded 2-core machine took more than 30 s in CI.
+  const startTimeoutMs = options.startTimeoutMs ?? 75_000;
   /** Starts one demo process; resolves once it has announced `count` registrations on stdout. */
   const spawnDemo = (label: string, file: string, env: Record<string, string>, count: number, instance: (msg: Record<string, unknown>, pid: number) => DemoInstance) =>
     new Promise<DemoInstance[]>((ok, fail) => {
