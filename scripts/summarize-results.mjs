@@ -15,9 +15,12 @@ for (const name of vitestFiles) {
   failed += v.numFailedTests;
   for (const f of v.testResults ?? []) {
     for (const a of f.assertionResults ?? []) if (a.status === 'failed') failures.push(`vitest: ${a.fullName}`);
-    if (f.status === 'failed' && (f.assertionResults ?? []).length === 0) {
+    // A file that failed with no failed test in it: its hooks (beforeAll) or its import failed, so its
+    // tests were skipped, not run. That is a failure, counted once for the file.
+    const anyTestFailed = (f.assertionResults ?? []).some((a) => a.status === 'failed');
+    if (f.status === 'failed' && !anyTestFailed) {
       failed += 1;
-      failures.push(`vitest: ${f.name} (suite failed to run)`);
+      failures.push(`vitest: ${f.name} (suite failed: ${String(f.message ?? '').split('\n')[0].slice(0, 200)})`);
     }
   }
 }
