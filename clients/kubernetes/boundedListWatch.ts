@@ -13,7 +13,8 @@
  *   without a byte.
  * Errors carry `code` (HTTP status) and `body` (the apiserver's Status) like client-node's.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { kubernetesClient } from './kubernetesClient';
 import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { ReadableStream } from 'node:stream/web';
 import { fetch } from 'undici';
@@ -47,7 +48,7 @@ type WatchCallback = (phase: string, apiObj: KubernetesObject, watchObj?: unknow
 type DoneCallback = (err: unknown) => void;
 
 async function request(kc: k8s.KubeConfig, url: URL, signal: AbortSignal) {
-  const ctx = new k8s.RequestContext(url.toString(), k8s.HttpMethod.GET);
+  const ctx = new (kubernetesClient().RequestContext)(url.toString(), kubernetesClient().HttpMethod.GET);
   await kc.applySecurityAuthentication(ctx);
   const response = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher(), signal });
   if (response.status !== 200) {
@@ -230,5 +231,5 @@ export class BoundedWatch {
 
 /** An informer over `path` with bounded list/watch and compacted objects in its cache. */
 export function makeBoundedInformer(kc: k8s.KubeConfig, path: string, compact: Compact, limits: ListWatchLimits = DEFAULT_LIMITS): k8s.ListWatch<KubernetesObject> {
-  return new k8s.ListWatch(path, new BoundedWatch(kc, compact, limits) as unknown as k8s.Watch, pagedList(kc, path, compact, limits), false);
+  return new (kubernetesClient().ListWatch)(path, new BoundedWatch(kc, compact, limits) as unknown as k8s.Watch, pagedList(kc, path, compact, limits), false);
 }

@@ -1,5 +1,6 @@
 /** Loads the KubeConfig a client talks through: in-cluster service account, or a kubeconfig file (+ context). Throws if it cannot be loaded. */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { kubernetesClient } from './kubernetesClient';
 import { homedir } from 'node:os';
 
 export interface KubeConfigTarget {
@@ -10,7 +11,7 @@ export interface KubeConfigTarget {
 }
 
 export function loadKubeConfig(target: KubeConfigTarget): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+  const kc = new (kubernetesClient().KubeConfig)();
   if (target.inCluster) kc.loadFromCluster();
   else kc.loadFromFile((target.kubeconfig ?? '~/.kube/config').replace(/^~(?=\/|$)/, homedir()));
   if (target.context) kc.setCurrentContext(target.context);

@@ -4,19 +4,19 @@
  * again). Compare-and-set is on the rollout's own revision (`switchboard.dev/rollout-revision`),
  * as the traffic store does, because the Service's resourceVersion moves with every other write.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { kubernetesClient, mergePatchOptions } from '../../clients/kubernetes/kubernetesClient';
 import type { Rollout } from '../../protocol/rollout';
 import { decodeRollout, type RolloutStore, type RolloutWrite, type StoredRollout } from './rolloutStore';
 
 export const ROLLOUT_ANNOTATION = 'switchboard.dev/rollout';
 export const ROLLOUT_REVISION_ANNOTATION = 'switchboard.dev/rollout-revision';
 
-const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 export class KubernetesRolloutStore implements RolloutStore {
   private readonly core: k8s.CoreV1Api;
   constructor(kc: k8s.KubeConfig) {
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.core = kc.makeApiClient(kubernetesClient().CoreV1Api);
   }
 
   async get(namespace: string, name: string): Promise<StoredRollout> {
@@ -30,7 +30,7 @@ export class KubernetesRolloutStore implements RolloutStore {
       const revision = expected + 1;
       const body = { metadata: { resourceVersion: svc.metadata?.resourceVersion, annotations: { [ROLLOUT_ANNOTATION]: JSON.stringify(rollout), [ROLLOUT_REVISION_ANNOTATION]: String(revision) } } };
       try {
-        await this.core.patchNamespacedService({ name, namespace, body }, mergePatch);
+        await this.core.patchNamespacedService({ name, namespace, body }, mergePatchOptions());
         return { ok: true, modifyIndex: revision };
       } catch (err) {
         if ((err as { code?: number }).code !== 409 || attempt >= 4) throw new Error(`PATCH service ${namespace}/${name}: ${describe(err)}`, { cause: err });

@@ -9,7 +9,8 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { kubernetesClient } from '../../clients/kubernetes/kubernetesClient';
 import type { ControllerStatus } from '../../protocol/rollout';
 import { describe } from './kubernetesRolloutStore';
 
@@ -186,7 +187,7 @@ export class KubernetesLeaseElector implements LeaderElector {
   private readonly retryMs: number;
 
   constructor(private readonly o: LeaseElectorOptions) {
-    this.api = o.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    this.api = o.kubeConfig.makeApiClient(kubernetesClient().CoordinationV1Api);
     this.leaseSeconds = o.leaseSeconds ?? 15;
     this.retryMs = o.retryMs ?? 1000;
   }
@@ -214,7 +215,7 @@ export class KubernetesLeaseElector implements LeaderElector {
     try {
       const lease = await this.api.readNamespacedLease({ name: LEASE_NAME, namespace: this.o.namespace });
       if (lease.spec?.holderIdentity === this.o.identity) {
-        lease.spec.renewTime = new k8s.V1MicroTime(0);
+        lease.spec.renewTime = new (kubernetesClient().V1MicroTime)(0);
         if (lease.spec.acquireTime) lease.spec.acquireTime = micro(lease.spec.acquireTime);
         await this.api.replaceNamespacedLease({ name: LEASE_NAME, namespace: this.o.namespace, body: lease });
       }
@@ -286,5 +287,5 @@ export class KubernetesLeaseElector implements LeaderElector {
 
 /** The API server wants MicroTime with exactly six fractional digits (`…05.123000Z`). */
 function micro(t: Date | string | number): k8s.V1MicroTime {
-  return new k8s.V1MicroTime(new Date(t).getTime());
+  return new (kubernetesClient().V1MicroTime)(new Date(t).getTime());
 }

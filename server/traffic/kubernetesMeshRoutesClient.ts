@@ -5,7 +5,8 @@
  * verb `update`) of the object as read, so it carries that resourceVersion as a precondition: a
  * route changed in between gets 409 from the API server and nothing is written.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { kubernetesClient } from '../../clients/kubernetes/kubernetesClient';
 import { z } from 'zod';
 import type { MeshRoute } from '../../protocol/api';
 import type { TrafficPolicy } from '../../protocol/traffic';
@@ -39,8 +40,8 @@ export class KubernetesMeshRoutes {
   private readonly now: () => number;
 
   constructor(kc: k8s.KubeConfig, private readonly options: MeshRoutesOptions = {}) {
-    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.apis = kc.makeApiClient(k8s.ApisApi);
+    this.custom = kc.makeApiClient(kubernetesClient().CustomObjectsApi);
+    this.apis = kc.makeApiClient(kubernetesClient().ApisApi);
     this.now = options.now ?? Date.now;
   }
 

@@ -15,7 +15,8 @@
  * resourceVersion our write produced); only if that restore fails too does the error say the
  * route carries weights the policy does not.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { kubernetesClient, mergePatchOptions } from '../../clients/kubernetes/kubernetesClient';
 import { z } from 'zod';
 import { decodePolicyJson, type TrafficPolicy } from '../../protocol/traffic';
 import { TRAFFIC_ANNOTATION } from '../../clients/kubernetes/kubernetesObjects';
@@ -36,7 +37,6 @@ export const HISTORY_ANNOTATION = 'switchboard.dev/traffic-history';
  */
 export const REVISION_ANNOTATION = 'switchboard.dev/traffic-revision';
 
-const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 /** Refused attempts, a bounded list of their own (so they never push applied changes out). */
 export const REFUSED_ANNOTATION = 'switchboard.dev/traffic-refused';
@@ -135,7 +135,7 @@ export class KubernetesTrafficStore implements TrafficStore {
   private readonly routes: KubernetesMeshRoutes;
 
   constructor(kc: k8s.KubeConfig, private readonly historyLimit = 20, private readonly refusedLimit = 20, meshRoutes: MeshRoutesOptions = {}) {
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.core = kc.makeApiClient(kubernetesClient().CoreV1Api);
     this.routes = new KubernetesMeshRoutes(kc, meshRoutes);
   }
 
@@ -184,7 +184,7 @@ export class KubernetesTrafficStore implements TrafficStore {
         ...(decision.kind === 'patch' && Object.keys(decision.patch).length ? { spec: { selector: decision.patch } } : {}),
       };
       try {
-        await this.core.patchNamespacedService({ name, namespace, body }, mergePatch);
+        await this.core.patchNamespacedService({ name, namespace, body }, mergePatchOptions());
         return { ok: true, modifyIndex: revision, ...(mesh && 'view' in mesh.write ? { meshRoute: mesh.write.view } : {}) };
       } catch (err) {
         // 409: the Service changed between our read and write; re-read and decide again.
@@ -234,7 +234,7 @@ export class KubernetesTrafficStore implements TrafficStore {
       const nextRefused = (refused ? [full, ...refusals] : refusals).slice(0, this.refusedLimit);
       const body = { metadata: { resourceVersion: svc.metadata?.resourceVersion, annotations: { [HISTORY_ANNOTATION]: JSON.stringify(nextApplied), [REFUSED_ANNOTATION]: JSON.stringify(nextRefused) } } };
       try {
-        await this.core.patchNamespacedService({ name, namespace, body }, mergePatch);
+        await this.core.patchNamespacedService({ name, namespace, body }, mergePatchOptions());
         return full;
       } catch (err) {
         if ((err as { code?: number }).code !== 409 || attempt >= 4) throw new Error(`PATCH service ${namespace}/${name}: ${describeKubeFailure(kubeFailure(err))}`, { cause: err });

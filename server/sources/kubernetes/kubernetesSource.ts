@@ -15,7 +15,8 @@
  * changed. `scope.synced` (every Service of a namespace) is sent only for the initial sync and a
  * full restart; `traffic.synced` only when a namespace's policies changed.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { kubernetesClient } from '../../../clients/kubernetes/kubernetesClient';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Service } from '../../../protocol/model';
 import { serviceId } from '../../../protocol/model';
@@ -82,7 +83,7 @@ export class KubernetesSource implements Source {
   readonly id: string;
   readonly name: string;
   readonly address: string | null;
-  private kc = new k8s.KubeConfig();
+  private kc: k8s.KubeConfig;
   private informers: Informer[] = [];
   /** Informer per kind, by namespace ('' = all namespaces). */
   private caches: Record<Kind, Map<string, Informer>> = { services: new Map(), pods: new Map(), endpoints: new Map() };
@@ -118,6 +119,7 @@ export class KubernetesSource implements Source {
     try {
       this.kc = loadKubeConfig(config);
     } catch (err) {
+      this.kc = new (kubernetesClient().KubeConfig)();
       // A missing or broken kubeconfig is this source's problem, not the whole control plane's.
       this.configError = `kubeconfig ${config.inCluster ? '(in-cluster)' : config.kubeconfig}: ${(err as Error).message}`;
     }
