@@ -337,6 +337,28 @@ describe('ConsulSource costs O(change) (real Consul 1.8.7)', () => {
     expect(w.store.source('c1')?.state).toBe('ok');
   });
 
+  // Regression (seen at 10,000 services: a full sweep every 60 s): Consul 1.8.7 lists a service's
+  // tags in Go map order, different from one answer to the next, so a wait timeout with nothing
+  // changed looked like a catalog change no check explained, and swept the datacenter.
+  it('an idle datacenter whose services have several tags is never swept or re-summarized', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => `tagged-${i}`);
+    for (const [i, id] of ids.entries()) await dc1.registerService({ ID: id, Name: 'tagged', Port: 7600 + i, Tags: [`t${i}`, `u${i}`], Check: ttl(id) });
+    cleanup.push(async () => {
+      for (const id of ids) await dc1.deregister(id);
+    });
+    const counter = countingFetch();
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { fetch: counter.fetchFn, waitMs: 200, sweepMinIntervalMs: 0 });
+    await vi.waitFor(() => expect(w.service('dc1', 'tagged')?.instances).toHaveLength(6), WAIT);
+    await sleep(500);
+    const from = counter.paths.length;
+    // ~20 wait timeouts of the catalog watch.
+    await vi.waitFor(() => expect(counter.since(from).filter((p) => p === '/v1/catalog/services').length).toBeGreaterThanOrEqual(20), WAIT);
+    await sleep(1_500); // a sweep is asked for 1 s after an unexplained change
+    const after = counter.since(from);
+    expect(after.filter((p) => FULL_READ.test(p) || p === '/v1/internal/ui/services' || p.startsWith('/v1/health/service/'))).toEqual([]);
+    expect(w.service('dc1', 'tagged')?.tags).toEqual(ids.flatMap((_, i) => [`t${i}`, `u${i}`]).sort());
+  });
+
   // Regression: a service named ".." cannot be read through /v1/health/service/.. (every HTTP
   // stack normalizes the path); it used to fail every round, so no other change appeared.
   it('a service named ".." does not hold back the rest of the datacenter', async () => {

@@ -159,7 +159,13 @@ export class DatacenterWatch {
     };
     const catalogLoop = new BlockingQuery<Catalog, ConsulError>({
       ...common,
-      fetch: (req) => this.blocking('/v1/catalog/services', CatalogServices, req, { maxBytes: this.limits.catalog }),
+      // Consul lists each service's tags in map order, which differs from one answer to the next
+      // (a 60 s wait timeout with nothing changed came back "different" and cost a full sweep):
+      // sorted, an unchanged catalog compares equal.
+      fetch: async (req) => {
+        const res = await this.blocking('/v1/catalog/services', CatalogServices, req, { maxBytes: this.limits.catalog });
+        return res.ok ? { ...res, value: withSortedTags(res.value) } : res;
+      },
       onChange: (value, { index }) => this.serialize(() => this.applyCatalog(value, index)),
       onUnchanged: ({ index, indexMoved }) => this.serialize(() => {
         if (indexMoved && this.synced) this.summaryWanted = index;
@@ -801,8 +807,15 @@ function unaddressable(name: string): boolean {
   return name === '.' || name === '..';
 }
 
+/** Both sorted (withSortedTags). */
 function sameTags(a: readonly string[] | null, b: readonly string[] | null): boolean {
-  const x = [...(a ?? [])].sort();
-  const y = [...(b ?? [])].sort();
+  const x = a ?? [];
+  const y = b ?? [];
   return x.length === y.length && x.every((t, i) => t === y[i]);
+}
+
+function withSortedTags(catalog: Catalog): Catalog {
+  const sorted: Catalog = {};
+  for (const [name, tags] of Object.entries(catalog)) sorted[name] = tags ? [...tags].sort(byString) : tags;
+  return sorted;
 }
