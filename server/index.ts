@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { preloadKubernetesClient } from '../clients/kubernetes/kubernetesClient';
 import { ConfigError, loadConfig } from './config/loadConfig';
 import { createLogger } from './log';
-import { createSwitchboard } from './switchboard';
+import { startConsulSourcesEarly } from './sources/earlySources';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -34,8 +34,6 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // The Kubernetes client is loaded only when a Kubernetes registry is configured (1–1.5 s).
-  if (config.kubernetesSources.length > 0) await preloadKubernetesClient();
   const dev = process.argv.includes('--dev');
   // The registries are read first; Next (the pages) loads and prepares meanwhile: a large
   // registry's first sync and Next's start overlap instead of adding up. Pages wait for it,
@@ -44,9 +42,16 @@ async function main(): Promise<void> {
   let rejectNext!: (err: unknown) => void;
   const nextReady = new Promise<{ handle: NextHandle; upgrade: NextUpgrade | undefined }>((ok, fail) => ((resolveNext = ok), (rejectNext = fail)));
   nextReady.catch(() => undefined); // awaited below, after listen(): a failure still ends the start
+  // The registries are asked first, then the rest of the server loads while they answer.
+  const earlySources = startConsulSourcesEarly(config, logger);
+  await earlySources.sent();
+  // The Kubernetes client is loaded only when a Kubernetes registry is configured (1–1.5 s).
+  if (config.kubernetesSources.length > 0) await preloadKubernetesClient();
+  const { createSwitchboard } = await import('./switchboard');
   const switchboard = createSwitchboard({
     config,
     logger,
+    earlySources,
     fallback: async (req, res) => (await nextReady).handle(req, res),
     fallbackUpgrade: dev ? (req, socket, head) => void nextReady.then((n) => n.upgrade?.(req, socket, head)) : undefined,
   });

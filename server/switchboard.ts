@@ -24,6 +24,7 @@ import { DnsSource } from './sources/dns/dnsSource';
 import { loadKubeConfig } from '../clients/kubernetes/kubeConfig';
 import { KubernetesSource } from './sources/kubernetes/kubernetesSource';
 import type { Source } from './sources/source';
+import type { EarlySources } from './sources/earlySources';
 import { TelemetryStore } from './telemetry/telemetryStore';
 import { CallGraphStore } from './telemetry/callGraphStore';
 import { GraphService } from './graph/graphService';
@@ -52,6 +53,8 @@ export interface SwitchboardOptions {
   fallbackUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Builds sources from config; injectable for tests. */
   createSources?: (config: Config, deps: { logger: Logger; metrics: Metrics }) => Source[];
+  /** Consul sources the boot started before this module loaded (server/index.ts). */
+  earlySources?: EarlySources;
   /** @default HEARTBEAT_MS */
   heartbeatMs?: number;
   /** Rollout controller tuning (tests): pass interval, leader session/lease TTL, replica identity. */
@@ -87,9 +90,10 @@ function refuseUpgrade(socket: Duplex, status: 400 | 401 | 403, error: string): 
   socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
-export function defaultSources(config: Config, deps: { logger: Logger; metrics: Metrics }): Source[] {
+export function defaultSources(config: Config, deps: { logger: Logger; metrics: Metrics }, early?: EarlySources): Source[] {
+  early?.bindMetrics(deps.metrics);
   return [
-    ...config.consulSources.map((c) => consulSource(c, deps)),
+    ...config.consulSources.map((c) => early?.consul.get(c.name) ?? consulSource(c, deps)),
     ...config.dnsSources.map((d) => new DnsSource(d, deps.logger.child({ source: d.name }))),
     ...config.kubernetesSources.map((k) => new KubernetesSource(k, deps.logger.child({ source: k.name }))),
   ];
@@ -210,7 +214,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
     bodyBytes: config.limits.bodyBytes,
     limits: config.limits,
   });
-  const sources = (options.createSources ?? defaultSources)(config, { logger, metrics });
+  const sources = options.createSources ? options.createSources(config, { logger, metrics }) : defaultSources(config, { logger, metrics }, options.earlySources);
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -304,14 +308,21 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   let fleetStarting: Promise<unknown> | null = null;
   let load: LoadGenerator | null = null;
 
-  const startSource = (source: Source) =>
+  const startSource = (source: Source) => {
+    let ready = false;
     source.start((event) => {
       try {
         store.apply(source.id, event);
       } catch (err) {
         logger.error({ err, source: source.id, event: event.type }, 'could not apply source event');
       }
+      // How long a start took, from the process' start (module loading included): one line per source.
+      if (!ready && event.type === 'status' && event.state === 'ok') {
+        ready = true;
+        logger.info({ source: source.id, msSinceProcessStart: Math.round(performance.now()), detail: event.detail ?? undefined }, 'source ready');
+      }
     });
+  };
 
   return {
     store,
@@ -353,7 +364,7 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
       });
       const port = (server.address() as AddressInfo).port;
       await xds?.start();
-      logger.info({ host: config.listen.host, port, sources: sources.map((s) => s.id) }, 'switchboard listening');
+      logger.info({ host: config.listen.host, port, sources: sources.map((s) => s.id), msSinceProcessStart: Math.round(performance.now()) }, 'switchboard listening');
       if (registry && config.embedded.demo) {
         const registryAddr = registry.httpAddr;
         // The dashboard is already up; the fleet appears in it as each service registers.

@@ -63,6 +63,9 @@ export class ConsulSource implements Source {
   private started = false;
   /** The status detail says instances are still being read. */
   private loadingShown = false;
+  private watchingResolve!: () => void;
+  /** Resolves once the datacenter watches were started (or the first listing of datacenters failed). */
+  readonly watching = new Promise<void>((resolve) => (this.watchingResolve = resolve));
 
   constructor(
     private readonly config: ConsulSourceConfig,
@@ -163,6 +166,7 @@ export class ConsulSource implements Source {
       if (signal.aborted) return;
       if (!res.ok) {
         attempt += 1;
+        this.watchingResolve();
         this.fail('datacenters', res.error);
         await this.clock.sleep(backoffDelay(attempt, this.options.backoff ?? DEFAULT_BACKOFF, this.random), signal);
         continue;
@@ -193,5 +197,6 @@ export class ConsulSource implements Source {
       this.watches.set(dc, w);
       w.start();
     }
+    this.watchingResolve();
   }
 }
