@@ -47,6 +47,8 @@ interface CheckRef {
   nodeLevel: boolean;
   /** The check as the state list carries it: everything the model needs of it. */
   check: HealthCheck;
+  /** The answer of its watch that last listed it (entries not listed in an answer left the list). */
+  seenIn: number;
 }
 
 /** What the adapter keeps per reported service: two short digests instead of a second copy of the fleet. */
@@ -91,6 +93,8 @@ export class DatacenterWatch {
    * read's bytes), unless the service is re-read anyway.
    */
   private readonly passed = new Map<string, Set<string>>();
+  /** Counts the check watches' answers (CheckRef.seenIn). */
+  private checkAnswers = 0;
   /** Whether the registry has `/v1/health/checks/:name`. */
   private checkReads = true;
   /** Nodes whose node-level checks moved: every service on them is re-read. */
@@ -277,50 +281,61 @@ export class DatacenterWatch {
 
   private applyChecks(state: 'critical' | 'warning', list: HealthCheck[], index: number): Promise<RoundResult<ConsulError>> {
     const prev = this.states[state];
-    const next = new Map<string, CheckRef>();
+    // Updated in place: under churn the list (thousands of checks) is re-read many times a
+    // second, and only what changed should outlive the answer (old-generation garbage is what
+    // makes a long-lived heap grow and costs full collections).
+    const refs = prev ?? new Map<string, CheckRef>();
+    this.states[state] = refs;
+    const diff = prev !== null && this.synced;
+    const other = this.states[state === 'critical' ? 'warning' : 'critical'];
+    const patches: CheckPatch[] = [];
+    const mark = (ref: CheckRef, changedAt: number, patch: boolean) => {
+      // A node check (serfHealth) changes the health of every instance on that node.
+      if (ref.nodeLevel) this.dirtyNodes.add(ref.node);
+      else if ((this.readAt.get(ref.serviceName) ?? -1) >= changedAt) return; // already in what was read
+      // A check that entered or changed within this list arrives whole: patch it, read nothing
+      // (under churn, a read per flip was most of the agent's CPU). Pending services are read.
+      else if (this.pending.has(ref.serviceName)) this.dirty.add(ref.serviceName);
+      else if (patch) patches.push(this.patchOf(ref));
+      else if (!this.checkReads) this.dirty.add(ref.serviceName);
+      else {
+        let ids = this.passed.get(ref.serviceName);
+        if (!ids) this.passed.set(ref.serviceName, (ids = new Set()));
+        ids.add(`${ref.node}/${ref.check.CheckID}`);
+      }
+    };
+    const answer = ++this.checkAnswers;
     for (const c of list) {
-      next.set(`${c.Node}/${c.CheckID}`, { modifyIndex: c.ModifyIndex, serviceName: c.ServiceName, serviceId: c.ServiceID, node: c.Node, nodeLevel: c.ServiceID === '', check: c });
-    }
-    this.states[state] = next;
-    if (prev && this.synced) {
-      const other = this.states[state === 'critical' ? 'warning' : 'critical'];
-      const patches: CheckPatch[] = [];
-      const mark = (ref: CheckRef, changedAt: number, patch: boolean) => {
-        // A node check (serfHealth) changes the health of every instance on that node.
-        if (ref.nodeLevel) this.dirtyNodes.add(ref.node);
-        else if ((this.readAt.get(ref.serviceName) ?? -1) >= changedAt) return; // already in what was read
-        // A check that entered or changed within this list arrives whole: patch it, read nothing
-        // (under churn, a read per flip was most of the agent's CPU). Pending services are read.
-        else if (this.pending.has(ref.serviceName)) this.dirty.add(ref.serviceName);
-        else if (patch) patches.push(this.patchOf(ref));
-        else if (!this.checkReads) this.dirty.add(ref.serviceName);
-        else {
-          let ids = this.passed.get(ref.serviceName);
-          if (!ids) this.passed.set(ref.serviceName, (ids = new Set()));
-          ids.add(`${ref.node}/${ref.check.CheckID}`);
-        }
-      };
-      for (const [key, ref] of next) {
-        if (prev.get(key)?.modifyIndex === ref.modifyIndex) continue;
-        mark(ref, ref.modifyIndex, true);
-        // A registration with checks writes service and checks at one raft index.
-        this.explained(ref.modifyIndex);
+      const key = `${c.Node}/${c.CheckID}`;
+      const kept = refs.get(key);
+      if (kept && kept.modifyIndex === c.ModifyIndex) {
+        kept.seenIn = answer;
+        continue;
       }
-      for (const [key, ref] of prev) {
-        if (next.has(key)) continue;
-        // Left this list: passing (its new output is unknown, so its checks are read), or moved
-        // to the other watched state, whose answer carries it and dates the change.
-        const moved = other?.get(key);
-        if (moved) mark(moved, moved.modifyIndex, true);
-        else mark(ref, index, false);
-        this.explained(index);
-      }
-      if (patches.length > 0) this.emit({ type: 'checks.changed', checks: patches });
+      const ref: CheckRef = { modifyIndex: c.ModifyIndex, serviceName: c.ServiceName, serviceId: c.ServiceID, node: c.Node, nodeLevel: c.ServiceID === '', check: c, seenIn: answer };
+      refs.set(key, ref);
+      if (!diff) continue;
+      // Entered this list, or changed within it.
+      mark(ref, ref.modifyIndex, true);
+      // A registration with checks writes service and checks at one raft index.
+      this.explained(ref.modifyIndex);
     }
+    for (const [key, ref] of refs) {
+      if (ref.seenIn === answer) continue;
+      refs.delete(key);
+      if (!diff) continue;
+      // Left this list: passing (its new output is unknown, so its checks are read), or moved
+      // to the other watched state, whose answer carries it and dates the change.
+      const moved = other?.get(key);
+      if (moved) mark(moved, moved.modifyIndex, true);
+      else mark(ref, index, false);
+      this.explained(index);
+    }
+    if (patches.length > 0) this.emit({ type: 'checks.changed', checks: patches });
     return this.round();
   }
 
-  private patchOf(ref: CheckRef): CheckPatch {
+  private patchOf(ref: Pick<CheckRef, 'serviceName' | 'serviceId' | 'node' | 'check'>): CheckPatch {
     if (!this.touchedSinceSweep?.get(ref.serviceName)) this.touchedSinceSweep?.set(ref.serviceName, false);
     return {
       serviceId: serviceId(this.source.id, this.dc, ref.serviceName),
@@ -589,7 +604,7 @@ export class DatacenterWatch {
             this.dirty.add(name);
             break;
           }
-          patches.push(this.patchOf({ modifyIndex: c.ModifyIndex, serviceName: name, serviceId: c.ServiceID, node: c.Node, nodeLevel: false, check: c }));
+          patches.push(this.patchOf({ serviceName: name, serviceId: c.ServiceID, node: c.Node, check: c }));
         }
       }
     };
