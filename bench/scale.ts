@@ -324,8 +324,12 @@ try {
 
   // ---- more flips, faster, until RSS_FLIPS in all ----
   const more = RSS_FLIPS - FLIPS;
+  // At 20 flips/s the process's baseline is a small part of each flip's CPU: the steadier figure.
+  let fastFlips: { aboveBaselineMs: number; allInMs: number } | null = null;
   if (more > 0) {
     log(`${more} more flips, 20/s, on random instances`);
+    const fastCpu0 = cpuSeconds(pid);
+    const fastStarted = performance.now();
     for (let k = 0; k < more; k++) {
       const due = Date.now() + 50;
       const ref = fleet.instance(Math.floor(Math.random() * SERVICES), Math.floor(Math.random() * INSTANCES));
@@ -335,6 +339,11 @@ try {
       await fleet.flipCheck(ref.node, ref.checkId, next);
       await sleep(Math.max(0, due - Date.now()));
     }
+    await sleep(1000); // the last ones arrive
+    const cpu = cpuSeconds(pid) - fastCpu0;
+    const seconds = (performance.now() - fastStarted) / 1000;
+    fastFlips = { aboveBaselineMs: Math.max(0, ((cpu - baselineCores * seconds) / more) * 1000), allInMs: (cpu / more) * 1000 };
+    log(`  ${fastFlips.aboveBaselineMs.toFixed(1)} ms CPU/flip above the baseline at 20/s (${fastFlips.allInMs.toFixed(1)} ms all in)`);
   }
   await sleep(5000);
   const rssFlips = memory(pid);
@@ -423,7 +432,7 @@ latency is from the flip's \`/v1/txn\` returning. Then flips at 20/s on random i
 | start → source ok (every service listed with its health counts) | ${before.start} | ${(startMs / 1000).toFixed(2)} s | ≤ 3 s |
 | start → every instance read | ${before.start} | ${(loadedMs / 1000).toFixed(2)} s | — |
 | server RSS | ${before.rss} | ${mib(rssSettled)} after sync and a minute idle (${mib(rssSync)} 3 s after the last instance was read); ${mib(rssFlips.rss)} after ${RSS_FLIPS} flips; ${mib(rssEnd.rss)} at the end (peak ${mib(rssEnd.hwm)}) | ≤ 450 MiB, no growth |
-| server CPU per check flip | ${before.cpu} | ${cpuPerFlipAboveBaseline.toFixed(1)} ms above the process's ${(baselineCores * 1000).toFixed(0)} ms/s baseline (measured ${BASELINE_S} s right before, page open); ${cpuPerFlip.toFixed(1)} ms all in | ≤ 10 ms |
+| server CPU per check flip | ${before.cpu} | ${cpuPerFlipAboveBaseline.toFixed(1)} ms above the process's ${(baselineCores * 1000).toFixed(0)} ms/s baseline (measured ${BASELINE_S} s right before, page open); ${cpuPerFlip.toFixed(1)} ms all in${fastFlips ? `; at 20 flips/s on random instances: ${fastFlips.aboveBaselineMs.toFixed(1)} ms above the baseline, ${fastFlips.allInMs.toFixed(1)} ms all in` : ''} | ≤ 10 ms |
 | read from Consul per check flip | — | ${(bytesPerFlip / 1024).toFixed(1)} KiB, ${requestsPerFlip.toFixed(2)} requests (${perEndpoint(rq0e, rq1e)}; ${wire.connections} connections seen) | — |
 | check flip → WS \`service.delta\` | — | ${latency(wsStats)} | p99 ≤ ${SMALL ? 50 : 100} ms |
 | check flip → browser (service page) | ${before.browser} | ${latency(browserStats)} | ≤ ${SMALL ? 100 : 200} ms |

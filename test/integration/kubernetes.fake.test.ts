@@ -199,3 +199,48 @@ describe('at scale and against a hostile upstream (fake API server only)', () =>
     }
   }, 90_000);
 });
+
+describe('a large cluster is listed before its pods are read (fake API server)', () => {
+  it('lists every Service with its endpoints\' counts as pending, then its instances with their pods\' labels; nothing goes to xDS meanwhile', async () => {
+    const big = await startFakeKubeApiServer();
+    const NS = 'wide';
+    const SERVICES = 12;
+    for (let s = 0; s < SERVICES; s++) {
+      big.put('services', { metadata: { name: `w-${s}`, namespace: NS }, spec: { selector: { app: `w-${s}` } } });
+      for (let e = 0; e < 4; e++) big.put('pods', { metadata: { name: `w-${s}-${e}`, namespace: NS, labels: { app: `w-${s}`, color: e < 2 ? 'blue' : 'green' } } });
+      big.put('endpointslices', {
+        metadata: { name: `w-${s}-a`, namespace: NS, labels: { 'kubernetes.io/service-name': `w-${s}` } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        // One not-ready endpoint per Service: the counts say 3 passing, 1 critical.
+        endpoints: Array.from({ length: 4 }, (_, e) => ({ addresses: [`10.2.${s}.${e + 1}`], conditions: { ready: e !== 3 }, targetRef: { kind: 'Pod', name: `w-${s}-${e}`, namespace: NS } })),
+      });
+    }
+    const releasePods = big.holdLists('pods');
+    // 48 endpoints: above a threshold of 10, so the pods are read after the listing.
+    const source = new KubernetesSource({ name: 'wide', kubeconfig: writeKubeconfig(dir, big.url, big.token, { insecure: true }), context: null, inCluster: false, namespaces: [NS] }, undefined, { summaryFirstAbove: 10 });
+    const store = new TopologyStore();
+    store.addSource({ id: 'wide', kind: 'kubernetes', name: 'wide', address: source.address });
+    source.start((e) => store.apply('wide', e));
+    try {
+      await vi.waitFor(() => expect(store.source('wide')?.state).toBe('ok'), { timeout: 20_000 });
+      expect(store.source('wide')?.detail).toMatch(/reading pod labels/);
+      expect(store.pendingCount).toBe(SERVICES);
+      expect(store.isPending(`wide/${NS}/w-5`)).toBe(true);
+      expect(store.summary(`wide/${NS}/w-5`)?.counts).toEqual({ passing: 3, warning: 0, critical: 1, unknown: 0 });
+      expect(store.service(`wide/${NS}/w-5`)?.instances).toEqual([]);
+
+      releasePods();
+      await vi.waitFor(() => expect(store.pendingCount).toBe(0), { timeout: 20_000 });
+      const svc = store.service(`wide/${NS}/w-5`)!;
+      expect(svc.instances).toHaveLength(4);
+      expect(svc.instances.map((i) => i.tags.find((t) => t.startsWith('color='))).sort()).toEqual(['color=blue', 'color=blue', 'color=green', 'color=green']);
+      expect(store.summary(`wide/${NS}/w-5`)?.counts).toEqual({ passing: 3, warning: 0, critical: 1, unknown: 0 });
+      expect(store.source('wide')?.detail ?? '').not.toMatch(/reading pod labels/);
+    } finally {
+      releasePods();
+      await source.stop();
+      await big.stop();
+    }
+  });
+});

@@ -74,6 +74,8 @@ export interface FakeKubeApiServer {
   injectWatchLine(resource: Resource, text: string | Buffer): void;
   /** Hostile upstream: every list of `resource` answers 200 with `body` instead (null: back to normal). */
   sabotageList(resource: Resource, body: string | Buffer | null): void;
+  /** Slow upstream: lists of `resource` (first pages included) wait until the returned function is called. */
+  holdLists(resource: Resource): () => void;
   stop(): Promise<void>;
   start(): Promise<void>;
   /** Recent requests (the last 1,000), e.g. `GET /api/v1/services?watch=true&resourceVersion=7`. */
@@ -94,6 +96,8 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions =
   const watchers = new Set<Watcher>();
   const requests: string[] = [];
   const sabotage = new Map<Resource, string | Buffer>();
+  /** Lists held back by holdLists(), per resource. */
+  const holds = new Map<Resource, Promise<void>>();
   /** Paginated lists in progress: a consistent snapshot per continue token, as a real apiserver serves. */
   const continuations = new Map<string, { entries: Entry[]; offset: number; rv: number; expires: number }>();
   let nextToken = 1;
@@ -210,6 +214,7 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions =
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(e.json);
       }
+      await holds.get(r.resource);
       const sabotaged = sabotage.get(r.resource);
       if (sabotaged !== undefined) {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -317,6 +322,14 @@ export async function startFakeKubeApiServer(options: FakeKubeApiServerOptions =
     },
     injectWatchLine(resource, text) {
       for (const w of watchers) if (w.resource === resource) w.res.write(text);
+    },
+    holdLists(resource) {
+      let release!: () => void;
+      holds.set(resource, new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        holds.delete(resource);
+        release();
+      };
     },
     sabotageList(resource, body) {
       if (body === null) sabotage.delete(resource);

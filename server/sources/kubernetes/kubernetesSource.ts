@@ -18,7 +18,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { kubernetesClient } from '../../../clients/kubernetes/kubernetesClient';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { Service } from '../../../protocol/model';
+import type { HealthCounts, Service } from '../../../protocol/model';
 import { serviceId } from '../../../protocol/model';
 import { decodePolicyJson, type TrafficPolicy } from '../../../protocol/traffic';
 import { backoffDelay, DEFAULT_BACKOFF } from '../../../clients/backoff';
@@ -27,7 +27,7 @@ import type { Source, SourceEvent, SourceSink } from '../source';
 import { loadKubeConfig } from '../../../clients/kubernetes/kubeConfig';
 import { describeEndpointsApi, discoverEndpointsApi, type EndpointsApi } from '../../../clients/kubernetes/endpointsApi';
 import { DEFAULT_LIMITS, makeBoundedInformer, type Compact, type ListWatchLimits } from '../../../clients/kubernetes/boundedListWatch';
-import { fromEndpoints, fromSlices, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from '../../../clients/kubernetes/kubernetesObjects';
+import { fromEndpoints, fromSlices, type EndpointInfo, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from '../../../clients/kubernetes/kubernetesObjects';
 import { compactEndpoints, compactPod, compactService, compactSlice } from './kubernetesCompact';
 import { toService } from './kubernetesNormalize';
 
@@ -46,6 +46,11 @@ export interface KubernetesSourceOptions {
   coalesceMs?: number;
   /** Bounds on what the upstream may send (see boundedListWatch.ts). */
   limits?: Partial<ListWatchLimits>;
+  /**
+   * A cluster with more endpoints than this is listed before its pods are: every Service with
+   * its endpoints' health counts, instances pending until the pods' labels are in. @default 10,000
+   */
+  summaryFirstAbove?: number;
 }
 
 type Kind = 'services' | 'pods' | 'endpoints';
@@ -106,6 +111,9 @@ export class KubernetesSource implements Source {
   private lastScopes = '';
   private readonly coalesceMs: number;
   private readonly limits: ListWatchLimits;
+  private readonly summaryFirstAbove: number;
+  /** Every informer has had its first list (successful or not): a first sync may report. */
+  private allListed = false;
 
   constructor(
     private readonly config: KubernetesSourceConfig,
@@ -116,6 +124,7 @@ export class KubernetesSource implements Source {
     this.name = config.name;
     this.coalesceMs = options.coalesceMs ?? 20;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.summaryFirstAbove = options.summaryFirstAbove ?? 10_000;
     try {
       this.kc = loadKubeConfig(config);
     } catch (err) {
@@ -154,14 +163,72 @@ export class KubernetesSource implements Source {
     }
     // A few lists at a time: each page is parsed and compacted before the next arrives, so the
     // full objects die young instead of piling up across 3 × namespaces concurrent lists.
-    const queue = [...this.informers];
-    const worker = async () => {
-      for (let i = queue.shift(); i && !this.stopped; i = queue.shift()) await i.start().catch((err) => this.fail(i, err));
+    const list = async (informers: Informer[]) => {
+      const queue = [...informers];
+      const worker = async () => {
+        for (let i = queue.shift(); i && !this.stopped; i = queue.shift()) await i.start().catch((err) => this.fail(i, err));
+      };
+      await Promise.all(Array.from({ length: LIST_CONCURRENCY }, worker));
     };
-    await Promise.all(Array.from({ length: LIST_CONCURRENCY }, worker));
+    // Services and their endpoints first, pods (read only for their labels: subsets) after: in a
+    // large cluster the pods are half of the first sync, and the Services can be listed with
+    // their health counts without them.
+    const pods = new Set(this.caches.pods.values());
+    await list(this.informers.filter((i) => !pods.has(i)));
     if (this.stopped) return;
+    if (this.failing.size === 0 && !this.synced) this.listPending();
+    await list([...pods]);
+    if (this.stopped) return;
+    this.allListed = true;
     // An informer whose first list failed is retried by fail(); the first sync waits for it.
     if (this.failing.size === 0) this.fullSync();
+  }
+
+  /**
+   * Lists every Service of a large cluster before the pods are read: its endpoints' health
+   * counts as `pending`, no instances yet (their labels come from the pods, and a subset
+   * computed without them would be wrong: xDS serves nothing for a pending service). The full
+   * sync replaces these once the pods are in.
+   */
+  private listPending(): void {
+    const listed: Service[] = [];
+    let endpoints = 0;
+    for (const [ns, informer] of this.caches.services) {
+      for (const o of informer.list(ns || undefined)) {
+        const namespace = o.metadata?.namespace ?? 'default';
+        const name = o.metadata!.name!;
+        const idx = this.ns(namespace);
+        const st = this.state(idx, name);
+        const svc = o as KubeService;
+        const full = toService(this.id, svc, this.endpointsOf(namespace, name, st), () => undefined);
+        endpoints += full.instances.length;
+        const counts: HealthCounts = { passing: 0, warning: 0, critical: 0, unknown: 0 };
+        for (const i of full.instances) counts[i.health] += 1;
+        listed.push({ ...full, instances: [], pending: counts });
+        this.updatePolicy(idx, namespace, name, st, svc.metadata.annotations?.[TRAFFIC_ANNOTATION]);
+      }
+    }
+    if (endpoints <= this.summaryFirstAbove) return;
+    const byNamespace = new Map<string, Service[]>();
+    for (const ns of this.namespaces ?? []) byNamespace.set(ns, []);
+    for (const svc of listed) {
+      let list = byNamespace.get(svc.scope);
+      if (!list) byNamespace.set(svc.scope, (list = []));
+      list.push(svc);
+    }
+    this.sendPolicies();
+    for (const [ns, services] of byNamespace) this.sink({ type: 'scope.synced', scope: ns, services });
+    // Nothing is `reported` yet (sendScopes counts those): the namespaces listed are the scopes.
+    const scopes = this.namespaces ? [...this.namespaces].sort() : [...byNamespace.keys()].sort();
+    this.lastScopes = scopes.join('\n');
+    this.sink({ type: 'scopes.changed', scopes });
+    this.sink({ type: 'status', state: 'ok', error: null, detail: `${describeEndpointsApi(this.api)}; listed ${listed.length.toLocaleString('en-US')} Services from their endpoints, reading pod labels` });
+  }
+
+  private endpointsOf(namespace: string, name: string, st: ServiceState): EndpointInfo[] {
+    return this.api.kind === 'slices'
+      ? fromSlices(st.slices.map((s) => this.cache('endpoints', namespace)?.get(s, namespace) as KubeEndpointSlice | undefined).filter((s) => s !== undefined))
+      : fromEndpoints(this.cache('endpoints', namespace)?.get(name, namespace) as KubeEndpoints | undefined);
   }
 
   private add(kind: Kind, ns: string, path: string, compact: Compact): void {
@@ -253,10 +320,7 @@ export class KubernetesSource implements Source {
     let service: Service | undefined;
     let pods: string[] = [];
     if (svc) {
-      const endpoints =
-        this.api.kind === 'slices'
-          ? fromSlices(st.slices.map((s) => this.cache('endpoints', namespace)?.get(s, namespace) as KubeEndpointSlice | undefined).filter((s) => s !== undefined))
-          : fromEndpoints(this.cache('endpoints', namespace)?.get(name, namespace) as KubeEndpoints | undefined);
+      const endpoints = this.endpointsOf(namespace, name, st);
       const podCache = this.cache('pods', namespace);
       service = toService(this.id, svc, endpoints, (podNs, pod) => (podCache?.get(pod, podNs) as KubePod | undefined)?.metadata.labels);
       for (const e of endpoints) if (e.pod !== null) pods.push(e.pod);
@@ -407,7 +471,10 @@ export class KubernetesSource implements Source {
           this.failing.delete(informer);
           if (this.failing.size > 0) return;
           this.failures = 0;
-          if (!this.synced) this.fullSync();
+          if (!this.synced) {
+            // The first sync waits for every first list (pods included).
+            if (this.allListed) this.fullSync();
+          }
           else this.reportOk();
         },
         (e) => this.fail(informer, e),
