@@ -95,8 +95,8 @@ export class DatacenterWatch {
   private readonly passed = new Map<string, Set<string>>();
   /** Counts the check watches' answers (CheckRef.seenIn). */
   private checkAnswers = 0;
-  /** Workers reading passed checks (readPassedInBackground). */
-  private passedWorkers = 0;
+  /** The background reads of passed checks are running (readPassedInBackground). */
+  private readingPassed = false;
   /** Whether the registry has `/v1/health/checks/:name`. */
   private checkReads = true;
   /** Nodes whose node-level checks moved: every service on them is re-read. */
@@ -301,7 +301,9 @@ export class DatacenterWatch {
       else if (patch) patches.push(this.patchOf(ref));
       else if (!this.checkReads) this.dirty.add(ref.serviceName);
       else {
-        this.passedKey(ref.serviceName, `${ref.node}/${ref.check.CheckID}`);
+        let ids = this.passed.get(ref.serviceName);
+        if (!ids) this.passed.set(ref.serviceName, (ids = new Set()));
+        ids.add(`${ref.node}/${ref.check.CheckID}`);
       }
     };
     const answer = ++this.checkAnswers;
@@ -571,35 +573,38 @@ export class DatacenterWatch {
   /**
    * The checks of services where some check turned passing, patched from
    * `/v1/health/checks/:name`, outside the round queue: under churn hundreds of these reads a
-   * second would otherwise hold every other change behind them. Up to `concurrency` workers
-   * take services one at a time, oldest first, and apply each answer as it arrives, except for
-   * checks that have entered a non-passing list again since (that list's answer is as new or
-   * newer). A check missing from the answer (deregistered with its instance, or alone) makes
-   * the whole service read in the next round.
+   * second would otherwise hold every other change behind them. Each service's answer is
+   * applied as it arrives, except for checks that have entered a non-passing list again since
+   * (that list's answer is as new or newer). A check missing from the answer (deregistered
+   * with its instance, or alone) makes the whole service read in the next round. One batch
+   * runs at a time, at most `concurrency` reads in flight.
    */
   private readPassedInBackground(): void {
+    if (this.readingPassed) return;
+    this.readingPassed = true;
     const generation = this.generation;
-    const worker = async () => {
-      try {
-        while (!this.retired && generation === this.generation) {
-          const first = this.passed.entries().next();
-          if (first.done) return;
-          const [name, keys] = first.value;
-          this.passed.delete(name);
-          if (this.dirty.has(name) || unaddressable(name)) continue; // read in full anyway
+    const batch = async (): Promise<ConsulError | null> => {
+      const work = [...this.passed].filter(([name]) => !this.dirty.has(name) && !unaddressable(name));
+      this.passed.clear();
+      let failure: ConsulError | null = null;
+      let wantRound = false;
+      let next = 0;
+      const worker = async () => {
+        while (failure === null && next < work.length && !this.retired) {
+          const [name, keys] = work[next++]!;
           const res = await this.get(`/v1/health/checks/${encodeURIComponent(name)}`, HealthChecks, '/v1/health/checks/:name', this.limits.service);
           if (this.retired || generation !== this.generation) return;
           if (!res.ok) {
+            // A registry without the endpoint: read whole services from now on.
             if (res.error.status === 404 || res.error.status === 405) {
-              // A registry without the endpoint: read whole services from now on.
               this.checkReads = false;
               this.dirty.add(name);
-              this.kick();
-              continue;
+              wantRound = true;
+            } else {
+              failure ??= res.error;
+              this.passed.set(name, keys);
             }
-            for (const key of keys) this.passedKey(name, key);
-            this.failed(res.error, () => undefined);
-            return;
+            continue;
           }
           const found = new Map(res.value.map((c) => [`${c.Node}/${c.CheckID}`, c]));
           const patches: CheckPatch[] = [];
@@ -607,7 +612,7 @@ export class DatacenterWatch {
             const c = found.get(key);
             if (!c || c.ServiceID === '') {
               this.dirty.add(name);
-              this.kick();
+              wantRound = true;
               break;
             }
             const listed = this.states.critical?.get(key) ?? this.states.warning?.get(key);
@@ -617,20 +622,26 @@ export class DatacenterWatch {
           // Patches for a service that is read in full anyway are harmless: the read is newer.
           if (patches.length > 0) this.emit({ type: 'checks.changed', checks: patches });
         }
-      } finally {
-        this.passedWorkers -= 1;
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, work.length) }, worker));
+      if (wantRound) this.kick();
+      return failure;
     };
-    while (this.passedWorkers < Math.min(this.concurrency, this.passed.size)) {
-      this.passedWorkers += 1;
-      this.source.track(worker());
-    }
-  }
-
-  private passedKey(name: string, key: string): void {
-    let ids = this.passed.get(name);
-    if (!ids) this.passed.set(name, (ids = new Set()));
-    ids.add(key);
+    this.source.track(
+      (async () => {
+        try {
+          while (this.passed.size > 0 && !this.retired && generation === this.generation) {
+            const failure = await batch();
+            if (failure) {
+              this.failed(failure, () => undefined);
+              return;
+            }
+          }
+        } finally {
+          this.readingPassed = false;
+        }
+      })(),
+    );
   }
 
   /**
