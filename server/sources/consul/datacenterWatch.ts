@@ -95,8 +95,6 @@ export class DatacenterWatch {
   private readonly passed = new Map<string, Set<string>>();
   /** Counts the check watches' answers (CheckRef.seenIn). */
   private checkAnswers = 0;
-  /** The background reads of passed checks are running (readPassedInBackground). */
-  private readingPassed = false;
   /** Whether the registry has `/v1/health/checks/:name`. */
   private checkReads = true;
   /** Nodes whose node-level checks moved: every service on them is re-read. */
@@ -456,7 +454,10 @@ export class DatacenterWatch {
         for (const s of res.value?.Services ?? []) this.dirty.add(s.Service);
       }
     }
-    if (this.passed.size > 0) this.readPassedInBackground();
+    if (this.passed.size > 0) {
+      const res = await this.readPassedChecks();
+      if (res) return res;
+    }
     if (this.dirty.size > 0) {
       const names = [...this.dirty].sort(byString);
       this.dirty.clear();
@@ -572,76 +573,45 @@ export class DatacenterWatch {
 
   /**
    * The checks of services where some check turned passing, patched from
-   * `/v1/health/checks/:name`, outside the round queue: under churn hundreds of these reads a
-   * second would otherwise hold every other change behind them. Each service's answer is
-   * applied as it arrives, except for checks that have entered a non-passing list again since
-   * (that list's answer is as new or newer). A check missing from the answer (deregistered
-   * with its instance, or alone) makes the whole service read in the next round. One batch
-   * runs at a time, at most `concurrency` reads in flight.
+   * `/v1/health/checks/:name`. A check the answer no longer has (deregistered with its
+   * instance, or alone) makes the whole service read instead.
    */
-  private readPassedInBackground(): void {
-    if (this.readingPassed) return;
-    this.readingPassed = true;
-    const generation = this.generation;
-    const batch = async (): Promise<ConsulError | null> => {
-      const work = [...this.passed].filter(([name]) => !this.dirty.has(name) && !unaddressable(name));
-      this.passed.clear();
-      let failure: ConsulError | null = null;
-      let wantRound = false;
-      let next = 0;
-      const worker = async () => {
-        while (failure === null && next < work.length && !this.retired) {
-          const [name, keys] = work[next++]!;
-          const res = await this.get(`/v1/health/checks/${encodeURIComponent(name)}`, HealthChecks, '/v1/health/checks/:name', this.limits.service);
-          if (this.retired || generation !== this.generation) return;
-          if (!res.ok) {
-            // A registry without the endpoint: read whole services from now on.
-            if (res.error.status === 404 || res.error.status === 405) {
-              this.checkReads = false;
-              this.dirty.add(name);
-              wantRound = true;
-            } else {
-              failure ??= res.error;
-              this.passed.set(name, keys);
-            }
-            continue;
+  private async readPassedChecks(): Promise<{ ok: false; error: ConsulError } | undefined> {
+    const work = [...this.passed].filter(([name]) => !this.dirty.has(name) && !unaddressable(name));
+    this.passed.clear();
+    const patches: CheckPatch[] = [];
+    let failure: ConsulError | null = null;
+    let next = 0;
+    const worker = async () => {
+      while (failure === null && next < work.length) {
+        const [name, keys] = work[next++]!;
+        const res = await this.get(`/v1/health/checks/${encodeURIComponent(name)}`, HealthChecks, '/v1/health/checks/:name', this.limits.service);
+        if (!res.ok) {
+          // A registry without the endpoint: read whole services from now on.
+          if (res.error.status === 404 || res.error.status === 405) {
+            this.checkReads = false;
+            this.dirty.add(name);
+          } else {
+            failure ??= res.error;
+            this.passed.set(name, keys);
           }
-          const found = new Map(res.value.map((c) => [`${c.Node}/${c.CheckID}`, c]));
-          const patches: CheckPatch[] = [];
-          for (const key of keys) {
-            const c = found.get(key);
-            if (!c || c.ServiceID === '') {
-              this.dirty.add(name);
-              wantRound = true;
-              break;
-            }
-            const listed = this.states.critical?.get(key) ?? this.states.warning?.get(key);
-            if (listed && listed.modifyIndex >= c.ModifyIndex) continue; // non-passing again since
-            patches.push(this.patchOf({ serviceName: name, serviceId: c.ServiceID, node: c.Node, check: c }));
-          }
-          // Patches for a service that is read in full anyway are harmless: the read is newer.
-          if (patches.length > 0) this.emit({ type: 'checks.changed', checks: patches });
+          continue;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.concurrency, work.length) }, worker));
-      if (wantRound) this.kick();
-      return failure;
+        const found = new Map(res.value.map((c) => [`${c.Node}/${c.CheckID}`, c]));
+        for (const key of keys) {
+          const c = found.get(key);
+          if (!c || c.ServiceID === '') {
+            this.dirty.add(name);
+            break;
+          }
+          patches.push(this.patchOf({ serviceName: name, serviceId: c.ServiceID, node: c.Node, check: c }));
+        }
+      }
     };
-    this.source.track(
-      (async () => {
-        try {
-          while (this.passed.size > 0 && !this.retired && generation === this.generation) {
-            const failure = await batch();
-            if (failure) {
-              this.failed(failure, () => undefined);
-              return;
-            }
-          }
-        } finally {
-          this.readingPassed = false;
-        }
-      })(),
-    );
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, work.length) }, worker));
+    // Patches for a service that is read in full anyway are harmless: the read is newer.
+    if (patches.length > 0) this.emit({ type: 'checks.changed', checks: patches });
+    return failure ? { ok: false, error: failure } : undefined;
   }
 
   /**
