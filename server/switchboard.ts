@@ -19,7 +19,7 @@ import { drainBody } from './http/bodyReader';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
 import { RealtimeHub } from './realtime/realtimeHub';
-import { ConsulSource } from './sources/consul/consulSource';
+import { namedConsulSource, type ConsulSource } from './sources/consul/consulSource';
 import { DnsSource } from './sources/dns/dnsSource';
 import { loadKubeConfig } from '../clients/kubernetes/kubeConfig';
 import { KubernetesSource } from './sources/kubernetes/kubernetesSource';
@@ -100,10 +100,7 @@ export function defaultSources(config: Config, deps: { logger: Logger; metrics: 
 }
 
 function consulSource(c: ConstructorParameters<typeof ConsulSource>[0], deps: { logger: Logger; metrics: Metrics }): ConsulSource {
-  return new ConsulSource(c, {
-    logger: deps.logger.child({ source: c.name }),
-    onWatchLatency: (seconds, endpoint) => deps.metrics.watchLatency.observe({ source: c.name, endpoint }, seconds),
-  });
+  return namedConsulSource(c, deps.logger, deps.metrics.watchLatency);
 }
 
 export function createSwitchboard(options: SwitchboardOptions): Switchboard {

@@ -8,7 +8,7 @@
 import type { Config } from '../config/loadConfig';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { ConsulSource } from './consul/consulSource';
+import { namedConsulSource, type WatchLatencyObserver } from './consul/consulSource';
 import type { Source, SourceEvent, SourceSink } from './source';
 
 /** A started source whose events are held until start() gives them a sink. */
@@ -58,14 +58,13 @@ export interface EarlySources {
 
 export function startConsulSourcesEarly(config: Config, logger: Logger): EarlySources {
   let metrics: Metrics | null = null;
-  const early: [string, number, string][] = [];
+  const early: [{ source: string; endpoint: string }, number][] = [];
+  // Latencies observed before the metrics exist wait here.
+  const watchLatency: WatchLatencyObserver = { observe: (labels, seconds) => (metrics ? metrics.watchLatency.observe(labels, seconds) : early.push([labels, seconds])) };
   const consul = new Map<string, HeldSource>();
   const watching: Promise<void>[] = [];
   for (const c of config.consulSources) {
-    const source: ConsulSource = new ConsulSource(c, {
-      logger: logger.child({ source: c.name }),
-      onWatchLatency: (seconds, endpoint) => (metrics ? metrics.watchLatency.observe({ source: c.name, endpoint }, seconds) : early.push([c.name, seconds, endpoint])),
-    });
+    const source = namedConsulSource(c, logger, watchLatency);
     consul.set(c.name, new HeldSource(source));
     watching.push(source.watching);
   }
@@ -80,7 +79,7 @@ export function startConsulSourcesEarly(config: Config, logger: Logger): EarlySo
     },
     bindMetrics(m) {
       metrics = m;
-      for (const [source, seconds, endpoint] of early.splice(0)) m.watchLatency.observe({ source, endpoint }, seconds);
+      for (const [labels, seconds] of early.splice(0)) m.watchLatency.observe(labels, seconds);
     },
   };
 }

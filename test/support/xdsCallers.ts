@@ -13,12 +13,12 @@ import type { XdsClientsResponse, XdsResourceType } from '../../protocol/xds';
 const CALLER = fileURLToPath(new URL('../../demo/grpc/xdsCaller.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-export async function until<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+export async function until<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 30_000, explain?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${explain ? `\n${explain()}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -131,6 +131,7 @@ export class CallerGroup {
         });
       },
       timeoutMs,
+      () => JSON.stringify(this.xds().clients(), null, 1),
     );
   }
 

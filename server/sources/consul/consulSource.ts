@@ -200,3 +200,16 @@ export class ConsulSource implements Source {
     this.watchingResolve();
   }
 }
+
+/** Where a source's watch latencies go: the `watchLatency` histogram, or something that holds them for it. */
+export interface WatchLatencyObserver {
+  observe(labels: { source: string; endpoint: string }, seconds: number): void;
+}
+
+/** A Consul source as the server runs it: its logs and watch latencies carry its name. */
+export function namedConsulSource(config: ConsulSourceConfig, logger: SourceLogger & { child(bindings: object): SourceLogger }, watchLatency: WatchLatencyObserver): ConsulSource {
+  return new ConsulSource(config, {
+    logger: logger.child({ source: config.name }),
+    onWatchLatency: (seconds, endpoint) => watchLatency.observe({ source: config.name, endpoint }, seconds),
+  });
+}
