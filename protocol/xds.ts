@@ -44,6 +44,8 @@ export const XdsSubscription = z.object({
   ackedAt: z.string().nullable(),
   /** A response went out and neither ACK nor NACK came back since (ISO time it was sent). */
   awaitingAckSince: z.string().nullable(),
+  /** The answer is held back: a requested name may belong to a registry not read yet (xDS has no "unknown", only "absent"). */
+  heldSince: z.string().nullable().optional(),
 });
 export type XdsSubscription = z.infer<typeof XdsSubscription>;
 

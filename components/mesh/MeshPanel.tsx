@@ -77,6 +77,7 @@ function ClientRow({ client }: { client: XdsClient }) {
             <li key={s.type}>
               {s.type}: {s.wildcard ? 'all' : s.names.join(', ')} — ACKed {s.ackedVersion ?? 'nothing yet'}
               {s.awaitingAckSince && <span className="meta"> (v{s.sentVersion} sent {s.awaitingAckSince}, no answer yet)</span>}
+              {s.heldSince && <span className="meta"> (answer held since {s.heldSince}: the registry is still being read)</span>}
             </li>
           ))}
         </ul>

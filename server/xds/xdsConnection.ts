@@ -26,6 +26,8 @@ export interface TypeState {
   ackedAt: number | null;
   awaiting: boolean;
   dirty: boolean;
+  /** Since when an answer is held back because a requested name may belong to a registry not read yet. */
+  heldSince: number | null;
 }
 
 export class XdsConnection {
@@ -46,7 +48,7 @@ export class XdsConnection {
   state(type: XdsResourceType): TypeState {
     let s = this.types.get(type);
     if (!s) {
-      s = { wildcard: false, explicit: false, names: new Set(), sentVersion: null, sentNonce: null, sentAt: null, ackedVersion: null, ackedAt: null, awaiting: false, dirty: false };
+      s = { wildcard: false, explicit: false, names: new Set(), sentVersion: null, sentNonce: null, sentAt: null, ackedVersion: null, ackedAt: null, awaiting: false, dirty: false, heldSince: null };
       this.types.set(type, s);
     }
     return s;
@@ -77,6 +79,7 @@ export class XdsConnection {
       ackedVersion: s.ackedVersion,
       ackedAt: iso(s.ackedAt),
       awaitingAckSince: s.awaiting ? iso(s.sentAt) : null,
+      heldSince: s.heldSince === null ? null : iso(s.heldSince),
     }));
     return {
       id: this.id,

@@ -28,7 +28,13 @@ export const NODE_TOKEN_FIELD = 'switchboard.token';
 
 export interface XdsServerOptions {
   /** The topology: `service(id)`, every current id, and its deltas. TopologyStore fits. */
-  store: XdsTopology & { subscribe(listener: (delta: Delta) => void): () => void; summarySnapshot(): { services: { id: string }[] }; demand(id: string): void };
+  store: XdsTopology & {
+    subscribe(listener: (delta: Delta) => void): () => void;
+    summarySnapshot(): { services: { id: string }[] };
+    demand(id: string): void;
+    sources(): readonly { lastSyncAt: string | null }[];
+    readonly pendingCount: number;
+  };
   logger: Logger;
   /** @default '127.0.0.1' */
   host?: string;
@@ -40,6 +46,12 @@ export interface XdsServerOptions {
   allowAnonymous?: boolean;
   /** A stream that has not authenticated within this time is refused. @default 10000 */
   authTimeoutMs?: number;
+  /**
+   * How long after start() a name not served yet may still be in a registry not read yet, so
+   * that answers naming it are held rather than sent without it (see `unread`). Ends earlier
+   * once every source has synced. @default 30000
+   */
+  startupHoldMs?: number;
   now?: () => number;
 }
 
@@ -87,6 +99,11 @@ export class XdsServer {
   private nextNonce = 0;
   private readonly now: () => number;
   private boundPort = 0;
+  /** Streams with an answer held back by `unread`; retried on every topology change. */
+  private readonly held = new Set<string>();
+  private holdUntil = 0;
+  private holdTimer: NodeJS.Timeout | null = null;
+  private settled = false;
 
   constructor(private readonly options: XdsServerOptions) {
     this.now = options.now ?? Date.now;
@@ -106,6 +123,9 @@ export class XdsServer {
     if (!this.unsubscribe) {
       this.cache.update(this.options.store.summarySnapshot().services.map((s) => s.id));
       this.unsubscribe = this.options.store.subscribe((delta) => this.onDelta(delta));
+      this.holdUntil = this.now() + (this.options.startupHoldMs ?? 30_000);
+      this.holdTimer = setTimeout(() => this.retryHeld(), this.options.startupHoldMs ?? 30_000);
+      this.holdTimer.unref();
     }
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
     const definition: grpc.ServiceDefinition = {
@@ -145,6 +165,7 @@ export class XdsServer {
       });
     });
     this.connections.clear();
+    this.held.clear();
     for (const t of XdsResourceType.options) {
       this.subscribers[t].clear();
       this.wildcard[t].clear();
@@ -155,6 +176,7 @@ export class XdsServer {
   async close(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
     await this.stop();
   }
 
@@ -262,6 +284,7 @@ export class XdsServer {
   private drop(conn: XdsConnection): void {
     if (this.connections.get(conn.id)?.conn !== conn) return;
     this.connections.delete(conn.id);
+    this.held.delete(conn.id);
     for (const [type, s] of conn.types) this.index(conn.id, type, s.wildcard, s.names, false, new Set());
   }
 
@@ -334,6 +357,13 @@ export class XdsServer {
 
   private send(entry: { conn: XdsConnection; call: AdsCall }, type: XdsResourceType): void {
     const s = entry.conn.state(type);
+    if (this.unread(type, s)) {
+      s.dirty = true;
+      s.heldSince ??= this.now();
+      this.held.add(entry.conn.id);
+      return;
+    }
+    s.heldSince = null;
     const version = this.cache.version(type);
     const bodies = this.bodies[type];
     if (bodies.version !== version) {
@@ -359,16 +389,51 @@ export class XdsServer {
     entry.call.write(Buffer.concat([body, tail]));
   }
 
-  private onDelta(delta: Delta): void {
-    if (delta.services.size === 0) return;
-    let changes: XdsChanges;
-    try {
-      changes = this.cache.update(delta.services.keys());
-    } catch (err) {
-      this.options.logger.error({ err }, 'xDS resources could not be updated');
-      return;
+  /**
+   * xDS has no "not known yet": a Listener or Cluster left out of an answer is deleted at the
+   * client (and @grpc/grpc-js-xds 1.14 does not notice when the same one comes back, so it
+   * stays without routes). A control plane that restarts would tell every client its service
+   * is gone until the registry is read. So an answer is held while a name it should carry is
+   * missing but may be in a registry not read yet: a source that has not synced once (until
+   * `startupHoldMs`), or a service listed but not read (it is being read on demand).
+   */
+  private unread(type: XdsResourceType, s: { wildcard: boolean; names: Set<string> }): boolean {
+    const reading = !this.sourcesSettled();
+    if (s.wildcard) return reading || (this.now() < this.holdUntil && this.options.store.pendingCount > 0);
+    for (const n of s.names) {
+      if (this.cache.get(type, n)) continue;
+      if (reading || this.cache.pendingServicesFor(type, n).length > 0) return true;
     }
-    this.push(changes);
+    return false;
+  }
+
+  private sourcesSettled(): boolean {
+    if (!this.settled && (this.now() >= this.holdUntil || this.options.store.sources().every((src) => src.lastSyncAt !== null))) this.settled = true;
+    return this.settled;
+  }
+
+  /** Sends the answers held back by `unread` that can go now. */
+  private retryHeld(): void {
+    for (const id of [...this.held]) {
+      this.held.delete(id);
+      const entry = this.connections.get(id);
+      if (!entry) continue;
+      for (const [type, s] of entry.conn.types) if (s.heldSince !== null && s.dirty && !s.awaiting) this.send(entry, type);
+    }
+  }
+
+  private onDelta(delta: Delta): void {
+    if (delta.services.size > 0) {
+      let changes: XdsChanges | null = null;
+      try {
+        changes = this.cache.update(delta.services.keys());
+      } catch (err) {
+        this.options.logger.error({ err }, 'xDS resources could not be updated');
+      }
+      if (changes) this.push(changes);
+    }
+    // A source's first sync, or a pending service read, may release held answers.
+    if (this.held.size > 0) this.retryHeld();
   }
 
   /** Sends the new version of each changed type to the streams that subscribe to a changed name. */

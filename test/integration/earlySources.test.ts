@@ -39,7 +39,7 @@ describe('Consul sources started early', () => {
 
     const metrics = createMetrics(new TopologyStore());
     early.bindMetrics(metrics);
-    const observed = async () => (await metrics.registry.getSingleMetric('switchboard_watch_request_duration_seconds')!.get()).values.filter((v) => v.labels.source === 'prod' && String(v.metricName).endsWith('_count'));
+    const observed = async () => (await metrics.registry.getSingleMetric('switchboard_watch_request_duration_seconds')!.get()).values.filter((v) => v.labels.source === 'prod' && String((v as { metricName?: string }).metricName).endsWith('_count'));
     const before = (await observed()).reduce((n, v) => n + v.value, 0);
     expect(before).toBeGreaterThan(0);
 

@@ -55,6 +55,7 @@ describe('xDS control plane with real gRPC xDS clients', () => {
     store.addSource({ id: 'prod', kind: 'consul', name: 'prod', address: null });
     publishService();
     setPolicy(100);
+    store.apply('prod', { type: 'status', state: 'ok' });
     xds = new XdsServer({ store, logger, port: 0, userForToken: (t) => users[t] ?? null });
     const port = await xds.start();
     group = CallerGroup.start(2, { nodeIdPrefix: 'caller', xdsPort: port, token: CLIENT_TOKEN }, () => xds);
@@ -175,6 +176,7 @@ describe('xDS server against a misbehaving raw ADS client', () => {
   beforeAll(async () => {
     store.addSource({ id: 'prod', kind: 'consul', name: 'prod', address: null });
     put(9001);
+    store.apply('prod', { type: 'status', state: 'ok' });
     xds = new XdsServer({ store, logger, port: 0, userForToken: (t) => users[t] ?? null });
     const port = await xds.start();
     client = new RawAds(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
@@ -242,5 +244,92 @@ describe('xDS server against a misbehaving raw ADS client', () => {
     ok.send({ node: { id: 'ok' }, type_url: XDS_TYPE_URLS.cluster });
     expect((await ok.next(1)).resources).toHaveLength(1);
     ok.call.end();
+  });
+});
+
+describe('a control plane whose registry is not read yet', () => {
+  const servers: Record<string, PaymentServer> = {};
+  const stores: TopologyStore[] = [];
+  const planes: XdsServer[] = [];
+  let group: CallerGroup | null = null;
+  let client: (grpc.Client & { StreamAggregatedResources(md?: grpc.Metadata): Raw }) | null = null;
+
+  /** A fresh control plane: its store knows the source `prod`, which has not synced. */
+  const plane = async (port: number, startupHoldMs?: number) => {
+    const store = new TopologyStore();
+    store.addSource({ id: 'prod', kind: 'consul', name: 'prod', address: null });
+    const xds = new XdsServer({ store, logger, port, userForToken: (t) => users[t] ?? null, ...(startupHoldMs !== undefined ? { startupHoldMs } : {}) });
+    stores.push(store);
+    planes.push(xds);
+    return { store, xds, port: await xds.start() };
+  };
+  /** What the registry holds: payment with b1 (blue) and g1 (green), and its policy. */
+  const sync = (store: TopologyStore, blue: number) => {
+    store.apply('prod', { type: 'service.changed', service: service('prod', 'dc1', 'payment', Object.values(servers).map((s) => instance(`node-1/${s.instanceId}`, { address: '127.0.0.1', port: s.port, tags: [s.instanceId.startsWith('b') ? 'blue' : 'green'], checks: [check('passing')] }))) });
+    store.apply('prod', { type: 'traffic.synced', scope: 'dc1', policies: { payment: policy(blue) } });
+    store.apply('prod', { type: 'status', state: 'ok' });
+  };
+
+  beforeAll(async () => {
+    for (const id of ['b1', 'g1']) servers[id] = await startPaymentServer({ instanceId: id });
+  });
+  afterAll(async () => {
+    client?.close();
+    await group?.stop();
+    for (const x of planes) await x.close();
+    await Promise.all(Object.values(servers).map((s) => s.close()));
+  });
+
+  it('holds answers until the registry is read: clients that restart with it keep their configuration and follow the next flip', async () => {
+    const first = await plane(0);
+    sync(first.store, 0);
+    group = CallerGroup.start(2, { nodeIdPrefix: 'restart', xdsPort: first.port, token: CLIENT_TOKEN }, () => first.xds);
+    await group.answering();
+    let counts = await group.sample(200);
+    expect([...counts.keys()]).toEqual(['g1']);
+
+    // The control plane restarts on the same port and its registry answers late.
+    await first.xds.close();
+    const second = await plane(first.port);
+    group.xds = () => second.xds;
+    await group.connected();
+    await until('the listener answer held', () => second.xds.clients().clients.length === 2 && second.xds.clients().clients.every((c) => c.subscriptions.some((x) => x.type === 'listener' && x.heldSince)));
+    // Held, not "payment is gone": the clients keep calling what they had.
+    counts = await group.sample(200, { sync: false });
+    expect([...counts.keys()]).toEqual(['g1']);
+    expect(second.xds.clients().clients.every((c) => c.subscriptions.every((x) => x.sentVersion === null))).toBe(true);
+
+    // Read: every held answer goes out, every type is ACKed, and the next flip is followed.
+    sync(second.store, 0);
+    await group.synced(['listener', 'route', 'cluster', 'endpoint']);
+    sync(second.store, 100);
+    counts = await group.sample(200);
+    expect([...counts.keys()]).toEqual(['b1']);
+    expect(group.errors()).toEqual([]);
+    expect(second.xds.clients().clients.every((c) => c.nacks.length === 0 && c.subscriptions.every((x) => !x.heldSince))).toBe(true);
+  });
+
+  it('a name no registry has is answered as absent once the sources synced, or after startupHoldMs if one never does', async () => {
+    const synced = await plane(0);
+    sync(synced.store, 100);
+    const never = await plane(0, 300);
+    const open = (port: number) => {
+      client = new RawAds(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${CLIENT_TOKEN}`);
+      return new RawStream(client!.StreamAggregatedResources(md));
+    };
+    // Every source synced: an unknown listener is simply absent.
+    const a = open(synced.port);
+    a.send({ node: { id: 'asks-for-nothing' }, type_url: XDS_TYPE_URLS.listener, resource_names: ['no-such-service'] });
+    expect((await a.next(1)).resources).toEqual([]);
+    a.call.end();
+    // A source that never syncs holds answers for startupHoldMs, then they go out with what is known.
+    const b = open(never.port);
+    b.send({ node: { id: 'waits' }, type_url: XDS_TYPE_URLS.listener, resource_names: ['payment'] });
+    await until('held', () => never.xds.clients().clients.find((c) => c.nodeId === 'waits')?.subscriptions[0]?.heldSince);
+    expect((await b.next(1)).resources).toEqual([]);
+    expect(never.xds.clients().clients.find((c) => c.nodeId === 'waits')!.subscriptions[0]!.heldSince).toBeNull();
+    b.call.end();
   });
 });
