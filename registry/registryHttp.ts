@@ -31,6 +31,8 @@ const MAX_DRAIN = 8 * 1024 * 1024;
 /** Rendered bodies kept for blocked queries, bytes. */
 const RESPONSE_CACHE_BYTES = 128 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 5 * 60_000;
+/** Compiled `?filter=` expressions kept per field set. */
+const MAX_COMPILED_FILTERS = 256;
 const MAX_WAIT_MS = 10 * 60_000;
 
 class ApiError extends Error {
@@ -203,11 +205,17 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     }
     if (min > 0) {
       const wait = Math.min(waitMs, MAX_WAIT_MS);
-      const abort = new AbortController();
-      ctx.req.once('close', () => abort.abort());
       // Consul adds up to wait/16 so that many clients don't return in lockstep.
-      await state.waitForChange(indexOf, min, wait + random() * (wait / 16), abort.signal, topics);
-      if (abort.signal.aborted && ctx.res.destroyed) return;
+      const waiting = state.wait(indexOf, min, wait + random() * (wait / 16), topics);
+      let closed = false;
+      const onClose = () => {
+        closed = true;
+        waiting.cancel();
+      };
+      ctx.req.once('close', onClose);
+      await waiting.done;
+      ctx.req.off('close', onClose);
+      if (closed && ctx.res.destroyed) return;
     }
     const index = String(Math.max(1, indexOf()));
     const reply = render();
@@ -243,17 +251,53 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     if (q.has('filter')) throw new ApiError(400, `?filter is not supported on ${endpoint}: Consul 1.8 does not filter this endpoint and the embedded registry refuses the parameter rather than ignore it`);
   }
 
+  /** Compiled filters by field set and text, least recently used first (a watcher sends the same one on every request). */
+  const compiled = new Map<FieldType, Map<string, Pred>>();
+
   /** The compiled `?filter=` (none when absent or empty, as Consul), or Consul's 500 naming what is wrong. */
   function filterOf(q: URLSearchParams, fields: FieldType): { pred: Pred; text: string } | undefined {
     const text = q.get('filter');
     if (text === null || text === '') return undefined;
-    try {
-      return { pred: compileFilter(text, fields), text };
-    } catch (err) {
-      if (err instanceof BexprError) throw new ApiError(500, filterErrorText(err));
-      throw err;
+    let byText = compiled.get(fields);
+    if (!byText) compiled.set(fields, (byText = new Map()));
+    let pred = byText.get(text);
+    if (pred) byText.delete(text);
+    else {
+      try {
+        pred = compileFilter(text, fields);
+      } catch (err) {
+        if (err instanceof BexprError) throw new ApiError(500, filterErrorText(err));
+        throw err;
+      }
     }
+    byText.set(text, pred);
+    if (byText.size > MAX_COMPILED_FILTERS) byText.delete(byText.keys().next().value!);
+    return { pred, text };
   }
+
+  /** Status-only filters by text (undefined: not status-only), least recently used first. */
+  const statusOnly = new Map<string, Set<CheckStatus> | undefined>();
+
+  function statusFilterOf(text: string): Set<CheckStatus> | undefined {
+    if (statusOnly.has(text)) {
+      const hit = statusOnly.get(text);
+      statusOnly.delete(text);
+      statusOnly.set(text, hit);
+      return hit;
+    }
+    let matching: Set<CheckStatus> | undefined;
+    try {
+      matching = statusFilter(text);
+    } catch (err) {
+      if (!(err instanceof FilterError)) throw err;
+    }
+    statusOnly.set(text, matching);
+    if (statusOnly.size > MAX_COMPILED_FILTERS) statusOnly.delete(statusOnly.keys().next().value!);
+    return matching;
+  }
+
+  /** A blocked query (one that follows an index) keeps per-block filter results between its wakes; a one-off read does not. */
+  const follows = (q: URLSearchParams) => /^[1-9]\d*$/.test(q.get('index') ?? '');
 
   /** Ends the request after a write is on disk (group commit). */
   async function written(res: ServerResponse, body?: unknown): Promise<void> {
@@ -340,14 +384,20 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
       checkDc(ctx.q);
       const f = filterOf(ctx.q, NODE_SERVICE_FIELDS);
       if (!isNode(ctx.params[0]!)) return blocking(ctx, () => 1, () => jsonText('{"Node":null,"Services":null}'));
-      if (f) return blocking(ctx, state.servicesTableIndex, () => cached(`catalog/node-services?${f.text}`, state.servicesTableIndex(), () => views.nodeServicesFiltered(f.pred)), [TOPIC.services]);
+      if (f) {
+        const cacheKey = follows(ctx.q) ? f.text : undefined;
+        return blocking(ctx, state.servicesTableIndex, () => cached(`catalog/node-services?${f.text}`, state.servicesTableIndex(), () => views.nodeServicesFiltered(f.pred, cacheKey)), [TOPIC.services]);
+      }
       return blocking(ctx, state.servicesTableIndex, () => cached('catalog/node-services', state.servicesTableIndex(), () => views.nodeServices()), [TOPIC.services]);
     }],
     ['GET', /^\/v1\/health\/node\/(.+)$/, (ctx) => {
       checkDc(ctx.q);
       const f = filterOf(ctx.q, HEALTH_CHECK_FIELDS);
       if (!isNode(ctx.params[0]!)) return blocking(ctx, state.checksTableIndex, () => jsonText('[]'), [TOPIC.checks]);
-      if (f) return blocking(ctx, state.checksTableIndex, () => cached(`health/node?${f.text}`, state.checksTableIndex(), () => views.filteredChecks(f.pred)), [TOPIC.checks]);
+      if (f) {
+        const cacheKey = follows(ctx.q) ? `${[...ALL_STATUSES].sort().join(',')}?${f.text}` : undefined;
+        return blocking(ctx, state.checksTableIndex, () => cached(`health/node?${f.text}`, state.checksTableIndex(), () => views.filteredChecks(f.pred, new Set(ALL_STATUSES), cacheKey)), [TOPIC.checks]);
+      }
       // Every check of the one node: the same body as /health/state/any.
       return blocking(ctx, state.checksTableIndex, () => cached('health/state/critical,passing,warning', state.checksTableIndex(), () => views.healthState(new Set(ALL_STATUSES))), [TOPIC.checks]);
     }],
@@ -441,19 +491,15 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
       let general: Pred | undefined;
       if (f) {
         // Status-only filters keep the O(non-passing) path; anything else is evaluated per check.
-        let matching: Set<CheckStatus> | undefined;
-        try {
-          matching = statusFilter(f.text);
-        } catch (err) {
-          if (!(err instanceof FilterError)) throw err;
-        }
+        const matching = statusFilterOf(f.text);
         if (matching) statuses = new Set([...statuses].filter((s) => matching.has(s)));
         else general = f.pred;
       }
       if (general) {
         const pred = general;
-        const key = `health/state/${[...statuses].sort().join(',')}?${f!.text}`;
-        return blocking(ctx, state.checksTableIndex, () => cached(key, state.checksTableIndex(), () => views.filteredChecks(pred, statuses)), [TOPIC.checks]);
+        const selected = `${[...statuses].sort().join(',')}?${f!.text}`;
+        const cacheKey = follows(ctx.q) ? selected : undefined;
+        return blocking(ctx, state.checksTableIndex, () => cached(`health/state/${selected}`, state.checksTableIndex(), () => views.filteredChecks(pred, statuses, cacheKey)), [TOPIC.checks]);
       }
       const key = `health/state/${[...statuses].sort().join(',')}`;
       // Like 1.8.7, an unknown state is an empty list rather than an error.
@@ -581,9 +627,18 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
       }
       ctx.q = url.searchParams;
       ctx.rawQuery = url.search.replace(/^\?/, '');
-      const matching = routes.filter(([, re]) => re.test(path));
-      if (matching.length === 0) throw new ApiError(404, `Unknown endpoint: ${req.method} ${path} is not implemented by the embedded registry (see registry/README.md for what it implements)`);
-      const route = matching.find(([m]) => m === req.method);
+      // The first route for this path and method; 404 when no route has the path, 405 when none has the method.
+      let route: Route | undefined;
+      let known = false;
+      for (const r of routes) {
+        if (!r[1].test(path)) continue;
+        known = true;
+        if (r[0] === req.method) {
+          route = r;
+          break;
+        }
+      }
+      if (!known) throw new ApiError(404, `Unknown endpoint: ${req.method} ${path} is not implemented by the embedded registry (see registry/README.md for what it implements)`);
       if (!route) throw new ApiError(405, `method ${req.method} not allowed`);
       checkParams(req.method!, path, ctx.q);
       ctx.params = (route[1].exec(path) ?? []).slice(1);

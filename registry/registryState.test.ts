@@ -72,6 +72,33 @@ describe('RegistryState index rules', () => {
     expect(webWoke).toBe(true);
   });
 
+  it('lets a wait be cancelled (a blocked query whose client went away) or aborted, leaving no waiter either way', async () => {
+    const s = new RegistryState();
+    s.registerService(svc('web-1'), [ttl('c1')]);
+    const idx = s.checksTableIndex();
+    const w = s.wait(s.checksTableIndex, idx, 60_000, ['checks']);
+    const other = s.wait(s.checksTableIndex, idx, 60_000, ['checks']);
+    expect(s.waiterCount).toBe(2);
+    w.cancel();
+    w.cancel();
+    await w.done;
+    expect(s.waiterCount).toBe(1);
+    s.updateCheck('c1', 'passing', '');
+    await other.done; // the other one is still woken by the change
+    expect(s.waiterCount).toBe(0);
+    // Already past the index: resolves at once, nothing registered.
+    const past = s.wait(s.checksTableIndex, idx, 60_000, ['checks']);
+    expect(s.waiterCount).toBe(0);
+    await past.done;
+    // The AbortSignal form.
+    const abort = new AbortController();
+    const aborted = s.waitForChange(s.checksTableIndex, s.checksTableIndex(), 60_000, abort.signal, ['checks']);
+    expect(s.waiterCount).toBe(1);
+    abort.abort();
+    await aborted;
+    expect(s.waiterCount).toBe(0);
+  });
+
   it('reaps services critical longer than DeregisterCriticalServiceAfter, clamped to 1 minute like Consul', () => {
     let now = 1_000_000;
     const s = new RegistryState(undefined, undefined, () => now);

@@ -154,30 +154,44 @@ export class RegistryState {
   /** Resolves once a write that touches `topics` (default: any) pushes `indexOf()` above `minIndex`, after `waitMs`, or when `signal` aborts. */
   waitForChange(indexOf: IndexOf, minIndex: number, waitMs: number, signal?: AbortSignal, topics: readonly string[] = [ANY]): Promise<void> {
     if (indexOf() > minIndex || signal?.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
+    const wait = this.wait(indexOf, minIndex, waitMs, topics);
+    signal?.addEventListener('abort', wait.cancel, { once: true });
+    return wait.done.then(() => signal?.removeEventListener('abort', wait.cancel));
+  }
+
+  /**
+   * `waitForChange` without an AbortSignal (a blocked HTTP query cancels through `cancel` when its
+   * connection closes; an EventTarget per query is measurable at a few hundred blocked queries).
+   */
+  wait(indexOf: IndexOf, minIndex: number, waitMs: number, topics: readonly string[] = [ANY]): { done: Promise<void>; cancel: () => void } {
+    if (indexOf() > minIndex) return { done: Promise.resolve(), cancel: () => {} };
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
+      let finished = false;
+      const waiter: Waiter = {
+        check: () => {
+          if (indexOf() > minIndex) finish();
+        },
+      };
+      finish = () => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         for (const t of topics) {
           const set = this.waiters.get(t);
           set?.delete(waiter);
           if (set?.size === 0) this.waiters.delete(t);
         }
-        signal?.removeEventListener('abort', done);
         resolve();
       };
-      const waiter: Waiter = {
-        check: () => {
-          if (indexOf() > minIndex) done();
-        },
-      };
-      const timer = setTimeout(done, waitMs);
+      const timer = setTimeout(finish, waitMs);
       for (const t of topics) {
         let set = this.waiters.get(t);
         if (!set) this.waiters.set(t, (set = new Set()));
         set.add(waiter);
       }
-      signal?.addEventListener('abort', done, { once: true });
     });
+    return { done, cancel: () => finish() };
   }
 
   /** How many blocked queries wait, for tests and benchmarks. */

@@ -52,12 +52,46 @@ describe('FragmentList', () => {
   });
 });
 
+describe('filtered lists for blocked `?filter=` watchers', () => {
+  it('evaluate the filter again only on the block of a check that changed, not on every check', () => {
+    const s = new RegistryState();
+    const v = new RegistryViews(s, node);
+    for (let i = 0; i < 2000; i++) {
+      s.registerService({ ID: `i${i}`, Service: `s${i % 50}`, Tags: [], Address: '', Port: i, Meta: {}, Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false }, [
+        { CheckID: `i${i}-c`, Name: 'c', Notes: '', Status: 'passing', definition: { type: 'ttl', ttlMs: 60_000 } },
+      ]);
+    }
+    let evaluated = 0;
+    const pred = (r: unknown) => {
+      evaluated++;
+      return (r as { ServiceName: string }).ServiceName === 's7';
+    };
+    const all = new Set<CheckStatus>(['passing', 'warning', 'critical']);
+    expect(JSON.parse(text(v.filteredChecks(pred, all, 'k')))).toHaveLength(40);
+    evaluated = 0;
+    s.updateCheck('i1007-c', 'critical', 'down');
+    const after = JSON.parse(text(v.filteredChecks(pred, all, 'k'))) as { CheckID: string; Status: string }[];
+    expect(after.find((c) => c.CheckID === 'i1007-c')?.Status).toBe('critical');
+    expect(evaluated).toBeLessThanOrEqual(129); // one block of 128, and serfHealth
+    expect(text(v.filteredChecks(pred, all))).toBe(text(v.filteredChecks(pred, all, 'k')));
+  });
+});
+
 describe('RegistryState indexes and views agree with a brute-force recomputation (random operations)', () => {
   const op = fc.oneof(
     fc.record({ kind: fc.constant('register' as const), id: fc.integer({ min: 0, max: 11 }), name: fc.integer({ min: 0, max: 3 }), tags: fc.subarray(['a', 'b', 'c']), checks: fc.integer({ min: 0, max: 2 }), status: fc.constantFrom<CheckStatus>('passing', 'warning', 'critical') }),
     fc.record({ kind: fc.constant('deregister' as const), id: fc.integer({ min: 0, max: 11 }) }),
     fc.record({ kind: fc.constant('update' as const), id: fc.integer({ min: 0, max: 11 }), n: fc.integer({ min: 0, max: 1 }), status: fc.constantFrom<CheckStatus>('passing', 'warning', 'critical') }),
   );
+
+  type Rec = Record<string, unknown>;
+  const checkFilters: { pred: (r: unknown) => boolean; statuses: Set<CheckStatus> }[] = [
+    { pred: (r) => ((r as Rec).ServiceTags as string[]).includes('a'), statuses: new Set(['passing', 'warning', 'critical']) },
+    { pred: (r) => (r as Rec).Status === 'critical' || (r as Rec).ServiceName === 's1', statuses: new Set(['passing', 'warning', 'critical']) },
+    { pred: (r) => (r as Rec).ServiceName !== 's2', statuses: new Set(['passing']) },
+    { pred: (r) => ((r as Rec).CheckID as string).endsWith('c1'), statuses: new Set(['warning', 'critical']) },
+  ];
+  const serviceFilters: ((r: unknown) => boolean)[] = [(r) => ((r as Rec).Tags as string[]).includes('b'), (r) => ((r as Rec).Port as number) % 2 === 0];
 
   it('holds for any sequence', () => {
     fc.assert(
@@ -78,6 +112,8 @@ describe('RegistryState indexes and views agree with a brute-force recomputation
             v.catalogServices();
             v.healthState(new Set(['passing', 'warning', 'critical']));
             v.healthService(`s${o.id % 4}`, [], false);
+            for (const [i, f] of checkFilters.entries()) v.filteredChecks(f.pred, f.statuses, `f${i}`);
+            for (const [i, pred] of serviceFilters.entries()) v.nodeServicesFiltered(pred, `f${i}`);
           }
         }
         const services = [...s.services.values()];
@@ -123,6 +159,19 @@ describe('RegistryState indexes and views agree with a brute-force recomputation
               ChecksCritical: mineChecks.filter((c) => c.Status === 'critical').length,
             });
           }
+        }
+        // `?filter=` lists kept per block (a blocked watcher's) equal the full evaluation and a brute-force one, byte for byte.
+        for (const [i, f] of checkFilters.entries()) {
+          const full = text(v.filteredChecks(f.pred, f.statuses));
+          expect(text(v.filteredChecks(f.pred, f.statuses, `f${i}`))).toBe(full);
+          const expected = checks.filter((c) => f.statuses.has(c.Status) && f.pred(v.projectCheck(c))).map((c) => c.CheckID);
+          if (f.statuses.has('passing') && f.pred(v.projectSerf())) expected.unshift('serfHealth');
+          expect((JSON.parse(full) as { CheckID: string }[]).map((c) => c.CheckID)).toEqual(expected);
+        }
+        for (const [i, pred] of serviceFilters.entries()) {
+          const full = text(v.nodeServicesFiltered(pred));
+          expect(text(v.nodeServicesFiltered(pred, `f${i}`))).toBe(full);
+          expect((JSON.parse(full) as { Services: { ID: string }[] }).Services.map((x) => x.ID)).toEqual(services.filter((x) => pred(v.projectService(x))).map((x) => x.ID));
         }
         // DNS and reaping read the same indexes.
         expect(s.servicesToReap(Date.now() + 1e9)).toEqual([]);

@@ -6,6 +6,7 @@
  * per-record fragments that are re-rendered only when their record changed.
  */
 import { catalogServiceJson, checkJson, healthServiceJson, nodeJson, nodeServiceJson, serfCheckJson, type NodeInfo } from './consulShapes';
+import type { FilteredBlocks } from './fragmentList';
 import type { CheckRecord, CheckStatus, ServiceRecord } from './registryRecords';
 
 /** A record as a `?filter=` sees it (Consul's Go field names). */
@@ -13,6 +14,8 @@ export type Pred = (record: unknown) => boolean;
 import type { RegistryState } from './registryState';
 
 export const ALL_STATUSES: readonly CheckStatus[] = ['passing', 'warning', 'critical'];
+/** Bytes of filtered per-block encodings kept for `?filter=` watchers (they are mostly the bodies those watchers are sent anyway). */
+const FILTERED_BYTES = 64 * 1024 * 1024;
 
 export class RegistryViews {
   private readonly nodeText: string;
@@ -73,12 +76,45 @@ export class RegistryViews {
     return { Node: j.Node, CheckID: j.CheckID, Name: j.Name, Status: j.Status, Notes: j.Notes, Output: j.Output, ServiceID: '', ServiceName: '', ServiceTags: [], Type: '' };
   }
 
-  /** Every check (serfHealth first, then in creation order) that passes the filter: O(all checks). */
-  filteredChecks(filter: Pred, statuses: ReadonlySet<CheckStatus> = new Set(ALL_STATUSES)): string {
+  /**
+   * Every check (serfHealth first, then in creation order) in `statuses` that passes the filter.
+   * With a `cacheKey` (naming the filter and the statuses), the filter is evaluated again only on
+   * the checks of blocks that changed since the last call with that key: O(change) after the
+   * first; without one, O(all checks).
+   */
+  filteredChecks(filter: Pred, statuses: ReadonlySet<CheckStatus> = new Set(ALL_STATUSES), cacheKey?: string): string | Buffer[] {
+    const serf = statuses.has('passing') && filter(this.projectSerf());
+    if (cacheKey !== undefined) {
+      const keep = (id: string) => {
+        const c = this.state.checks.get(id)!;
+        return statuses.has(c.Status) && filter(this.projectCheck(c));
+      };
+      return this.withFilteredBlocks(`checks:${cacheKey}`, (blocks) => this.state.fragments.check.encodeFiltered(serf ? `[${this.serfText}` : '[', ']', blocks, keep, (id) => this.check(this.state.checks.get(id)!), serf));
+    }
     const parts: string[] = [];
-    if (statuses.has('passing') && filter(this.projectSerf())) parts.push(this.serfText);
+    if (serf) parts.push(this.serfText);
     for (const c of this.state.checks.values()) if (statuses.has(c.Status) && filter(this.projectCheck(c))) parts.push(this.check(c));
     return `[${parts.join(',')}]`;
+  }
+
+  /** Per-block filtered bytes of the lists that `?filter=` watchers follow, by filter, least recently used first. */
+  private readonly filtered = new Map<string, { blocks: FilteredBlocks; bytes: number }>();
+
+  /** Encodes with the per-block cache of `key`, keeping the caches within FILTERED_BYTES (the one in use always stays). */
+  private withFilteredBlocks(key: string, encode: (blocks: FilteredBlocks) => Buffer[]): Buffer[] {
+    const entry = this.filtered.get(key) ?? { blocks: new WeakMap(), bytes: 0 };
+    this.filtered.delete(key);
+    const parts = encode(entry.blocks);
+    entry.bytes = parts.reduce((n, p) => n + p.length, 0);
+    this.filtered.set(key, entry);
+    let total = 0;
+    for (const e of this.filtered.values()) total += e.bytes;
+    for (const [k, e] of this.filtered) {
+      if (total <= FILTERED_BYTES || k === key) break;
+      this.filtered.delete(k);
+      total -= e.bytes;
+    }
+    return parts;
   }
 
   /** `/v1/health/service/:name`, O(that service); `passing`: only instances whose every check passes. */
@@ -112,8 +148,7 @@ export class RegistryViews {
     const parts: string[] = [];
     if (statuses.size === ALL_STATUSES.length) {
       // Every check: unchanged blocks of the encoded list are reused.
-      const list = this.state.fragments.check;
-      return list.encode(`[${this.serfText}${list.size ? ',' : ''}`, ']', (id) => JSON.stringify(checkJson(this.node, this.state.checks.get(id)!, this.state.services)));
+      return this.state.fragments.check.encode(`[${this.serfText}`, ']', (id) => JSON.stringify(checkJson(this.node, this.state.checks.get(id)!, this.state.services)), true);
     }
     if (statuses.has('passing')) {
       parts.push(this.serfText);
@@ -132,11 +167,14 @@ export class RegistryViews {
     return `[${this.nodeText}]`;
   }
 
-  /** `/v1/catalog/node-services/:node?filter=`: O(instances). */
-  nodeServicesFiltered(filter: Pred): string {
+  /** `/v1/catalog/node-services/:node?filter=`: like `filteredChecks`, O(change) with a `cacheKey`, O(instances) without. */
+  nodeServicesFiltered(filter: Pred, cacheKey?: string): string | Buffer[] {
+    const open = `{"Node":${this.nodeText},"Services":[`;
+    const render = (id: string) => JSON.stringify(nodeServiceJson(this.state.services.get(id)!));
+    if (cacheKey !== undefined) return this.withFilteredBlocks(`services:${cacheKey}`, (blocks) => this.state.fragments.nodeServiceList.encodeFiltered(open, ']}', blocks, (id) => filter(this.projectService(this.state.services.get(id)!)), render));
     const parts: string[] = [];
     for (const s of this.state.services.values()) if (filter(this.projectService(s))) parts.push(JSON.stringify(nodeServiceJson(s)));
-    return `{"Node":${this.nodeText},"Services":[${parts.join(',')}]}`;
+    return `${open}${parts.join(',')}]}`;
   }
 
   /** `/v1/catalog/node/:node`: the node and every instance by id; re-encodes only blocks whose services changed. */
