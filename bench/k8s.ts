@@ -2,8 +2,9 @@
  * `npm run bench:k8s [-- --services 10000 --endpoints 15 --namespaces 20 --flips 1000 --churn 200]`:
  * the Kubernetes adapter + TopologyStore in this process, against the fake API server
  * (EndpointSlice v1 wire protocol: paginated list + chunked watch) in a child process, so this
- * process's CPU and RSS are the adapter's and the store's alone. One EndpointSlice per Service,
- * one Pod (with labels) per endpoint. Measures:
+ * process's CPU and RSS are the adapter's and the store's alone; that process runs with `npm start`'s
+ * memory settings (`--node-defaults`: Node's) and loads the Kubernetes client as the boot does.
+ * One EndpointSlice per Service, one Pod (with labels) per endpoint. Measures:
  * - start → source ok with every Service in the store;
  * - RSS after sync, after the flips, after the churn (growth);
  * - CPU per endpoint readiness flip (whole process, and the store's share), flip → store delta p50/p99;
@@ -12,7 +13,7 @@
  * Prints a report; `--write` also appends it to BENCHMARKS.md. Defaults: 2,000 Services × 10
  * endpoints in one namespace, 1,000 flips, no churn.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { runInNewContext } from 'node:vm';
 import type { DeltaOp } from '../protocol/delta';
 import type { Service } from '../protocol/model';
 import { machine, percentile, report } from './benchReport';
+import { SERVER_ENV, SERVER_NODE_ARGS } from './support/serverRuntime';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +41,10 @@ const { values: args } = parseArgs({
     'no-store': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
     'fake-server': { type: 'boolean', default: false },
+    /** Run the measured process with Node's default memory settings instead of `npm start`'s. */
+    'node-defaults': { type: 'boolean', default: false },
+    /** Set on the relaunched (measured) process. */
+    measured: { type: 'boolean', default: false },
   },
 });
 const SERVICES = Number(args.services);
@@ -56,7 +62,20 @@ const ip = (s: number, e: number) => `10.${(s >> 8) & 255}.${s & 255}.${e + 1}`;
 type Command = { op: 'flip'; s: number; e: number; ready: boolean } | { op: 'churn'; rate: number } | { op: 'rss' };
 
 if (args['fake-server']) await fakeServerProcess();
+else if (!args.measured) await relaunch();
 else await main();
+
+/**
+ * The process `npm run bench:k8s` starts only relaunches the bench with the memory settings
+ * `npm start` gives the control plane (bench/support/serverRuntime.ts: a 16 MiB semi-space,
+ * MALLOC_ARENA_MAX=2), so the RSS measured is what a user's control plane would have. Node's
+ * defaults (`--node-defaults`) let V8's young generation grow to 128 MiB during the first sync.
+ */
+async function relaunch(): Promise<void> {
+  const defaults = args['node-defaults'];
+  const child = spawn(process.execPath, [...(defaults ? [] : SERVER_NODE_ARGS), '--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--measured'], { stdio: 'inherit', env: defaults ? process.env : { ...SERVER_ENV, ...process.env } });
+  process.exit(await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1))));
+}
 
 /** The child: the fake API server holding every object, taking flips and churn over IPC. */
 async function fakeServerProcess(): Promise<void> {
@@ -109,13 +128,20 @@ async function main(): Promise<void> {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const heaps: string[] = [];
+  /** V8 heap committed, and memory outside the V8 heap (Buffers, malloc'd), at the same points. */
+  const committed: string[] = [];
   const rssMiB = () => {
     gc();
     gc();
     const m = process.memoryUsage();
     heaps.push((m.heapUsed / 2 ** 20).toFixed(0));
+    committed.push(`${(m.heapTotal / 2 ** 20).toFixed(0)} + ${(m.external / 2 ** 20).toFixed(0)}`);
     return m.rss / 2 ** 20;
   };
+  // As the boot does when a Kubernetes source is configured (server/index.ts): import(), not the
+  // require(esm) fallback, which costs ~20 MiB more heap under tsx.
+  const { preloadKubernetesClient } = await import('../clients/kubernetes/kubernetesClient');
+  await preloadKubernetesClient();
   const { KubernetesSource } = await import('../server/sources/kubernetes/kubernetesSource');
   const { TopologyStore } = await import('../server/topology/topologyStore');
 
@@ -252,20 +278,22 @@ async function main(): Promise<void> {
 
   const sorted = flipLatencies.sort((a, b) => a - b);
   const title = `Kubernetes: ${SERVICES.toLocaleString('en')} Services / ${(SERVICES * PER_SERVICE).toLocaleString('en')} endpoints, ${NAMESPACES} namespace${NAMESPACES > 1 ? 's' : ''}`;
-  const body = `Adapter (KubernetesSource)${NO_STORE ? ' alone (events not applied to a store)' : ' + TopologyStore'} in one process; the fake API server (EndpointSlice v1 wire protocol: paginated list + chunked watch) in a child process (RSS ${fakeRss.toFixed(0)} MiB, not counted). One EndpointSlice of ${PER_SERVICE} endpoints per Service${PODS ? ', one Pod per endpoint' : ''}.
+  const settings = args['node-defaults'] ? "Node's default memory settings" : `\`npm start\`'s memory settings (${SERVER_NODE_ARGS.join(' ')}, ${Object.entries(SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`;
+  const body = `Adapter (KubernetesSource)${NO_STORE ? ' alone (events not applied to a store)' : ' + TopologyStore'} in one process, run with ${settings}; the fake API server (EndpointSlice v1 wire protocol: paginated list + chunked watch) in a child process (RSS ${fakeRss.toFixed(0)} MiB, not counted). One EndpointSlice of ${PER_SERVICE} endpoints per Service${PODS ? ', one Pod per endpoint' : ''}.
 
 | measure | value |
 |---|---|
 | Start → source ok (every one of ${SERVICES.toLocaleString('en')} Services listed with its health counts): wall / CPU of this process | ${(syncMs / 1000).toFixed(2)} s / ${((syncCpu.user + syncCpu.system) / 1e6).toFixed(2)} s |
 | Start → all ${instances.toLocaleString('en')} instances in the store (with their pods' labels): wall / CPU | ${(allReadMs / 1000).toFixed(2)} s / ${((allReadCpu.user + allReadCpu.system) / 1e6).toFixed(2)} s |
-| RSS before start / after sync / after ${FLIPS} flips | ${rssBase.toFixed(0)} / ${rssSync.toFixed(0)} / ${rssFlips.toFixed(0)} MiB |
+| RSS before start / after sync / after ${FLIPS} flips (peak during the run) | ${rssBase.toFixed(0)} / ${rssSync.toFixed(0)} / ${rssFlips.toFixed(0)} MiB (${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB) |
 | JS heap used at the same points${CHURN > 0 ? ' and after the churn' : ''} | ${heaps.join(' / ')} MiB |
+| JS heap committed + external (Buffers) at the same points; RSS − both is native memory (malloc, code) | ${committed.join(' / ')} MiB |
 | CPU per readiness flip: whole process / in TopologyStore.apply / adapter + watch (the rest) | ${cpuPerFlip.toFixed(2)} / ${storePerFlip.toFixed(2)} / ${(cpuPerFlip - storePerFlip).toFixed(2)} ms |
 | service.changed events per flip | ${changedPerFlip.toFixed(2)} |
 | Flip → store delta, p50 / p99 / max over ${FLIPS} | ${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 99).toFixed(1)} / ${(sorted.at(-1) ?? NaN).toFixed(1)} ms |${churnLine}
 
 The adapter coalesces watch events for 20 ms and then recomputes only the Services they touch; latency includes that window. Busy time per flip ${(busyMs / FLIPS).toFixed(1)} ms.`;
-  const command = `npm run bench:k8s -- ${process.argv.slice(2).join(' ')}`.trim();
+  const command = `npm run bench:k8s -- ${process.argv.slice(2).filter((a) => a !== '--measured').join(' ')}`.trim();
   if (args.write) report(title, command, body);
   else process.stdout.write(`\n## ${title}\n\n\`${command}\` — ${new Date().toISOString()} — ${machine()}\n\n${body}\n`);
   process.exit(0);

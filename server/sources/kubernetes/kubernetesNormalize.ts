@@ -7,6 +7,14 @@ import type { Check, Health, Instance, Service } from '../../../protocol/model';
 import { serviceId } from '../../../protocol/model';
 import type { EndpointInfo, KubeService } from '../../../clients/kubernetes/kubernetesObjects';
 
+/** The 8 outputs of boolean conditions, one string each: the store keeps an instance's check output as it gets it. */
+const OUTPUTS = Array.from({ length: 8 }, (_, i) => `ready=${(i & 1) !== 0} serving=${(i & 2) !== 0} terminating=${(i & 4) !== 0}`);
+
+function conditionsOutput(ready: unknown, serving: unknown, terminating: unknown): string {
+  if (typeof ready === 'boolean' && typeof serving === 'boolean' && typeof terminating === 'boolean') return OUTPUTS[(ready ? 1 : 0) | (serving ? 2 : 0) | (terminating ? 4 : 0)]!;
+  return `ready=${ready} serving=${serving} terminating=${terminating}`;
+}
+
 export function toService(sourceId: string, svc: KubeService, endpoints: readonly EndpointInfo[], podLabels: (namespace: string, pod: string) => Record<string, string> | undefined): Service {
   const namespace = svc.metadata.namespace ?? 'default';
   // Slices may briefly repeat an address during updates: one instance per address:port.
@@ -20,7 +28,7 @@ export function toService(sourceId: string, svc: KubeService, endpoints: readonl
       id: 'endpoint-conditions',
       name: e.terminating ? 'terminating (draining)' : 'endpoint ready',
       status: health,
-      output: `ready=${e.ready} serving=${e.serving} terminating=${e.terminating}`,
+      output: conditionsOutput(e.ready, e.serving, e.terminating),
       type: 'kubernetes',
       nodeLevel: false,
     };

@@ -75,8 +75,8 @@ interface NamespaceIndex {
   services: Map<string, ServiceState>;
   /** slice name → owning Service name. */
   sliceOwner: Map<string, string>;
-  /** pod name → Services whose endpoints target it. */
-  podServices: Map<string, string[]>;
+  /** pod name → Services whose endpoints target it: one name (nearly always), or several. */
+  podServices: Map<string, string | string[]>;
   policies: Map<string, TrafficPolicy>;
   policiesDirty: boolean;
   /** Services currently reported. */
@@ -272,7 +272,9 @@ export class KubernetesSource implements Source {
     const idx = this.ns(namespace);
     if (kind === 'services') return this.markDirty(namespace, name);
     if (kind === 'pods') {
-      for (const svc of idx.podServices.get(name) ?? []) this.markDirty(namespace, svc);
+      const services = idx.podServices.get(name);
+      if (typeof services === 'string') this.markDirty(namespace, services);
+      else for (const svc of services ?? []) this.markDirty(namespace, svc);
       return;
     }
     if (this.api.kind !== 'slices') return this.markDirty(namespace, name);
@@ -347,16 +349,18 @@ export class KubernetesSource implements Source {
     const next = new Set(pods);
     for (const p of st.pods) {
       if (next.has(p)) continue;
-      const list = idx.podServices.get(p)?.filter((s) => s !== name);
-      if (list?.length) idx.podServices.set(p, list);
-      else idx.podServices.delete(p);
+      const list = idx.podServices.get(p);
+      const rest = typeof list === 'string' ? (list === name ? [] : [list]) : (list?.filter((s) => s !== name) ?? []);
+      if (rest.length === 0) idx.podServices.delete(p);
+      else idx.podServices.set(p, rest.length === 1 ? rest[0]! : rest);
     }
     const prev = new Set(st.pods);
     for (const p of pods) {
       if (prev.has(p)) continue;
       const list = idx.podServices.get(p);
-      if (list) list.push(name);
-      else idx.podServices.set(p, [name]);
+      if (list === undefined) idx.podServices.set(p, name);
+      else if (typeof list === 'string') idx.podServices.set(p, [list, name]);
+      else list.push(name);
     }
     st.pods = pods;
   }
