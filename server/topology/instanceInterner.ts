@@ -1,39 +1,80 @@
 /**
  * Compact instances: the fleet repeats the same tag lists, meta maps, node names and check
- * names thousands of times, and JSON parsing gives every instance its own copies. The store
+ * lists thousands of times, and JSON parsing gives every instance its own copies. The store
  * keeps one shared, frozen copy of each such value instead.
  *
- * Only low-cardinality fields are interned (check output and ids are not: they are unique or
- * churn), and the tables start over when they grow past `maxEntries`, so a registry that
- * invents new values forever cannot grow them without bound.
+ * Only what repeats is kept: meta values and whole check lists go through tables that stop
+ * taking new entries while they are not being hit (a Kubernetes instance's meta names its pod,
+ * a Consul check id names its service instance: unique, nothing to share). The tables start over
+ * when they grow past `maxEntries`, so a registry that invents new values forever cannot grow
+ * them without bound.
  */
 import type { Check, Instance } from '../../protocol/model';
 
 const EMPTY_TAGS: readonly string[] = Object.freeze([]);
 const EMPTY_META: Readonly<Record<string, string>> = Object.freeze({});
+/** Distinct meta keys whose values get a table of their own; values of further keys are not shared. */
+const MAX_META_KEYS = 256;
+
+/**
+ * A table of shared values that only grows while sharing pays: past `trial` entries, a new
+ * value is kept only while lookups have found an existing one at least as often as values were added.
+ */
+export class SharingTable<T> {
+  private readonly map = new Map<string, T>();
+  private hits = 0;
+  private adds = 0;
+
+  constructor(private readonly trial = 1000) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** The shared value for `key`, or `make()`'s (kept for the next lookup if sharing pays). */
+  get(key: string, make: () => T): T {
+    const found = this.map.get(key);
+    if (found !== undefined) {
+      this.hits++;
+      return found;
+    }
+    const value = make();
+    if (this.map.size < this.trial || this.hits >= this.adds) {
+      this.map.set(key, value);
+      this.adds++;
+    }
+    return value;
+  }
+}
 
 export class InstanceInterner {
-  private strings = new Map<string, string>();
-  private tagLists = new Map<string, readonly string[]>();
-  private metas = new Map<string, Readonly<Record<string, string>>>();
+  private strings = new SharingTable<string>();
+  private addresses = new SharingTable<string>();
+  private tagLists = new SharingTable<readonly string[]>();
+  private metas = new SharingTable<Readonly<Record<string, string>>>();
+  private metaValues = new Map<string, SharingTable<string>>();
+  private checkLists = new SharingTable<readonly Check[]>();
 
   constructor(private readonly maxEntries = 200_000) {}
 
   get size(): number {
-    return this.strings.size + this.tagLists.size + this.metas.size;
+    let values = 0;
+    for (const t of this.metaValues.values()) values += t.size;
+    return this.strings.size + this.addresses.size + this.tagLists.size + this.metas.size + values + this.checkLists.size;
   }
 
   instance(i: Instance): Instance {
     if (this.size > this.maxEntries) this.reset();
     const out: Instance = {
       id: i.id,
-      address: this.string(i.address),
+      // One address per node on Consul (shared), one per pod on Kubernetes (not): a table of its own.
+      address: this.addresses.get(i.address, () => i.address),
       port: i.port,
       tags: this.tags(i.tags) as string[],
       meta: this.meta(i.meta) as Record<string, string>,
       node: i.node === null ? null : this.string(i.node),
       health: i.health,
-      checks: i.checks.map((c) => this.check(c)),
+      checks: this.checks(i.checks) as Check[],
     };
     if (i.breaker) out.breaker = i.breaker;
     return out;
@@ -41,43 +82,47 @@ export class InstanceInterner {
 
   tags(tags: readonly string[]): readonly string[] {
     if (tags.length === 0) return EMPTY_TAGS;
-    const key = tags.join('\u0000');
-    let shared = this.tagLists.get(key);
-    if (!shared) {
-      shared = Object.freeze(tags.map((t) => this.string(t)));
-      this.tagLists.set(key, shared);
-    }
-    return shared;
+    return this.tagLists.get(tags.join('\u0000'), () => Object.freeze(tags.map((t) => this.string(t))));
   }
 
   private meta(meta: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
     const keys = Object.keys(meta);
     if (keys.length === 0) return EMPTY_META;
-    const key = JSON.stringify(meta);
-    let shared = this.metas.get(key);
-    if (!shared) {
-      // fromEntries defines own properties, so a key such as "__proto__" stays plain data.
-      shared = Object.freeze(Object.fromEntries(keys.map((k) => [this.string(k), this.string(meta[k]!)])));
-      this.metas.set(key, shared);
+    // fromEntries defines own properties, so a key such as "__proto__" stays plain data.
+    return this.metas.get(JSON.stringify(meta), () => Object.freeze(Object.fromEntries(keys.map((k) => [this.string(k), this.metaValue(k, meta[k]!)]))));
+  }
+
+  /** One table per meta key: a key whose values never repeat (a pod name) stops filling its table, the others keep sharing. */
+  private metaValue(key: string, value: string): string {
+    let table = this.metaValues.get(key);
+    if (!table) {
+      if (this.metaValues.size >= MAX_META_KEYS) return value;
+      this.metaValues.set(key, (table = new SharingTable()));
     }
-    return shared;
+    return table.get(value, () => value);
+  }
+
+  private checks(checks: readonly Check[]): readonly Check[] {
+    let key = '';
+    for (const c of checks) key += `${c.id}\u0001${c.name}\u0001${c.status}\u0001${c.type}\u0001${c.nodeLevel ? 1 : 0}\u0001${c.output}\u0002`;
+    return this.checkLists.get(key, () => Object.freeze(checks.map((c) => this.check(c))));
   }
 
   private check(c: Check): Check {
-    return { id: c.id, name: this.string(c.name), status: c.status, output: c.output, type: this.string(c.type), nodeLevel: c.nodeLevel };
+    return Object.freeze({ id: c.id, name: this.string(c.name), status: c.status, output: c.output, type: this.string(c.type), nodeLevel: c.nodeLevel });
   }
 
   private string(s: string): string {
-    const shared = this.strings.get(s);
-    if (shared !== undefined) return shared;
-    this.strings.set(s, s);
-    return s;
+    return this.strings.get(s, () => s);
   }
 
   private reset(): void {
-    this.strings = new Map();
-    this.tagLists = new Map();
-    this.metas = new Map();
+    this.strings = new SharingTable();
+    this.addresses = new SharingTable();
+    this.tagLists = new SharingTable();
+    this.metas = new SharingTable();
+    this.metaValues = new Map();
+    this.checkLists = new SharingTable();
   }
 }
 
