@@ -255,15 +255,17 @@ try {
   const watcher = new DetailWatcher(port, probeServices.map(svcId));
   await watcher.ready();
   const page: ServicePageProbe = await openServicePage(browser, server.baseUrl, svcId(pageService));
-  // The page may render only the rows in view: flips on the page's service pick among those.
-  const onPageInstances = Object.keys(await page.rows()).map((id) => Number(/-(\d+)$/.exec(id)![1]));
-  if (onPageInstances.length === 0) throw new Error('service page shows no instance rows');
+  // The page renders only the rows in view (a virtualized list whose cards change height with
+  // their checks' output): flips on the page's service pick among the rows rendered right now.
+  const onPageInstances = async () => Object.keys(await page.rows()).map((id) => Number(/-(\d+)$/.exec(id)![1]));
+  if ((await onPageInstances()).length === 0) throw new Error('service page shows no instance rows');
 
   const health = new Map<string, CheckStatus>();
   /** One measured flip on a probe service: WS latency always, browser latency if it is the page's service. */
   async function measuredFlip(k: number): Promise<{ ws: number | null; browser: number | null; onPage: boolean }> {
     const s = k % 2 === 0 ? pageService : probeServices[1 + Math.floor(Math.random() * (probeServices.length - 1))] ?? pageService;
-    const i = s === pageService ? onPageInstances[Math.floor(Math.random() * onPageInstances.length)]! : Math.floor(Math.random() * INSTANCES);
+    const rendered = s === pageService ? await onPageInstances() : [];
+    const i = rendered.length > 0 ? rendered[Math.floor(Math.random() * rendered.length)]! : Math.floor(Math.random() * INSTANCES);
     const ref = fleet.instance(s, i);
     const instanceId = `${ref.node}/${ref.serviceId}`;
     const next: CheckStatus = health.get(instanceId) === 'critical' ? 'passing' : 'critical';
@@ -276,7 +278,7 @@ try {
     const [wsAt, pageAt] = await Promise.all([onWs, onPage ? page.waitForHealth(instanceId, next, tStart) : Promise.resolve(null)]);
     const r = { ws: wsAt === null ? null : wsAt - t0, browser: pageAt === null ? null : pageAt - t0, onPage };
     // Slow ones are logged with the time, so that stalls can be matched with the server's log.
-    if (r.ws === null || r.ws > 1000 || (r.browser ?? 0) > 1000) log(`  slow flip ${instanceId} → ${next}: ws ${r.ws ?? 'lost'} ms, browser ${onPage ? (r.browser ?? 'lost') : '-'} ms`);
+    if (r.ws === null || r.ws > 1000 || (onPage && (r.browser === null || r.browser > 1000))) log(`  slow flip ${instanceId} → ${next}: ws ${r.ws ?? 'lost'} ms, browser ${onPage ? (r.browser ?? 'lost') : '-'} ms`);
     return r;
   }
   async function measuredFlips(n: number): Promise<{ ws: (number | null)[]; browser: (number | null)[] }> {
