@@ -101,9 +101,9 @@ export class XdsServer {
   private boundPort = 0;
   /** Streams with an answer held back by `unread`; retried on every topology change. */
   private readonly held = new Set<string>();
-  private holdUntil = 0;
   private holdTimer: NodeJS.Timeout | null = null;
   private settled = false;
+  private holdOver = false;
 
   constructor(private readonly options: XdsServerOptions) {
     this.now = options.now ?? Date.now;
@@ -123,8 +123,12 @@ export class XdsServer {
     if (!this.unsubscribe) {
       this.cache.update(this.options.store.summarySnapshot().services.map((s) => s.id));
       this.unsubscribe = this.options.store.subscribe((delta) => this.onDelta(delta));
-      this.holdUntil = this.now() + (this.options.startupHoldMs ?? 30_000);
-      this.holdTimer = setTimeout(() => this.retryHeld(), this.options.startupHoldMs ?? 30_000);
+      // The timer itself ends the hold (not a deadline compared with the clock, which a timer may
+      // fire a millisecond short of, leaving what it found held until the next change).
+      this.holdTimer = setTimeout(() => {
+        this.holdOver = true;
+        this.retryHeld();
+      }, this.options.startupHoldMs ?? 30_000);
       this.holdTimer.unref();
     }
     const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
@@ -399,7 +403,7 @@ export class XdsServer {
    */
   private unread(type: XdsResourceType, s: { wildcard: boolean; names: Set<string> }): boolean {
     const reading = !this.sourcesSettled();
-    if (s.wildcard) return reading || (this.now() < this.holdUntil && this.options.store.pendingCount > 0);
+    if (s.wildcard) return reading || (!this.holdOver && this.options.store.pendingCount > 0);
     for (const n of s.names) {
       if (this.cache.get(type, n)) continue;
       if (reading || this.cache.pendingServicesFor(type, n).length > 0) return true;
@@ -408,7 +412,7 @@ export class XdsServer {
   }
 
   private sourcesSettled(): boolean {
-    if (!this.settled && (this.now() >= this.holdUntil || this.options.store.sources().every((src) => src.lastSyncAt !== null))) this.settled = true;
+    if (!this.settled && (this.holdOver || this.options.store.sources().every((src) => src.lastSyncAt !== null))) this.settled = true;
     return this.settled;
   }
 
