@@ -29,6 +29,7 @@ import { describeEndpointsApi, discoverEndpointsApi, type EndpointsApi } from '.
 import { DEFAULT_LIMITS, makeBoundedInformer, type Compact, type ListWatchLimits } from '../../../clients/kubernetes/boundedListWatch';
 import { fromEndpoints, fromSlices, type EndpointInfo, SERVICE_NAME_LABEL, TRAFFIC_ANNOTATION, type KubeEndpoints, type KubeEndpointSlice, type KubePod, type KubeService } from '../../../clients/kubernetes/kubernetesObjects';
 import { compactEndpoints, compactPod, compactService, compactSlice } from './kubernetesCompact';
+import { hash53 } from './kubernetesIntern';
 import { toService } from './kubernetesNormalize';
 
 export interface KubernetesSourceConfig {
@@ -337,7 +338,7 @@ export class KubernetesSource implements Source {
       else st.hash = null;
       return wasReported ? null : undefined;
     }
-    const hash = fingerprint(JSON.stringify(service));
+    const hash = hash53(JSON.stringify(service));
     if (hash === st.hash) return undefined;
     if (st.hash === null) idx.reported++;
     st.hash = hash;
@@ -501,20 +502,6 @@ export class KubernetesSource implements Source {
   private reportOk(): void {
     this.sink({ type: 'status', state: 'ok', error: null, detail: describeEndpointsApi(this.api) });
   }
-}
-
-/** 53-bit string hash (cyrb53): a fingerprint of a reported Service, 8 bytes instead of a copy. */
-function fingerprint(text: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 /** client-node errors carry the apiserver's Status; say what it says (e.g. 403 forbidden). */
