@@ -35,6 +35,15 @@ const DEFAULT_WAIT_MS = 5 * 60_000;
 const MAX_COMPILED_FILTERS = 256;
 const MAX_WAIT_MS = 10 * 60_000;
 
+/** `key`'s value in `cache` (made and kept when absent), the least recently used dropped past MAX_COMPILED_FILTERS. */
+function recentlyUsed<V>(cache: Map<string, V>, key: string, make: () => V): V {
+  const value = cache.has(key) ? (cache.get(key) as V) : make();
+  cache.delete(key);
+  cache.set(key, value);
+  if (cache.size > MAX_COMPILED_FILTERS) cache.delete(cache.keys().next().value!);
+  return value;
+}
+
 class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -260,18 +269,14 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
     if (text === null || text === '') return undefined;
     let byText = compiled.get(fields);
     if (!byText) compiled.set(fields, (byText = new Map()));
-    let pred = byText.get(text);
-    if (pred) byText.delete(text);
-    else {
+    const pred = recentlyUsed(byText, text, () => {
       try {
-        pred = compileFilter(text, fields);
+        return compileFilter(text, fields);
       } catch (err) {
         if (err instanceof BexprError) throw new ApiError(500, filterErrorText(err));
         throw err;
       }
-    }
-    byText.set(text, pred);
-    if (byText.size > MAX_COMPILED_FILTERS) byText.delete(byText.keys().next().value!);
+    });
     return { pred, text };
   }
 
@@ -279,21 +284,14 @@ export function createRegistryHandler(deps: RegistryHttpDeps) {
   const statusOnly = new Map<string, Set<CheckStatus> | undefined>();
 
   function statusFilterOf(text: string): Set<CheckStatus> | undefined {
-    if (statusOnly.has(text)) {
-      const hit = statusOnly.get(text);
-      statusOnly.delete(text);
-      statusOnly.set(text, hit);
-      return hit;
-    }
-    let matching: Set<CheckStatus> | undefined;
-    try {
-      matching = statusFilter(text);
-    } catch (err) {
-      if (!(err instanceof FilterError)) throw err;
-    }
-    statusOnly.set(text, matching);
-    if (statusOnly.size > MAX_COMPILED_FILTERS) statusOnly.delete(statusOnly.keys().next().value!);
-    return matching;
+    return recentlyUsed(statusOnly, text, () => {
+      try {
+        return statusFilter(text);
+      } catch (err) {
+        if (!(err instanceof FilterError)) throw err;
+        return undefined;
+      }
+    });
   }
 
   /** A blocked query (one that follows an index) keeps per-block filter results between its wakes; a one-off read does not. */
