@@ -57,6 +57,25 @@ test('a person signs in with name and password, sees who they are, and signs out
   await expect(page).toHaveURL(/\/signin/);
 });
 
+test('a method chosen while the page still asks the server which one to open on is kept', async ({ page }) => {
+  // Regression: the answer (this server has password users) used to switch the form to the
+  // password fields after the click on "Access token" (a CI run failed on it).
+  let answer: () => void = () => undefined;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  await page.route('**/api/session', async (route) => {
+    if (route.request().method() === 'GET') await answered;
+    await route.continue();
+  });
+  await page.goto(`${switchboard.url}/signin`);
+  const tokenMethod = page.getByRole('button', { name: 'Access token' });
+  await expect(tokenMethod).toBeDisabled();
+  answer();
+  await tokenMethod.click();
+  await page.getByLabel('Token').fill('vic-secret-token');
+  await expect(page.getByLabel('Token')).toHaveValue('vic-secret-token');
+  await expect(page.getByLabel('Name', { exact: true })).toHaveCount(0);
+});
+
 test('the theme toggle switches to dark, and the choice survives a reload', async ({ page }) => {
   await page.emulateMedia({ colorScheme: 'light' });
   await page.goto(`${switchboard.url}/signin`);

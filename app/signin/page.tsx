@@ -27,6 +27,9 @@ export default function SignInPage() {
   const form = useRef<HTMLFormElement>(null);
   const [fromLink, setFromLink] = useState(false);
   const secretTyped = useRef(false);
+  // The method buttons wait for the server's answer: a click before it would be undone by it
+  // (the page opening on the password form), and a click before hydration does nothing at all.
+  const [methodsReady, setMethodsReady] = useState(false);
 
   useEffect(() => {
     const token = takeFragmentToken();
@@ -34,13 +37,15 @@ export default function SignInPage() {
       setMode('token');
       setSecret(token);
       setFromLink(true);
+      setMethodsReady(true);
       return;
     }
     let cancelled = false;
     void fetch('/api/session', { headers: { accept: 'application/json' } })
       .then((r) => (r.ok ? (r.json() as Promise<{ passwordSignIn?: boolean }>) : null))
       .then((s) => !cancelled && s?.passwordSignIn === true && setMode((m) => (m === 'token' && !secretTyped.current ? 'password' : m)))
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => !cancelled && setMethodsReady(true));
     return () => void (cancelled = true);
   }, []);
   // A link's token goes through the same submit as a typed one, once it is in the form's state.
@@ -71,8 +76,8 @@ export default function SignInPage() {
     <form ref={form} className="signin" onSubmit={submit} aria-labelledby="signin-title">
       <h1 id="signin-title" style={{ marginTop: 0 }}>Sign in</h1>
       <div className="theme-toggle methods" role="group" aria-label="Sign in with">
-        <button type="button" data-state={mode === 'token' ? 'on' : 'off'} aria-pressed={mode === 'token'} onClick={() => setMode('token')}>Access token</button>
-        <button type="button" data-state={mode === 'password' ? 'on' : 'off'} aria-pressed={mode === 'password'} onClick={() => setMode('password')}>Name and password</button>
+        <button type="button" data-state={mode === 'token' ? 'on' : 'off'} aria-pressed={mode === 'token'} disabled={!methodsReady} onClick={() => setMode('token')}>Access token</button>
+        <button type="button" data-state={mode === 'password' ? 'on' : 'off'} aria-pressed={mode === 'password'} disabled={!methodsReady} onClick={() => setMode('password')}>Name and password</button>
       </div>
       {mode === 'password' ? (
         <>
