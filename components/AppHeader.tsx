@@ -1,7 +1,7 @@
 'use client';
-import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { ConnectionIndicator } from './ConnectionIndicator';
+import { IntentLink } from './IntentLink';
 import { ThemeToggle } from './ThemeToggle';
 import { UserMenu } from './UserMenu';
 
@@ -10,16 +10,16 @@ export function AppHeader() {
   const onGraph = pathname === '/graph';
   return (
     <header className="header">
-      <Link href="/" className="brand" aria-label="Switchboard home">
+      <IntentLink href="/" className="brand" aria-label="Switchboard home">
         Switch<span>board</span>
-      </Link>
+      </IntentLink>
       <nav aria-label="Views" className="header-nav" style={{ display: 'flex', gap: 14 }}>
-        <Link href="/services" aria-current={pathname === '/services' || pathname === '/' ? 'page' : undefined} data-testid="nav-services">
+        <IntentLink href="/services" aria-current={pathname === '/services' || pathname === '/' ? 'page' : undefined} data-testid="nav-services">
           Services
-        </Link>
-        <Link href="/graph" aria-current={onGraph ? 'page' : undefined} data-testid="nav-graph">
+        </IntentLink>
+        <IntentLink href="/graph" aria-current={onGraph ? 'page' : undefined} data-testid="nav-graph">
           Graph
-        </Link>
+        </IntentLink>
       </nav>
       <span className="spacer" />
       <ConnectionIndicator />

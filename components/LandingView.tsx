@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useRouter, useSearchParams } from 'next/navigation';
 import { useEffect } from 'react';
 import { getJson } from '@/lib/api';
+import { parseObservedCalls } from '@/lib/wireShapes';
 import type { ObservedCalls } from '@/protocol/graph';
 import { ServicesView } from './ServicesView';
 
@@ -20,8 +21,8 @@ export function LandingView() {
   const { data, isPending } = useQuery({
     queryKey: ['landing', 'observed-calls'],
     // Were calls observed in the last 15 minutes? A read of the call samples, not a graph build.
-    // Its schema is imported beside the request: the list's first page loads no zod (lib/wireShapes.ts).
-    queryFn: async () => (await getJson('/api/graph/observed?window=15m', import('@/protocol/graph').then((m) => m.ObservedCalls))) as ObservedCalls,
+    // Checked against a Shape (lib/wireShapes.ts): the list's first page loads no zod.
+    queryFn: (): Promise<ObservedCalls> => getJson('/api/graph/observed?window=15m', parseObservedCalls),
     enabled: !listLinked,
     retry: false,
     staleTime: Infinity,

@@ -1,6 +1,6 @@
 'use client';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
-import Link from 'next/link';
+import { IntentLink } from './IntentLink';
 import { useLayoutEffect, useRef, useState } from 'react';
 import { isSplit, type ServiceFilter, type ServiceRow, type SortKey } from '@/lib/serviceFilters';
 import type { ServiceSummary } from '@/protocol/model';
@@ -66,7 +66,7 @@ export function ServiceTable({ rows, filter, onSort, staleSources }: {
               style={{ position: 'absolute', top: 0, left: 0, right: 0, transform: `translateY(${item.start - virtualizer.options.scrollMargin}px)` }}
             >
               <span role="cell" className="name">
-                <Link href={serviceHref(service.id)}>{service.name}</Link>
+                <IntentLink href={serviceHref(service.id)}>{service.name}</IntentLink>
                 <Badges service={service} sourceState={staleSources.get(service.sourceId)} />
               </span>
               <span role="cell" className="where">{service.sourceId} / {service.scope}</span>

@@ -1,12 +1,12 @@
 'use client';
-import Link from 'next/link';
 import { useSession } from '@/lib/session';
+import { IntentLink } from './IntentLink';
 
 /** Who is signed in, with sign-out; or a sign-in link for anonymous viewers. */
 export function UserMenu() {
   const { data } = useSession();
   if (!data) return null;
-  if (!data.user) return <Link href="/signin" data-testid="signin-link">Sign in</Link>;
+  if (!data.user) return <IntentLink href="/signin" data-testid="signin-link">Sign in</IntentLink>;
   return (
     <span className="conn" data-testid="user">
       {data.user.name} ({data.user.role})

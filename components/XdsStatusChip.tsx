@@ -1,6 +1,7 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import { ApiError, getJson } from '@/lib/api';
+import { useIdle } from '@/lib/useIdle';
 import type { XdsClient, XdsClientsResponse, XdsNack } from '@/protocol/xds';
 
 /** NACKs a client has not got past: refused after its last ACK of that resource type. */
@@ -21,6 +22,7 @@ export function openNacks(clients: readonly XdsClient[]): { nodeId: string; nack
  * when xDS is not configured (the endpoint answers 404).
  */
 export function XdsStatusChip() {
+  const idle = useIdle();
   const { data } = useQuery({
     queryKey: ['xds', 'clients'],
     queryFn: async () => {
@@ -32,6 +34,8 @@ export function XdsStatusChip() {
         throw e;
       }
     },
+    // Not before the page's first paint is done: its schema brings zod (lib/useIdle.ts).
+    enabled: idle,
     refetchInterval: 5_000,
     retry: false,
   });

@@ -61,3 +61,25 @@ test('1,200 services render as a virtualized list, filter by URL, and "/" focuse
   await page.goto(`${switchboard.url}/?tag=blue&q=bulk-000`);
   await expect(page.getByTestId('service-row')).toHaveCount(5);
 });
+
+test('the list prefetches no route while it loads or scrolls, only the one a reader hovers', async ({ page }) => {
+  const prefetches: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('_rsc=')) prefetches.push(new URL(r.url()).pathname);
+  });
+  const dashboard = new DashboardPage(page);
+  await dashboard.open(switchboard.url);
+  await expect(page.getByText(`of ${SERVICES + 1} services`)).toBeVisible({ timeout: 30_000 });
+  await page.mouse.move(640, 10); // over the header's empty middle, on no link
+  await page.mouse.wheel(0, 3000);
+  await expect(dashboard.service('big/dc1/bulk-0000')).toHaveCount(0); // scrolled past: other rows rendered
+  await page.evaluate(() => new Promise((resolve) => requestIdleCallback(resolve)));
+  // Before: the header's links and every row in view were fetched as soon as they showed.
+  expect(prefetches).toEqual([]);
+
+  const link = page.getByTestId('service-row').nth(3).getByRole('link');
+  const href = (await link.getAttribute('href'))!;
+  await link.hover();
+  await expect.poll(() => prefetches).toContain(href);
+  expect(new Set(prefetches)).toEqual(new Set([href]));
+});

@@ -7,6 +7,7 @@
  * list's first page imports it, and callers there import their answer's schema when they ask.
  */
 import type { z } from 'zod';
+import type { FastParser } from './schemaCheck';
 import { parseErrorBody } from './wireShapes';
 
 export class ApiError extends Error {
@@ -25,9 +26,11 @@ export class ApiError extends Error {
  * (`import('@/protocol/…').then((m) => m.X)`), imported while the request is under way.
  */
 export function getJson<S extends z.ZodType>(path: string, schema: S | Promise<S>): Promise<z.infer<S>>;
+/** GET `path` and check the answer with a parser from lib/wireShapes.ts (no zod: the first page's requests). */
+export function getJson<T>(path: string, parse: FastParser<T>): Promise<T>;
 /** @deprecated Unchecked: pass the answer's schema from protocol/api.ts (kept until every caller does). */
 export function getJson<T>(path: string): Promise<T>;
-export async function getJson(path: string, schema?: z.ZodType | Promise<z.ZodType>): Promise<unknown> {
+export async function getJson(path: string, schema?: z.ZodType | Promise<z.ZodType> | FastParser<unknown>): Promise<unknown> {
   return request(path, { headers: { accept: 'application/json' } }, schema ?? null);
 }
 
@@ -48,7 +51,7 @@ export async function sendJson<S extends z.ZodType>(
   return request(path, { method, headers, body: JSON.stringify(body ?? {}) }, schema);
 }
 
-async function request<S extends z.ZodType>(path: string, init: RequestInit, schemaOrPromise: S | Promise<S> | null): Promise<z.infer<S>> {
+async function request<S extends z.ZodType>(path: string, init: RequestInit, schemaOrPromise: S | Promise<S> | FastParser<unknown> | null): Promise<z.infer<S>> {
   // A schema still being imported: a failed import is reported with the answer, never left unhandled.
   const schemaReady = Promise.resolve(schemaOrPromise).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
   let res: Response;
@@ -65,6 +68,11 @@ async function request<S extends z.ZodType>(path: string, init: RequestInit, sch
   const schema = await schemaReady;
   if (schema instanceof Error) throw new ApiError(0, `cannot load the schema to check ${path}: ${schema.message}`);
   if (!schema) return json as z.infer<S>;
+  if (typeof schema === 'function') {
+    const checked = schema(json);
+    if (!checked.success) throw new ApiError(res.status, `unexpected answer from ${path}: not the shape this dashboard expects (is the server a different version?)`);
+    return checked.data as z.infer<S>;
+  }
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new ApiError(res.status, `unexpected answer from ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
   return parsed.data;

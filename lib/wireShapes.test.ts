@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ErrorBody } from '@/protocol/api';
+import { ErrorBody, SessionResponse } from '@/protocol/api';
+import { ObservedCalls } from '@/protocol/graph';
 import { ServerMessage } from '@/protocol/realtime';
 import { describeSchema, type Shape } from './schemaCheck';
-import { ERROR_BODY, parseErrorBody, parseSummaryFrame, SUMMARY_FRAMES } from './wireShapes';
+import { ERROR_BODY, OBSERVED_CALLS, parseErrorBody, parseObservedCalls, parseSessionResponse, parseSummaryFrame, SESSION_RESPONSE, SUMMARY_FRAMES } from './wireShapes';
 
 const option = (type: string) => ServerMessage.options.find((o) => o.shape.type.value === type)!;
 
@@ -17,6 +18,20 @@ describe('wire shapes written out for the first page', () => {
     expect(ERROR_BODY).toEqual(describeSchema(ErrorBody));
     expect(parseErrorBody({ error: 'no such service', current: 1 }).success).toBe(true);
     expect(parseErrorBody({ message: 'x' }).success).toBe(false);
+  });
+
+  it.each([
+    ['SessionResponse', SESSION_RESPONSE, SessionResponse, parseSessionResponse, { user: { name: 'pat', role: 'operator' }, anonymousRole: null, csrfToken: 'c', passwordSignIn: true }],
+    ['ObservedCalls', OBSERVED_CALLS, ObservedCalls, parseObservedCalls, { window: '15m', observed: false }],
+  ] as const)('describe exactly what protocol/ accepts as %s, and take what it takes', (_name, shape, schema, parse, valid) => {
+    expect(shape).toEqual(describeSchema(schema));
+    expect(parse(valid)).toEqual({ success: true, data: valid });
+    fc.assert(
+      fc.property(fc.constantFrom(...Object.keys(valid), 'extra'), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined)), (key, value) => {
+        const input = { ...valid, [key]: value };
+        expect(parse(input).success).toBe(schema.safeParse(input).success);
+      }),
+    );
   });
 
   it('take summary frames only, as zod does', () => {

@@ -5,10 +5,13 @@
  * before the first row (compiling, then constructing every schema). Everything else still
  * validates with protocol/'s zod schemas, imported when first needed.
  *
- * These mirror protocol/realtime.ts (the summary frames) and protocol/api.ts (ErrorBody);
+ * These mirror protocol/realtime.ts (the summary frames), protocol/api.ts (ErrorBody,
+ * SessionResponse: the header asks on every page) and protocol/graph.ts (ObservedCalls: `/`
+ * asks it before it knows whether to show the list or the graph);
  * lib/wireShapes.test.ts fails when they no longer describe exactly what those schemas accept.
  */
-import type { ErrorBody } from '@/protocol/api';
+import type { ErrorBody, SessionResponse } from '@/protocol/api';
+import type { ObservedCalls } from '@/protocol/graph';
 import type { ServerMessage } from '@/protocol/realtime';
 import { shapeParser, type Shape } from './schemaCheck';
 
@@ -72,3 +75,22 @@ export const ERROR_BODY: Shape = { object: { error: str } };
 
 /** `{ "error": "…" }`, the body of every 4xx/5xx answer. */
 export const parseErrorBody = shapeParser<ErrorBody>(ERROR_BODY);
+
+const ROLE: Shape = { enum: ['admin', 'client', 'operator', 'viewer'] };
+
+export const SESSION_RESPONSE: Shape = {
+  object: {
+    user: { nullable: { object: { name: str, role: ROLE } } },
+    anonymousRole: { nullable: ROLE },
+    csrfToken: { nullable: str },
+    passwordSignIn: { optional: 'boolean' },
+  },
+};
+
+/** GET /api/session: who is signed in, and the CSRF token. */
+export const parseSessionResponse = shapeParser<SessionResponse>(SESSION_RESPONSE);
+
+export const OBSERVED_CALLS: Shape = { object: { window: { enum: ['15m', '1m', '5m'] }, observed: 'boolean' } };
+
+/** GET /api/graph/observed: were calls observed (does `/` open on the graph?). */
+export const parseObservedCalls = shapeParser<ObservedCalls>(OBSERVED_CALLS);
