@@ -39,6 +39,8 @@ const { values: opt } = parseArgs({
     'churn-flips': { type: 'string', default: '60' },
     idle: { type: 'string', default: '60' },
     'no-report': { type: 'boolean', default: false },
+    /** Extra `-hcl` for the Consul agent, e.g. 'raft_snapshot_threshold = 1000000' (named in the report). */
+    'consul-hcl': { type: 'string', multiple: true, default: [] },
   },
 });
 const SERVICES = Number(opt.services);
@@ -49,6 +51,7 @@ const FLIPS = Number(opt.flips);
 const RSS_FLIPS = Math.max(FLIPS, Number(opt['rss-flips']));
 const CHURN_FLIPS = Number(opt['churn-flips']);
 const IDLE_S = Number(opt.idle);
+const CONSUL_HCL = opt['consul-hcl'] as string[];
 const ROOT = resolve(import.meta.dirname, '..');
 const SOURCE = 'bench';
 const HEADLINE = SERVICES === 10_000 && INSTANCES === 15 && NODES === 500;
@@ -176,7 +179,7 @@ const latency = (s: ReturnType<typeof stats>) =>
 try {
   // ---- Consul + fleet ----
   log(`Consul 1.8.7 dev agent; loading ${SERVICES} × ${INSTANCES} on ${NODES} nodes`);
-  agent = await startConsulAgent({ datacenter: 'dc1' });
+  agent = await startConsulAgent({ datacenter: 'dc1', hcl: CONSUL_HCL });
   const consulPort = agent.ports.http;
   const fleet = await loadConsulFleet(agent.httpAddr, { services: SERVICES, instances: INSTANCES, nodes: NODES });
   log(`fleet loaded in ${(fleet.loadMs / 1000).toFixed(1)} s`);
@@ -448,9 +451,9 @@ ${churnRow.join('\n')}${churnRow.length ? '\n' : ''}| list: \`/?q=svc-${listTarg
 | Consul connections held | — | ${connsSync} after sync, ${idleConns} idle | ≤ 50 |
 | Consul requests/s, idle (${IDLE_S} s) | — | ${idleRps.toFixed(3)}${idleWhich ? ` (${idleWhich})` : ''} (server CPU idle: ${(idleCores * 1000).toFixed(0)} ms/s) | ≈ 0 |
 `;
-  const command = `npm run bench:scale -- --services ${SERVICES} --instances ${INSTANCES} --nodes ${NODES}${CHURN ? ` --churn ${CHURN}` : ''}`;
+  const command = `npm run bench:scale -- --services ${SERVICES} --instances ${INSTANCES} --nodes ${NODES}${CHURN ? ` --churn ${CHURN}` : ''}${CONSUL_HCL.map((h) => ` --consul-hcl '${h}'`).join('')}`;
   if (opt['no-report']) process.stdout.write(body);
-  else report(`Scale from outside: ${SERVICES.toLocaleString('en')} × ${INSTANCES}${CHURN ? `, churn ${CHURN}/s` : ''} (bench/scale.ts)`, command, body);
+  else report(`Scale from outside: ${SERVICES.toLocaleString('en')} × ${INSTANCES}${CHURN ? `, churn ${CHURN}/s` : ''}${CONSUL_HCL.length ? `, Consul agent with ${CONSUL_HCL.join('; ')}` : ''} (bench/scale.ts)`, command, body);
 } catch (err) {
   process.stderr.write(`bench:scale failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   if (server) process.stderr.write(`--- switchboard output (tail) ---\n${server.logs().slice(-4000)}\n`);

@@ -18,7 +18,7 @@ function fakeClock(): Clock & { sleeps: number[] } {
 type Answer = FetchResult<string, string>;
 
 /** Runs a loop over scripted answers; stops when the script is exhausted. */
-async function run(script: Answer[], opts: { random?: () => number; failRound?: (value: string) => boolean } = {}) {
+async function run(script: Answer[], opts: { random?: () => number; failRound?: (value: string) => boolean; pace?: { bytesPerSecond: number } } = {}) {
   const clock = fakeClock();
   const requested: number[] = [];
   const changes: string[] = [];
@@ -28,6 +28,8 @@ async function run(script: Answer[], opts: { random?: () => number; failRound?: 
   const q: BlockingQuery<string, string> = new BlockingQuery<string, string>({
     clock,
     random: opts.random ?? (() => 0.5),
+    pace: opts.pace,
+    rateLimit: opts.pace ? { burst: 1000, intervalMs: 1 } : undefined,
     fetch: async ({ index }) => {
       requested.push(index);
       const answer = script[i++];
@@ -60,6 +62,16 @@ async function waitStopped(q: BlockingQuery<string, string>) {
 const ok = (value: string, index: number): Answer => ({ ok: true, value, index });
 
 describe('BlockingQuery', () => {
+  it('with pace, waits after each answer for as long as its body takes to read at that rate; small bodies not at all', async () => {
+    const sized = (value: string, index: number, bytes: number): Answer => ({ ok: true, value, index, bytes });
+    const r = await run([sized('a', 5, 2_600_000), sized('b', 6, 100), sized('b', 7, 1_300_000), ok('c', 8)], { pace: { bytesPerSecond: 13_000_000 } });
+    expect(r.changes).toEqual(['a', 'b', 'c']);
+    // 2.6 MB at 13 MB/s: 200 ms; 100 bytes: under a millisecond, no wait; an unchanged answer is paced too.
+    expect(r.sleeps).toEqual([200, 100]);
+    const unpaced = await run([sized('a', 5, 2_600_000), sized('b', 6, 2_600_000)]);
+    expect(unpaced.sleeps).not.toContain(200); // only the rate limit's waits
+  });
+
   it('sends the last index, and re-reads at 0 when the index goes backwards', async () => {
     const r = await run([ok('a', 5), ok('b', 7), ok('b', 3), ok('c', 4), ok('c', 4)]);
     expect(r.requested).toEqual([0, 5, 7, 0, 4, 4]);

@@ -14,7 +14,8 @@ import { backoffDelay, DEFAULT_BACKOFF, systemClock, type Backoff, type Clock } 
 
 export { backoffDelay, DEFAULT_BACKOFF, systemClock, type Backoff, type Clock } from '../backoff';
 
-export type FetchResult<T, E> = { ok: true; value: T; index: number } | { ok: false; error: E };
+/** `bytes`, when known, is the answer's body size: what `pace` spaces requests by. */
+export type FetchResult<T, E> = { ok: true; value: T; index: number; bytes?: number } | { ok: false; error: E };
 /** What a change handler reports: nothing for success, or an error that counts as a failed round. */
 export type RoundResult<E> = void | { ok: false; error: E };
 
@@ -50,6 +51,13 @@ export interface BlockingQueryOptions<T, E> {
   waitMs?: number;
   /** @default DEFAULT_RATE_LIMIT */
   rateLimit?: RateLimit;
+  /**
+   * Spaces requests by what the last answer cost to read: after `bytes`, the next request waits
+   * `bytes / bytesPerSecond` seconds (on top of the rate limit). Only a body that grows with the
+   * churn is slowed — a list of thousands of critical checks, re-read whole on every wake —
+   * so that re-reading it cannot take the registry's and this process's CPU. @default none
+   */
+  pace?: { bytesPerSecond: number };
   /** @default DEFAULT_BACKOFF */
   backoff?: Backoff;
   /** @default systemClock */
@@ -144,6 +152,7 @@ export class BlockingQuery<T, E> {
         this.index = 0;
         continue;
       }
+      const paceMs = o.pace && res.bytes ? (res.bytes / o.pace.bytesPerSecond) * 1000 : 0;
       const indexMoved = index !== this.index;
       this.index = index;
       let round: RoundResult<E>;
@@ -158,6 +167,7 @@ export class BlockingQuery<T, E> {
         continue;
       }
       attempt = 0;
+      if (paceMs >= 1) await clock.sleep(Math.round(paceMs), signal);
     }
   }
 }

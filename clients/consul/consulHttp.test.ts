@@ -21,7 +21,7 @@ describe('ConsulHttp', () => {
   it('sends the token as a header, dc and blocking params in the query, and parses the index', async () => {
     const { http, calls } = client(() => new Response('["dc1"]', { headers: { 'x-consul-index': '42' } }));
     const res = await http.get('/v1/catalog/services', Datacenters, { dc: 'dc1', index: 7, waitMs: 300_000 });
-    expect(res).toEqual({ ok: true, value: ['dc1'], index: 42 });
+    expect(res).toEqual({ ok: true, value: ['dc1'], index: 42, bytes: 7 });
     expect(calls[0]!.url).toBe('http://127.0.0.1:8500/v1/catalog/services?dc=dc1&index=7&wait=300000ms');
     expect(calls[0]!.headers['x-consul-token']).toBe(TOKEN);
   });
@@ -89,7 +89,7 @@ describe('ConsulHttp body cap', () => {
   it('reports the body size of a good answer', async () => {
     let bytes = -1;
     const http = new ConsulHttp({ sourceName: 'p', address: 'http://127.0.0.1:8500', fetch: async () => new Response('["dc1","dc2"]'), onResponse: (r) => (bytes = r.bytes) });
-    expect(await http.get('/v1/catalog/datacenters', Datacenters)).toEqual({ ok: true, value: ['dc1', 'dc2'], index: null });
+    expect(await http.get('/v1/catalog/datacenters', Datacenters)).toEqual({ ok: true, value: ['dc1', 'dc2'], index: null, bytes: 13 });
     expect(bytes).toBe(13);
   });
 });

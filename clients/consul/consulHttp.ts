@@ -37,7 +37,8 @@ export interface ConsulError {
   body?: string;
 }
 
-export type ConsulResult<T> = { ok: true; value: T; index: ConsulIndex | null } | { ok: false; error: ConsulError };
+/** `bytes`: the size of the body read (for pacing a watch by what it costs to read). */
+export type ConsulResult<T> = { ok: true; value: T; index: ConsulIndex | null; bytes: number } | { ok: false; error: ConsulError };
 
 export interface ConsulRequest {
   dc?: string | null;
@@ -278,7 +279,7 @@ export class ConsulHttp {
       }
       const header = res.headers.get('x-consul-index');
       const index = header !== null && /^\d+$/.test(header) ? Number(header) : null;
-      return { ok: true, value: parsed.data, index };
+      return { ok: true, value: parsed.data, index, bytes };
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
@@ -289,7 +290,7 @@ export class ConsulHttp {
    * A blocking-query round for BlockingQuery: like `get`, but an answer without
    * `X-Consul-Index` is an error, since it cannot be watched.
    */
-  async getIndexed<T>(path: string, schema: z.ZodType<T>, req: ConsulRequest & { index: number }): Promise<{ ok: true; value: T; index: ConsulIndex } | { ok: false; error: ConsulError }> {
+  async getIndexed<T>(path: string, schema: z.ZodType<T>, req: ConsulRequest & { index: number }): Promise<{ ok: true; value: T; index: ConsulIndex; bytes: number } | { ok: false; error: ConsulError }> {
     const res = await this.get(path, schema, req);
     if (!res.ok) return res;
     if (res.index === null) {
@@ -297,7 +298,7 @@ export class ConsulHttp {
       const message = `GET ${path}${dc ? `?dc=${dc}` : ''}: response has no X-Consul-Index, cannot watch`;
       return { ok: false, error: { code: 'no_index', message, source: this.options.sourceName, dc, path } };
     }
-    return { ok: true, value: res.value, index: res.index };
+    return { ok: true, value: res.value, index: res.index, bytes: res.bytes };
   }
 
   private redact(message: string): string {

@@ -57,6 +57,8 @@ export interface ConsulSourceOptions {
   datacenterRefreshMs?: number;
   /** Minimum spacing of full sweeps after unexplained catalog changes. @default 15_000 */
   sweepMinIntervalMs?: number;
+  /** @default CONSUL_SOURCE_DEFAULTS.statePace: how fast the non-passing lists may be re-read (BlockingQuery `pace`) */
+  statePace?: { bytesPerSecond: number };
   /** @default CONSUL_SOURCE_DEFAULTS.rateLimit (burst 3, then one per 25 ms) per watch */
   rateLimit?: RateLimit;
   /** @default DEFAULT_BACKOFF (0.1–0.5 s first, doubling, capped at 15 s) */
@@ -98,5 +100,12 @@ export const CONSUL_SOURCE_DEFAULTS = {
    * back to back. Consul is protected by bounded read concurrency, not by delaying changes.
    */
   rateLimit: { burst: 3, intervalMs: 25 } satisfies RateLimit,
+  /**
+   * The non-passing lists are re-read no faster than 16 MiB/s: nothing while they are small (a
+   * healthy fleet), ~6 reads/s of a 2.6 MB list of 6,500 critical checks instead of 17 —
+   * which at 200 flips/s halved this process's CPU (0.42 → 0.22–0.27 cores) and took ~0.3
+   * cores off the agent, for ~20–40 ms more at the median (bench/scale.ts --churn).
+   */
+  statePace: { bytesPerSecond: 16 * MiB },
   bodyLimits: { catalog: 32 * MiB, checks: 64 * MiB, service: 32 * MiB, node: 32 * MiB, summary: 64 * MiB, traffic: 8 * MiB } satisfies BodyLimits,
 } as const;

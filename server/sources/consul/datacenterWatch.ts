@@ -182,6 +182,9 @@ export class DatacenterWatch {
     // `/v1/health/state/any?filter=Status != "passing"` scans every check on every wake.
     const stateLoop = (state: 'critical' | 'warning') => new BlockingQuery<HealthCheck[], ConsulError>({
       ...common,
+      // The critical list grows with an outage or a churn (6,500 checks are 2.6 MB) and is re-read
+      // whole on every wake: spaced by its size, it cannot take the agent's and our CPU.
+      pace: options.statePace ?? CONSUL_SOURCE_DEFAULTS.statePace,
       fetch: (req) => this.blocking(`/v1/health/state/${state}`, HealthChecks, req, { maxBytes: this.limits.checks }),
       onChange: (value, { index }) => this.serialize(() => this.applyChecks(state, value, index)),
       onUnchanged: () => this.serialize(() => this.round()),
