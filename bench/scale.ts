@@ -13,6 +13,13 @@
  * changing; `--flips` check flips 300–700 ms apart (WS and browser latency, CPU, requests and
  * bytes per flip); more flips, 20/s, until `--rss-flips` flips in all (RSS after them); with
  * `--churn R`, R random flips/s in the background while `--churn-flips` more flips are measured.
+ *
+ * Consul's own raft snapshots land in that window: a dev agent snapshots every 8,192 writes
+ * (~40 s at 200 flips/s) and on this 10,000 × 15 catalog takes 1.4–1.9 of the machine's 2
+ * cores for ~14 s doing it, with nobody reading it (measured with Switchboard stopped; with
+ * `--consul-hcl 'raft_snapshot_threshold = 1000000'` the same churn costs it a steady 0.2
+ * cores). A production agent's servers do that on their own machines; here it starves
+ * everything else on the box, so the churn rows are given for both agents.
  * Every child (Consul, Switchboard, Chromium) is stopped on exit, errors and signals.
  */
 import { parseArgs } from 'node:util';

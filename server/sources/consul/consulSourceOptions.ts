@@ -101,11 +101,12 @@ export const CONSUL_SOURCE_DEFAULTS = {
    */
   rateLimit: { burst: 3, intervalMs: 25 } satisfies RateLimit,
   /**
-   * The non-passing lists are re-read no faster than 16 MiB/s: nothing while they are small (a
-   * healthy fleet), ~6 reads/s of a 2.6 MB list of 6,500 critical checks instead of 17 —
-   * which at 200 flips/s halved this process's CPU (0.42 → 0.22–0.27 cores) and took ~0.3
-   * cores off the agent, for ~20–40 ms more at the median (bench/scale.ts --churn).
+   * The non-passing lists are re-read no faster than 64 MiB/s: no wait while they are small (a
+   * healthy fleet), 40 ms after a 2.6 MB list of 6,500 critical checks, 400 ms after the 26 MB
+   * of a datacenter-wide outage, which the agent could not re-encode 20 times a second anyway.
+   * (At 16 MiB/s, 200 flips/s cost this process 0.24 instead of 0.40 cores and the agent 0.52
+   * instead of 0.80, but the median flip waited 60 ms more: a window of hundreds of ms.)
    */
-  statePace: { bytesPerSecond: 16 * MiB },
+  statePace: { bytesPerSecond: 64 * MiB },
   bodyLimits: { catalog: 32 * MiB, checks: 64 * MiB, service: 32 * MiB, node: 32 * MiB, summary: 64 * MiB, traffic: 8 * MiB } satisfies BodyLimits,
 } as const;

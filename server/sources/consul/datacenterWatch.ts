@@ -183,7 +183,7 @@ export class DatacenterWatch {
     const stateLoop = (state: 'critical' | 'warning') => new BlockingQuery<HealthCheck[], ConsulError>({
       ...common,
       // The critical list grows with an outage or a churn (6,500 checks are 2.6 MB) and is re-read
-      // whole on every wake: spaced by its size, it cannot take the agent's and our CPU.
+      // whole on every wake: spaced by its size, re-reading it cannot take all of the agent's CPU.
       pace: options.statePace ?? CONSUL_SOURCE_DEFAULTS.statePace,
       fetch: (req) => this.blocking(`/v1/health/state/${state}`, HealthChecks, req, { maxBytes: this.limits.checks }),
       onChange: (value, { index }) => this.serialize(() => this.applyChecks(state, value, index)),
