@@ -1,10 +1,12 @@
 /**
  * Fetch helpers for the JSON API. Every answer is checked against its schema from
- * protocol/api.ts, so a server that drifts shows up as an error here, not as a broken page.
+ * protocol/ (or, for the first page's requests, its Shape from lib/wireShapes.ts), so a server
+ * that drifts shows up as an error here, not as a broken page.
  * A 401 is a typed error the UI turns into a sign-in redirect.
  *
  * This module loads no zod itself (error bodies are checked against lib/wireShapes.ts): the
- * list's first page imports it, and callers there import their answer's schema when they ask.
+ * list's first page imports it, and callers there check with a Shape or import their answer's
+ * schema when they ask.
  */
 import type { z } from 'zod';
 import type { FastParser } from './schemaCheck';

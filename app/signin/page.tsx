@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { sameOriginPath, SignInResponse } from '@/protocol/api';
 import { ApiError, sendJson } from '@/lib/api';
+import { useSession } from '@/lib/session';
 
 type Mode = 'password' | 'token';
 
@@ -27,27 +28,29 @@ export default function SignInPage() {
   const form = useRef<HTMLFormElement>(null);
   const [fromLink, setFromLink] = useState(false);
   const secretTyped = useRef(false);
-  // The method buttons wait for the server's answer: a click before it would be undone by it
-  // (the page opening on the password form), and a click before hydration does nothing at all.
-  const [methodsReady, setMethodsReady] = useState(false);
+  // The same query as the header's user menu: one request for both, checked against its Shape.
+  const session = useSession();
+  // Read in the effect below, before the session's: a link's token keeps the token form.
+  const linkToken = useRef(false);
+  const [signingInByLink, setSigningInByLink] = useState(false);
 
   useEffect(() => {
     const token = takeFragmentToken();
-    if (token) {
-      setMode('token');
-      setSecret(token);
-      setFromLink(true);
-      setMethodsReady(true);
-      return;
-    }
-    let cancelled = false;
-    void fetch('/api/session', { headers: { accept: 'application/json' } })
-      .then((r) => (r.ok ? (r.json() as Promise<{ passwordSignIn?: boolean }>) : null))
-      .then((s) => !cancelled && s?.passwordSignIn === true && setMode((m) => (m === 'token' && !secretTyped.current ? 'password' : m)))
-      .catch(() => undefined)
-      .finally(() => !cancelled && setMethodsReady(true));
-    return () => void (cancelled = true);
+    if (!token) return;
+    linkToken.current = true;
+    setSigningInByLink(true);
+    setMode('token');
+    setSecret(token);
+    setFromLink(true);
   }, []);
+  // A server with password users opens on that form, unless the reader already chose or typed.
+  const passwordSignIn = session.data?.passwordSignIn === true;
+  useEffect(() => {
+    if (passwordSignIn && !linkToken.current) setMode((m) => (m === 'token' && !secretTyped.current ? 'password' : m));
+  }, [passwordSignIn]);
+  // The method buttons wait for the server's answer: a click before it would be undone by it
+  // (the page opening on the password form), and a click before hydration does nothing at all.
+  const methodsReady = signingInByLink || !session.isPending;
   // A link's token goes through the same submit as a typed one, once it is in the form's state.
   useEffect(() => {
     if (fromLink && secret) {
