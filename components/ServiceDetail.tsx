@@ -2,10 +2,11 @@
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import Link from 'next/link';
 import { useQuery } from '@tanstack/react-query';
-import { useLayoutEffect, useRef, useState } from 'react';
+import { useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { healthCounts, servicePath, type Instance, type SourceKind } from '@/protocol/model';
 import { getJson } from '@/lib/api';
-import { useServiceDetail, useTopology } from '@/lib/useTopology';
+import { useServiceDetail, useTopologySelect } from '@/lib/useTopology';
+import { sourceLabelOf } from '@/lib/topologySelectors';
 import { drainId, isDrained } from '@/protocol/traffic';
 import { canOperate, useSession } from '@/lib/useSession';
 import { useTrafficMutation, useTrafficView } from '@/lib/useTraffic';
@@ -19,10 +20,9 @@ import { RolloutPanel } from './rollouts/RolloutPanel';
 
 /** One service: header, then every instance with its checks (virtualized; cards vary in height). */
 export function ServiceDetail({ id }: { id: string }) {
-  const { data: summary } = useTopology();
+  const source = useSourceLabel(id.split('/')[0]!);
   const { data, isPending } = useServiceDetail(id);
   const service = data?.service ?? undefined;
-  const source = summary?.sources.find((s) => s.id === id.split('/')[0]);
   const listRef = useRef<HTMLDivElement>(null);
   const [offset, setOffset] = useState(0);
   useLayoutEffect(() => setOffset(listRef.current?.offsetTop ?? 0), [service !== undefined]);
@@ -84,6 +84,15 @@ export function ServiceDetail({ id }: { id: string }) {
       </div>
     </article>
   );
+}
+
+/**
+ * The kind and name of the service's registry: all this page needs from the fleet's summary,
+ * which changes on every frame under churn elsewhere in the fleet — selected so that the page
+ * (charts, panels, instance cards) renders again only when its own service changes.
+ */
+function useSourceLabel(sourceId: string): { kind: SourceKind; name: string } | undefined {
+  return useTopologySelect(useMemo(() => sourceLabelOf(sourceId), [sourceId])).data;
 }
 
 const KIND_LABEL: Record<SourceKind, string> = { consul: 'Consul', kubernetes: 'Kubernetes', dns: 'DNS', embedded: 'Embedded registry' };

@@ -1,13 +1,13 @@
 'use client';
 import { timeAgo } from '@/lib/timeAgo';
 import { useNow } from '@/lib/useNow';
-import { useTopology } from '@/lib/useTopology';
+import { useTopologySelect } from '@/lib/useTopology';
+import { unreachableSources } from '@/lib/topologySelectors';
 
 /** Says plainly when what is shown is last-known-good rather than live. */
 export function StaleBanner() {
-  const { data } = useTopology();
+  const { data: bad = [] } = useTopologySelect(unreachableSources);
   const now = useNow();
-  const bad = data?.sources.filter((s) => s.state === 'stale' || s.state === 'down') ?? [];
   if (bad.length === 0) return null;
   return (
     <div className="banner" role="alert" data-testid="stale-banner">

@@ -1,5 +1,5 @@
 'use client';
-import { skipToken, useQuery } from '@tanstack/react-query';
+import { skipToken, useQuery, type QueryObserverOptions } from '@tanstack/react-query';
 import { useContext, useEffect, useSyncExternalStore } from 'react';
 import { LiveTopologyContext } from './liveTopologyContext';
 import { serviceKey, TOPOLOGY_KEY, type ConnectionState } from './liveTopology';
@@ -11,6 +11,21 @@ import type { ServiceCache, SummaryCache } from './topologyCache';
  */
 export function useTopology() {
   return useQuery<SummaryCache>({ queryKey: TOPOLOGY_KEY, queryFn: skipToken, staleTime: Infinity });
+}
+
+/**
+ * One part of the summary, for components that show little of it: they render again only when
+ * that part changes (react-query shares equal selections), not on every delta of the fleet —
+ * under churn the summary changes on every animation frame. `pick` should be stable (module
+ * scope or memoized) so it is not re-run on every render.
+ */
+export function useTopologySelect<T>(pick: (summary: SummaryCache) => T) {
+  return useQuery(topologySelectOptions(pick));
+}
+
+/** The query behind useTopologySelect (shared with its test, which observes it without React). */
+export function topologySelectOptions<T>(pick: (summary: SummaryCache) => T): QueryObserverOptions<SummaryCache, Error, T> {
+  return { queryKey: TOPOLOGY_KEY, queryFn: skipToken, staleTime: Infinity, select: pick };
 }
 
 /** One service with its instances, followed live while the calling component is mounted. */
