@@ -2,7 +2,8 @@
 import { usePathname, useSearchParams } from 'next/navigation';
 import { useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import { filterRows, filterToQuery, parseFilter, type ServiceFilter, type SortKey } from '@/lib/serviceFilters';
-import { useTopology } from '@/lib/useTopology';
+import { useTopology, useTopologySelect } from '@/lib/useTopology';
+import { unreachableSources } from '@/lib/topologySelectors';
 import { ServiceTable } from './ServiceTable';
 
 const EMPTY: never[] = [];
@@ -36,11 +37,8 @@ export function ServicesView() {
   const onSort = (key: SortKey) => update(filter.sort === key ? { desc: !filter.desc } : { sort: key, desc: key === 'health' || key === 'instances' });
 
   const all = data?.sorted ?? EMPTY;
-  const sources = data?.sources;
-  const staleSources = useMemo(
-    () => new Map((sources ?? []).flatMap((s) => (s.state === 'stale' || s.state === 'down' ? [[s.id, s.state] as const] : []))),
-    [sources],
-  );
+  const { data: unreachable = EMPTY } = useTopologySelect(unreachableSources);
+  const staleSources = useMemo(() => new Map(unreachable.map((s) => [s.id, s.state] as const)), [unreachable]);
   // `all` is updated in place by the live cache; `data` is the object that changes with it.
   const staleIds = useMemo(() => new Set(staleSources.keys()), [staleSources]);
   const rows = useMemo(() => filterRows(data?.sorted ?? EMPTY, deferred, staleIds), [data, deferred, staleIds]);

@@ -14,7 +14,9 @@ export function sourceLabelOf(sourceId: string): (summary: SummaryCache) => { ki
   };
 }
 
-/** The registries that are stale or down: what the stale banner lists. */
-export function unreachableSources(summary: SummaryCache): SourceStatus[] {
-  return summary.sources.filter((s) => s.state === 'stale' || s.state === 'down');
+export type UnreachableSource = SourceStatus & { state: 'stale' | 'down' };
+
+/** The registries that are stale or down: what the stale banner lists and the list's badge filter marks. */
+export function unreachableSources(summary: SummaryCache): UnreachableSource[] {
+  return summary.sources.filter((s): s is UnreachableSource => s.state === 'stale' || s.state === 'down');
 }
