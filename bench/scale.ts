@@ -85,8 +85,10 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void c
 
 // ---- a WebSocket client watching some services' detail ----
 interface Waiter { instanceId: string; health: string; resolve: (t: number) => void }
+interface CountWaiter { serviceId: string; critical: number; resolve: (t: number) => void }
 class DetailWatcher {
   private readonly waiters: Waiter[] = [];
+  private readonly countWaiters: CountWaiter[] = [];
   private snapshot = false;
   private readonly ws: WebSocket;
   bytes = 0;
@@ -95,8 +97,17 @@ class DetailWatcher {
     this.ws.on('message', (data: Buffer) => {
       const t = Date.now();
       this.bytes += data.length;
-      const msg = JSON.parse(data.toString()) as { type: string; ops?: { op: string; instance?: { id: string; health: string } }[] };
+      const msg = JSON.parse(data.toString()) as { type: string; ops?: { op: string; instance?: { id: string; health: string }; service?: { id: string; counts?: { critical: number } } }[] };
       if (msg.type === 'snapshot') this.snapshot = true;
+      if (msg.type === 'delta') {
+        for (const op of msg.ops ?? []) {
+          if (op.op !== 'summary.put' || !op.service?.counts) continue;
+          for (let k = this.countWaiters.length - 1; k >= 0; k--) {
+            const w = this.countWaiters[k]!;
+            if (w.serviceId === op.service.id && w.critical === op.service.counts.critical) this.countWaiters.splice(k, 1)[0]!.resolve(t);
+          }
+        }
+      }
       if (msg.type !== 'service.delta') return;
       for (const op of msg.ops ?? []) {
         if (op.op !== 'instance.put' || !op.instance) continue;
@@ -127,6 +138,18 @@ class DetailWatcher {
         ok(null);
       }, timeoutMs);
       this.waiters.push(w);
+    });
+  }
+  /** Resolves with Date.now() when the list's row of `serviceId` arrives with `critical` critical instances, or null after `timeoutMs`. */
+  waitForCount(serviceId: string, critical: number, timeoutMs = 20_000): Promise<number | null> {
+    return new Promise((ok) => {
+      const w: CountWaiter = { serviceId, critical, resolve: (t) => (clearTimeout(timer), ok(t)) };
+      const timer = setTimeout(() => {
+        const k = this.countWaiters.indexOf(w);
+        if (k >= 0) this.countWaiters.splice(k, 1);
+        ok(null);
+      }, timeoutMs);
+      this.countWaiters.push(w);
     });
   }
   close(): void {
@@ -262,6 +285,14 @@ try {
   // ---- probes on a few services ----
   const probeServices = [...new Set([123 % SERVICES, Math.floor(SERVICES / 3) + 7, Math.floor((2 * SERVICES) / 3) + 11, SERVICES - 1].map((s) => s % SERVICES))];
   const pageService = probeServices[0]!;
+  // Services nobody has open (no page, not watched): their flips reach clients only through the
+  // list's summary. Like the probes, no other flip touches them, so their critical count is known.
+  const unopened = [...new Set([500, Math.floor(SERVICES / 4) + 3, Math.floor(SERVICES / 2) + 5, SERVICES - 3].map((x) => x % SERVICES))].filter((x) => !probeServices.includes(x));
+  const reserved = new Set([...probeServices, ...unopened]);
+  const freeService = (s: number) => {
+    while (reserved.has(s)) s = (s + 1) % SERVICES;
+    return s;
+  };
   const watcher = new DetailWatcher(port, probeServices.map(svcId));
   await watcher.ready();
   const page: ServicePageProbe = await openServicePage(browser, server.baseUrl, svcId(pageService));
@@ -291,18 +322,45 @@ try {
     if (r.ws === null || r.ws > 1000 || (onPage && (r.browser === null || r.browser > 1000))) log(`  slow flip ${instanceId} → ${next}: ws ${r.ws ?? 'lost'} ms, browser ${onPage ? (r.browser ?? 'lost') : '-'} ms`);
     return r;
   }
-  async function measuredFlips(n: number): Promise<{ ws: (number | null)[]; browser: (number | null)[] }> {
+  /** One measured flip on a service nobody has open: until its list row (WS summary) shows the new critical count. */
+  async function unopenedFlip(): Promise<number | null> {
+    const s = unopened[Math.floor(Math.random() * unopened.length)]!;
+    const ref = fleet.instance(s, Math.floor(Math.random() * INSTANCES));
+    const instanceId = `${ref.node}/${ref.serviceId}`;
+    const next: CheckStatus = health.get(instanceId) === 'critical' ? 'passing' : 'critical';
+    health.set(instanceId, next);
+    let critical = 0;
+    for (let i = 0; i < INSTANCES; i++) {
+      const r = fleet.instance(s, i);
+      if (health.get(`${r.node}/${r.serviceId}`) === 'critical') critical += 1;
+    }
+    const onWs = watcher.waitForCount(svcId(s), critical);
+    await fleet.flipCheck(ref.node, ref.checkId, next, next === 'critical' ? 'connection refused' : 'ok');
+    const t0 = Date.now();
+    const at = await onWs;
+    if (at === null || at - t0 > 1000) log(`  slow unopened flip ${instanceId} → ${next}: ${at === null ? 'lost' : `${at - t0} ms`}`);
+    return at === null ? null : at - t0;
+  }
+  async function measuredFlips(n: number): Promise<{ ws: (number | null)[]; browser: (number | null)[]; unopened: (number | null)[] }> {
     const ws: (number | null)[] = [];
     const br: (number | null)[] = [];
+    const un: (number | null)[] = [];
     for (let k = 0; k < n; k++) {
       const due = Date.now() + rand(300, 700);
       const r = await measuredFlip(k);
       ws.push(r.ws);
       if (r.onPage) br.push(r.browser);
+      // After every other one, a flip on a service nobody has open.
+      if (k % 2 === 1) {
+        await sleep(Math.max(0, due - Date.now()));
+        un.push(await unopenedFlip());
+        await sleep(rand(300, 700));
+        continue;
+      }
       if ((k + 1) % 50 === 0) log(`  ${k + 1}/${n} flips`);
       await sleep(Math.max(0, due - Date.now()));
     }
-    return { ws, browser: br };
+    return { ws, browser: br, unopened: un };
   }
 
   // ---- baseline: the page and the watcher connected, nothing changing ----
@@ -326,13 +384,16 @@ try {
   const wire = await sampler.stop();
   const rq1e = await consulRequestsByEndpoint(port);
   const rq1 = [...rq1e.values()].reduce((a, b) => a + b, 0);
-  const cpuPerFlip = ((cpu1 - cpu0) / FLIPS) * 1000;
-  const cpuPerFlipAboveBaseline = Math.max(0, ((cpu1 - cpu0 - baselineCores * flipSeconds) / FLIPS) * 1000);
-  const requestsPerFlip = (rq1 - rq0) / FLIPS;
-  const bytesPerFlip = wire.bytes / FLIPS;
+  // Every flip made in the window counts, the unopened services' included.
+  const flipsMade = FLIPS + flips.unopened.length;
+  const cpuPerFlip = ((cpu1 - cpu0) / flipsMade) * 1000;
+  const cpuPerFlipAboveBaseline = Math.max(0, ((cpu1 - cpu0 - baselineCores * flipSeconds) / flipsMade) * 1000);
+  const requestsPerFlip = (rq1 - rq0) / flipsMade;
+  const bytesPerFlip = wire.bytes / flipsMade;
   const wsStats = stats(flips.ws);
+  const unopenedStats = stats(flips.unopened);
   const browserStats = stats(flips.browser);
-  log(`ws ${latency(wsStats)}; browser ${latency(browserStats)}; ${cpuPerFlipAboveBaseline.toFixed(1)} ms CPU/flip above a ${(baselineCores * 1000).toFixed(0)} ms/s baseline (${cpuPerFlip.toFixed(1)} ms all in)`);
+  log(`ws ${latency(wsStats)}; browser ${latency(browserStats)}; unopened ${latency(unopenedStats)}; ${cpuPerFlipAboveBaseline.toFixed(1)} ms CPU/flip above a ${(baselineCores * 1000).toFixed(0)} ms/s baseline (${cpuPerFlip.toFixed(1)} ms all in)`);
 
   // ---- more flips, faster, until RSS_FLIPS in all ----
   const more = RSS_FLIPS - FLIPS;
@@ -344,7 +405,7 @@ try {
     const fastStarted = performance.now();
     for (let k = 0; k < more; k++) {
       const due = Date.now() + 50;
-      const ref = fleet.instance(Math.floor(Math.random() * SERVICES), Math.floor(Math.random() * INSTANCES));
+      const ref = fleet.instance(freeService(Math.floor(Math.random() * SERVICES)), Math.floor(Math.random() * INSTANCES));
       const id = `${ref.node}/${ref.serviceId}`;
       const next: CheckStatus = health.get(id) === 'critical' ? 'passing' : 'critical';
       health.set(id, next);
@@ -361,10 +422,9 @@ try {
   const rssFlips = memory(pid);
 
   // ---- churn ----
-  let churn: { rate: number; errors: number; cores: number; agentCores: number; critical: number; ws: ReturnType<typeof stats>; browser: ReturnType<typeof stats> } | null = null;
+  let churn: { rate: number; errors: number; cores: number; agentCores: number; critical: number; ws: ReturnType<typeof stats>; browser: ReturnType<typeof stats>; unopened: ReturnType<typeof stats> } | null = null;
   if (CHURN > 0) {
     log(`${CHURN} random flips/s in the background, ${CHURN_FLIPS} measured flips`);
-    const probeSet = new Set(probeServices);
     let running = true;
     let issued = 0;
     let errors = 0;
@@ -376,8 +436,7 @@ try {
       for (let due = performance.now(); running; due += tick) {
         const target = Math.floor(((performance.now() - t0) / 1000) * CHURN);
         while (issued < target && inFlight < 64) {
-          let s = Math.floor(Math.random() * SERVICES);
-          if (probeSet.has(s)) s = (s + 1) % SERVICES;
+          const s = freeService(Math.floor(Math.random() * SERVICES));
           const i = Math.floor(Math.random() * INSTANCES);
           const key = s * INSTANCES + i;
           const next: CheckStatus = churnState.get(key) === 'critical' ? 'passing' : 'critical';
@@ -409,8 +468,8 @@ try {
     await generator;
     while (inFlight > 0) await sleep(10);
     const critical = [...churnState.values()].filter((h) => h === 'critical').length;
-    churn = { rate, errors, cores, agentCores, critical, ws: stats(measured.ws), browser: stats(measured.browser) };
-    log(`churn ${rate.toFixed(0)}/s: ws ${latency(churn.ws)}; browser ${latency(churn.browser)}; ${cores.toFixed(2)} cores (Consul agent ${agentCores.toFixed(2)} cores; ${critical} checks critical at the end)`);
+    churn = { rate, errors, cores, agentCores, critical, ws: stats(measured.ws), browser: stats(measured.browser), unopened: stats(measured.unopened) };
+    log(`churn ${rate.toFixed(0)}/s: ws ${latency(churn.ws)}; browser ${latency(churn.browser)}; unopened ${latency(churn.unopened)}; ${cores.toFixed(2)} cores (Consul agent ${agentCores.toFixed(2)} cores; ${critical} checks critical at the end)`);
     await sleep(5000);
   }
 
@@ -434,6 +493,7 @@ try {
     ? [
         `| check flip → WS delta, ${churn.rate.toFixed(0)} flips/s in the background | — | ${latency(churn.ws)} | p99 ≤ 500 ms |`,
         `| check flip → browser, ${churn.rate.toFixed(0)} flips/s in the background | ${before.churn} | ${latency(churn.browser)} | p99 ≤ 500 ms |`,
+        `| check flip on a service nobody has open → its list row (WS summary), ${churn.rate.toFixed(0)} flips/s in the background | — | ${latency(churn.unopened)} | — |`,
         `| server CPU during that churn | — | ${churn.cores.toFixed(2)} cores${churn.errors ? ` (${churn.errors} churn writes failed)` : ''}; the Consul agent meanwhile ${churn.agentCores.toFixed(2)} cores, ${churn.critical.toLocaleString('en')} checks critical at the end | < 1 core |`,
       ]
     : [];
@@ -442,7 +502,7 @@ Consul 1.8.7 dev agent with ${SERVICES.toLocaleString('en')} services × ${INSTA
 Switchboard in its own process (\`node --import tsx server/index.ts\`, production build, one Consul source), measured from outside:
 /proc/<pid> for CPU and RSS, \`ss\` for its Consul connections, its /metrics for Consul requests, a \`ws\` client watching ${probeServices.length} services
 and Chromium on \`/services/${svcId(pageService)}\` (a MutationObserver stamps \`data-health\` changes with Date.now()).
-${FLIPS} check flips 300–700 ms apart on random instances of those services (every other one on the page's service), alternating critical/passing;
+${FLIPS} check flips 300–700 ms apart on random instances of those services (every other one on the page's service), alternating critical/passing, and after every second one a flip on one of ${unopened.length} services nobody has open;
 latency is from the flip's \`/v1/txn\` returning. Then flips at 20/s on random instances until ${RSS_FLIPS} in all${churn ? `; then ${CHURN_FLIPS} more flips with ${CHURN} random flips/s requested in the background` : ''}.
 
 | measure | before | now | target |
@@ -454,6 +514,7 @@ latency is from the flip's \`/v1/txn\` returning. Then flips at 20/s on random i
 | read from Consul per check flip | — | ${(bytesPerFlip / 1024).toFixed(1)} KiB, ${requestsPerFlip.toFixed(2)} requests (${perEndpoint(rq0e, rq1e)}; ${wire.connections} connections seen) | — |
 | check flip → WS \`service.delta\` | — | ${latency(wsStats)} | p99 ≤ ${SMALL ? 50 : 100} ms |
 | check flip → browser (service page) | ${before.browser} | ${latency(browserStats)} | ≤ ${SMALL ? 100 : 200} ms |
+| check flip on a service nobody has open → its list row (WS summary) | — | ${latency(unopenedStats)} | — |
 ${churnRow.join('\n')}${churnRow.length ? '\n' : ''}| list: \`/?q=svc-${listTarget}\` until the row shows | ${before.list} | ${(list.bytes / 2 ** 20).toFixed(2)} MiB (HTTP ${(list.httpBytes / 2 ** 20).toFixed(2)} MiB in ${list.responses} responses, WS ${(list.wsBytes / 2 ** 20).toFixed(2)} MiB in ${list.wsFrames} frames) in ${(list.ms / 1000).toFixed(2)} s (first load after start: ${(firstList.ms / 1000).toFixed(2)} s) | ≤ 3 MiB; ≤ 1.5 s |
 | Consul connections held | — | ${connsSync} after sync, ${idleConns} idle | ≤ 50 |
 | Consul requests/s, idle (${IDLE_S} s) | — | ${idleRps.toFixed(3)}${idleWhich ? ` (${idleWhich})` : ''} (server CPU idle: ${(idleCores * 1000).toFixed(0)} ms/s) | ≈ 0 |

@@ -18,6 +18,7 @@ import { createApiRouter } from './http/apiRouter';
 import { drainBody } from './http/bodyReader';
 import type { Logger } from './log';
 import { createMetrics, type Metrics } from './metrics';
+import { OpenServices } from './realtime/openServices';
 import { RealtimeHub } from './realtime/realtimeHub';
 import { namedConsulSource, type ConsulSource } from './sources/consul/consulSource';
 import { DnsSource } from './sources/dns/dnsSource';
@@ -125,7 +126,11 @@ export function createSwitchboard(options: SwitchboardOptions): Switchboard {
   const promConfig = config.telemetry?.store === 'prometheus' ? config.telemetry.prometheus : null;
   const prometheus = promConfig ? new PrometheusTelemetry(promConfig) : null;
   const graph = new GraphService({ store, edges: prometheus ? new PrometheusGraphEdges(prometheus) : callGraph });
-  const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs, highWaterBytes: config.limits.wsOutboundBytes, graph });
+  // Services someone has open get a close watch from their source (declared below; called only once clients connect).
+  const openServices = new OpenServices((id, open) => {
+    for (const source of sources) if (id.startsWith(`${source.id}/`)) source.focus?.(id, open);
+  });
+  const hub = new RealtimeHub({ store, logger: logger.child({ component: 'realtime' }), metrics, heartbeatMs: options.heartbeatMs, highWaterBytes: config.limits.wsOutboundBytes, graph, openServices });
   // A session that ends (sign-out, expiry, eviction) takes its open WebSockets with it.
   auth.onSessionEnd((sessionId, why) => hub.closeWhere((p) => p.sessionId === sessionId, why === 'signed out' ? 'signed out' : 'session ended'));
   // Every source here speaks Consul's KV API (the embedded registry included once it is up).

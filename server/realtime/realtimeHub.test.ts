@@ -9,6 +9,7 @@ import { stepSummary, type ServiceCache, type SummaryCache } from '../../lib/top
 import { check, instance, service } from '../../test/fixtures';
 import { createLogger } from '../log';
 import { TopologyStore } from '../topology/topologyStore';
+import { OpenServices } from './openServices';
 import { RealtimeHub } from './realtimeHub';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -16,10 +17,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: { historySize?: number; highWaterBytes?: number; clientFramesPerSecond?: number } = {}) {
+async function setup(opts: { historySize?: number; highWaterBytes?: number; clientFramesPerSecond?: number; openServices?: OpenServices } = {}) {
   const store = new TopologyStore({ historySize: opts.historySize });
   store.addSource({ id: 'p', kind: 'consul', name: 'p', address: null });
-  const hub = new RealtimeHub({ store, logger: createLogger({ level: 'silent' }), heartbeatMs: 60_000, highWaterBytes: opts.highWaterBytes, clientFramesPerSecond: opts.clientFramesPerSecond });
+  const hub = new RealtimeHub({ store, logger: createLogger({ level: 'silent' }), heartbeatMs: 60_000, highWaterBytes: opts.highWaterBytes, clientFramesPerSecond: opts.clientFramesPerSecond, openServices: opts.openServices });
   const server: Server = createServer();
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head, { name: 't', role: 'viewer', via: 'bearer' }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -124,6 +125,26 @@ describe('RealtimeHub', () => {
     expect(c.service('p/dc1/web')?.service?.pending).toBeUndefined();
     expect(c.service('p/dc1/web')?.service?.instances).toHaveLength(2);
     expect(c.gaps()).toBe(0);
+  });
+
+  it('tells the sources which services are open: the first watcher opens one, the last to unwatch or disconnect closes it', async () => {
+    const changes: string[] = [];
+    const openServices = new OpenServices((id, open) => changes.push(`${open ? 'open' : 'close'} ${id}`));
+    const { url } = await setup({ openServices });
+    const a = await connect(url);
+    const b = await connect(url);
+    a.watch('p/dc1/web');
+    a.watch('p/dc1/web'); // the same client twice counts once
+    b.watch('p/dc1/web');
+    b.watch('p/dc1/api');
+    await vi.waitFor(() => expect(changes).toEqual(['open p/dc1/web', 'open p/dc1/api']));
+    a.ws.send(JSON.stringify({ type: 'unwatch', serviceId: 'p/dc1/web' }));
+    a.ws.send(JSON.stringify({ type: 'unwatch', serviceId: 'p/dc1/api' })); // never watched by a: no effect
+    await new Promise((r) => setTimeout(r, 100));
+    expect(changes).toHaveLength(2);
+    expect(openServices.isOpen('p/dc1/web')).toBe(true);
+    b.ws.close();
+    await vi.waitFor(() => expect(changes.slice(2).sort()).toEqual(['close p/dc1/api', 'close p/dc1/web']));
   });
 
   it('sends a large list snapshot gzip-compressed to a client that asks, small frames as text', async () => {

@@ -20,6 +20,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import type { TopologyStore } from '../topology/topologyStore';
 import type { Principal } from '../auth/authenticator';
+import type { OpenServices } from './openServices';
 
 export interface RealtimeHubOptions {
   store: TopologyStore;
@@ -43,6 +44,8 @@ export interface RealtimeHubOptions {
   now?: () => number;
   /** The service graph (`graph.watch`); without it a graph watch is answered with an error. */
   graph?: GraphFeed;
+  /** Told which services clients watch, so their sources can watch those closely. */
+  openServices?: OpenServices;
 }
 
 /** Where a client's graph stream stands: like StreamPosition, counted in graph versions of one window. */
@@ -89,7 +92,7 @@ export class RealtimeHub {
   private readonly drainCheck: NodeJS.Timeout;
   private flushScheduled = false;
   private lastFlushAt = -Infinity;
-  private readonly opts: Required<Omit<RealtimeHubOptions, 'metrics' | 'graph'>> & { metrics?: Metrics; graph?: GraphFeed };
+  private readonly opts: Required<Omit<RealtimeHubOptions, 'metrics' | 'graph' | 'openServices'>> & { metrics?: Metrics; graph?: GraphFeed; openServices?: OpenServices };
   private readonly unsubscribeGraph: () => void;
   /** The summary snapshot serialized once per revision. */
   private snapshotFrame: { rev: number; frame: Buffer } | null = null;
@@ -182,13 +185,14 @@ export class RealtimeHub {
             this.send(client, { type: 'error', code: 'too_many', message: `a connection may watch at most ${MAX_WATCHED_SERVICES} services` });
             break;
           }
+          if (!client.watches.has(msg.serviceId)) this.opts.openServices?.open(msg.serviceId);
           client.watches.set(msg.serviceId, this.position(msg.sinceRev, (rev) => this.opts.store.serviceSince(msg.serviceId, rev) !== null));
           // Listed but not read yet (a large registry's first sync): its source reads it now.
           this.opts.store.demand(msg.serviceId);
           this.scheduleFlush();
           break;
         case 'unwatch':
-          client.watches.delete(msg.serviceId);
+          if (client.watches.delete(msg.serviceId)) this.opts.openServices?.close(msg.serviceId);
           break;
         case 'ping':
           this.send(client, { type: 'pong', t: msg.t });
@@ -218,6 +222,7 @@ export class RealtimeHub {
     ws.on('close', () => {
       clearTimeout(subscribeTimer);
       client.graph?.release();
+      for (const id of client.watches.keys()) this.opts.openServices?.close(id);
       this.clients.delete(client);
       this.opts.metrics?.wsClients.set(this.clients.size);
     });

@@ -39,6 +39,10 @@ export class HeldSource implements Source {
     this.inner.want?.(serviceId);
   }
 
+  focus(serviceId: string, open: boolean): void {
+    this.inner.focus?.(serviceId, open);
+  }
+
   stop(): Promise<void> {
     return this.inner.stop();
   }

@@ -54,6 +54,11 @@ export interface Source {
    * data plane asked for it, a traffic change targets it): read it ahead of the bulk read.
    */
   want?(serviceId: string): void;
+  /**
+   * Someone has the service open (true) or no longer (false): a source that can watches it on
+   * its own, so its changes do not wait behind the rest of the fleet's.
+   */
+  focus?(serviceId: string, open: boolean): void;
   /** Stops every watch and pending timer; resolves when no request is in flight. */
   stop(): Promise<void>;
 }

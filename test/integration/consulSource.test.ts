@@ -242,6 +242,97 @@ describe('ConsulSource with datacenters: all', () => {
   });
 });
 
+describe('ConsulSource watches the services someone has open on their own (real Consul 1.8.7)', () => {
+  // Observed on 1.8.7 (registry-semantics.md A2): /v1/health/service/:name wakes only for changes
+  // to that service. An open service's flips therefore arrive in one small round trip, while the
+  // fleet-wide critical list may take the agent hundreds of ms to re-encode under churn.
+  it('an open service\'s flip arrives through its own watch while the check watches are held; closed, the check watches take it back', async () => {
+    for (let i = 1; i <= 2; i++) await dc1.registerService({ ID: `opened-${i}`, Name: 'opened', Port: 7300 + i, Check: ttl(`opened-${i}`) });
+    await dc1.registerService({ ID: 'unopened-1', Name: 'unopened', Port: 7400, Check: ttl('unopened-1') });
+    cleanup.push(async () => {
+      for (const id of ['opened-1', 'opened-2', 'unopened-1']) await dc1.deregister(id);
+    });
+    // Answers of the two check watches are held (not their requests: one already waiting would
+    // otherwise bring the flip) until released.
+    let hold = false;
+    let release!: () => void;
+    let held = new Promise<void>((r) => (release = r));
+    cleanup.push(async () => release());
+    const paths: string[] = [];
+    const fetchFn: typeof fetch = async (input, init) => {
+      const path = new URL(String(input)).pathname;
+      paths.push(path);
+      const res = await fetch(input, init);
+      if (hold && path.startsWith('/v1/health/state/')) await held;
+      return res;
+    };
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { fetch: fetchFn });
+    const inst = (name: string, id: string) => w.service('dc1', name)?.instances.find((i) => i.id === `node-dc1/${id}`);
+    await vi.waitFor(() => expect(inst('unopened', 'unopened-1')?.health).toBe('passing'), WAIT);
+    w.source.focus('c1/dc1/opened', true);
+    await vi.waitFor(() => expect(paths.filter((p) => p === '/v1/health/service/opened').length).toBeGreaterThan(0), WAIT);
+    await sleep(300); // its first answer is in
+
+    hold = true;
+    await dc1.failTtl('opened-2-ttl', 'refused');
+    await dc1.failTtl('unopened-1-ttl', 'refused');
+    await vi.waitFor(() => expect(inst('opened', 'opened-2')?.checks.find((c) => c.id === 'opened-2-ttl')).toMatchObject({ status: 'critical', output: 'refused' }), WAIT);
+    // The check watches are held: only the open service's own watch could have brought it.
+    expect(inst('unopened', 'unopened-1')?.health).toBe('passing');
+    hold = false;
+    release();
+    await vi.waitFor(() => expect(inst('unopened', 'unopened-1')?.health).toBe('critical'), WAIT);
+
+    // Passing again: the check watches see it leave the critical list, but leave it to the open
+    // service's watch (no read of its checks), which reports it.
+    const from = paths.length;
+    await dc1.passTtl('opened-2-ttl', 'ok');
+    await vi.waitFor(() => expect(inst('opened', 'opened-2')?.checks.find((c) => c.id === 'opened-2-ttl')).toMatchObject({ status: 'passing', output: 'ok' }), WAIT);
+    await sleep(300);
+    expect(paths.slice(from).filter((p) => p === '/v1/health/checks/opened')).toEqual([]);
+
+    // Closed: its watch stops, and the check watches follow it again.
+    w.source.focus('c1/dc1/opened', false);
+    await sleep(300);
+    const closedAt = paths.length;
+    hold = true;
+    held = new Promise<void>((r) => (release = r));
+    await dc1.failTtl('opened-1-ttl', 'closed');
+    await sleep(500);
+    expect(inst('opened', 'opened-1')?.health).toBe('passing');
+    hold = false;
+    release();
+    await vi.waitFor(() => expect(inst('opened', 'opened-1')?.health).toBe('critical'), WAIT);
+    expect(paths.slice(closedAt).filter((p) => p === '/v1/health/service/opened')).toEqual([]);
+  });
+
+  it('at most focusedServices are watched at once; the next one opened gets a watch when one closes', async () => {
+    for (const name of ['first', 'second']) await dc1.registerService({ ID: `${name}-1`, Name: name, Port: 7500, Check: ttl(`${name}-1`) });
+    cleanup.push(async () => {
+      for (const id of ['first-1', 'second-1']) await dc1.deregister(id);
+    });
+    const paths: string[] = [];
+    const fetchFn: typeof fetch = (input, init) => {
+      paths.push(new URL(String(input)).pathname);
+      return fetch(input, init);
+    };
+    const w = watch({ address: dc1.httpAddr, datacenters: ['dc1'] }, 'c1', { fetch: fetchFn, focusedServices: 1 });
+    await vi.waitFor(() => expect(w.service('dc1', 'second')?.instances[0]?.health).toBe('passing'), WAIT);
+    w.source.focus('c1/dc1/first', true);
+    w.source.focus('c1/dc1/second', true);
+    await vi.waitFor(() => expect(paths).toContain('/v1/health/service/first'), WAIT);
+    await sleep(300);
+    expect(paths).not.toContain('/v1/health/service/second');
+    // Not watched on its own, the second still follows its flips (through the check watches).
+    await dc1.failTtl('second-1-ttl', 'queued');
+    await vi.waitFor(() => expect(w.service('dc1', 'second')?.instances[0]?.health).toBe('critical'), WAIT);
+    w.source.focus('c1/dc1/first', false);
+    await vi.waitFor(() => expect(paths).toContain('/v1/health/service/second'), WAIT);
+    await dc1.passTtl('second-1-ttl', 'ok');
+    await vi.waitFor(() => expect(w.service('dc1', 'second')?.instances[0]?.health).toBe('passing'), WAIT);
+  });
+});
+
 /** Every request the adapter makes, by path (no query), through the injectable fetch. */
 function countingFetch() {
   const paths: string[] = [];

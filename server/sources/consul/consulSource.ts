@@ -1,8 +1,8 @@
 /**
  * The Consul adapter. Per datacenter it holds four long-polls, whatever the number of
  * services (a 1.8.7 agent drops the 201st concurrent connection from one IP, so a blocking
- * query per service cannot scale, registry-semantics.md A8), plus at most `concurrency`
- * short reads:
+ * query per service cannot scale, registry-semantics.md A8), at most `focusedServices` more
+ * for services someone has open (see `focus`), plus at most `concurrency` short reads:
  *
  * - `/v1/catalog/services` (blocking): membership and tags;
  * - `/v1/health/state/critical` and `/v1/health/state/warning` (blocking): the non-passing
@@ -57,6 +57,8 @@ export class ConsulSource implements Source {
   private readonly controller = new AbortController();
   private readonly watches = new Map<string, DatacenterWatch>();
   private readonly tasks = new Set<Promise<unknown>>();
+  /** Services someone has open (see focus), kept for datacenters listed later. */
+  private readonly open = new Set<string>();
   /** What is failing right now, by datacenter (or 'datacenters' for the listing). */
   private readonly failing = new Map<string, string>();
   private sink: SourceSink | null = null;
@@ -149,11 +151,29 @@ export class ConsulSource implements Source {
 
   /** Reads a pending service (`<source>/<dc>/<name>`) ahead of its datacenter's bulk read. */
   want(serviceId: string): void {
-    if (!serviceId.startsWith(`${this.id}/`)) return;
+    const at = this.locate(serviceId);
+    if (at) this.watches.get(at.dc)?.want(at.name);
+  }
+
+  /**
+   * A service someone has open gets its own long-poll (`/v1/health/service/:name`, which
+   * wakes only for that service): under churn elsewhere its changes arrive in one round trip
+   * instead of behind the next re-read of the fleet's critical list.
+   */
+  focus(serviceId: string, open: boolean): void {
+    const at = this.locate(serviceId);
+    if (!at) return;
+    if (open) this.open.add(serviceId);
+    else this.open.delete(serviceId);
+    this.watches.get(at.dc)?.focus(at.name, open);
+  }
+
+  /** `<source>/<dc>/<name>` → its datacenter and name, if it is this source's. */
+  private locate(serviceId: string): { dc: string; name: string } | null {
+    if (!serviceId.startsWith(`${this.id}/`)) return null;
     const rest = serviceId.slice(this.id.length + 1);
     const slash = rest.indexOf('/');
-    if (slash < 0) return;
-    this.watches.get(rest.slice(0, slash))?.want(rest.slice(slash + 1));
+    return slash < 0 ? null : { dc: rest.slice(0, slash), name: rest.slice(slash + 1) };
   }
 
   // ---- datacenters ----
@@ -196,6 +216,11 @@ export class ConsulSource implements Source {
       const w = new DatacenterWatch(this, dc, this.http, this.options, this.clock, this.random);
       this.watches.set(dc, w);
       w.start();
+      // Opened before this datacenter was listed.
+      for (const id of this.open) {
+        const at = this.locate(id);
+        if (at?.dc === dc) w.focus(at.name, true);
+      }
     }
     this.watchingResolve();
   }

@@ -57,6 +57,11 @@ export interface ConsulSourceOptions {
   datacenterRefreshMs?: number;
   /** Minimum spacing of full sweeps after unexplained catalog changes. @default 15_000 */
   sweepMinIntervalMs?: number;
+  /**
+   * Services someone has open that get a long-poll of their own (`/v1/health/service/:name`);
+   * more wait for one to close. 0: none. @default 16
+   */
+  focusedServices?: number;
   /** @default CONSUL_SOURCE_DEFAULTS.statePace: how fast the non-passing lists may be re-read (BlockingQuery `pace`) */
   statePace?: { bytesPerSecond: number };
   /** @default CONSUL_SOURCE_DEFAULTS.rateLimit (burst 3, then one per 25 ms) per watch */
@@ -94,6 +99,8 @@ export const CONSUL_SOURCE_DEFAULTS = {
   datacenterRefreshMs: 60_000,
   sweepMinIntervalMs: 15_000,
   summaryFirstAbove: 10_000,
+  /** With 4 watches and `concurrency` reads, stays under 50 connections per datacenter (the agent drops the 201st per IP). */
+  focusedServices: 16,
   /**
    * The blocking query is the rate limiter: a wake is handled at once, and a burst of changes
    * is coalesced into the next answer, at most one request per 25 ms per watch once 3 went

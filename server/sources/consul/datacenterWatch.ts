@@ -10,6 +10,7 @@ import type { CheckPatch, SourceEvent } from '../source';
 import {
   BlockingQuery,
   DEFAULT_BACKOFF,
+  type BlockingQueryOptions,
   DEFAULT_WAIT_MS,
   type Clock,
   type FetchResult,
@@ -38,6 +39,16 @@ const TRAFFIC_PREFIX = `/v1/kv/${TRAFFIC_KEY_PREFIX}`;
 
 /** `/v1/internal/ui/services` is large by nature; its reads get this long. */
 const SUMMARY_TIMEOUT_MS = 60_000;
+
+/** The watch of one open service. */
+interface Focus {
+  readonly loop: BlockingQuery<ServiceEntry[], ConsulError>;
+  /**
+   * Its last answer was reported while the datacenter was synced: from then on its changes come
+   * through it, and the check watches leave the service alone (a flip is not reported twice).
+   */
+  live: boolean;
+}
 
 interface CheckRef {
   modifyIndex: number;
@@ -137,6 +148,12 @@ export class DatacenterWatch {
   /** `/v1/internal/ui/services`, asked for at start beside the watches' first reads. */
   private summaryAtStart: ReturnType<DatacenterWatch['readSummary']> | null = null;
   private readonly loops: BlockingQuery<unknown, ConsulError>[];
+  /** Services someone has open, each with a long-poll of its own (see focus). */
+  private readonly focused = new Map<string, Focus>();
+  /** Opened while `focusedServices` were already focused, oldest first: they get a watch as others close. */
+  private readonly focusQueue = new Set<string>();
+  private readonly focusCap: number;
+  private readonly loopOptions: Omit<BlockingQueryOptions<unknown, ConsulError>, 'fetch' | 'onChange' | 'onError'>;
   private readonly concurrency: number;
   private readonly summaryFirstAbove: number;
   private readonly limits: BodyLimits;
@@ -152,6 +169,7 @@ export class DatacenterWatch {
     this.concurrency = options.concurrency ?? CONSUL_SOURCE_DEFAULTS.concurrency;
     this.summaryFirstAbove = options.summaryFirstAbove ?? CONSUL_SOURCE_DEFAULTS.summaryFirstAbove;
     this.limits = { ...CONSUL_SOURCE_DEFAULTS.bodyLimits, ...options.bodyLimits };
+    this.focusCap = options.focusedServices ?? CONSUL_SOURCE_DEFAULTS.focusedServices;
     const fullRead = options.fullRead ?? 'auto';
     this.nodeReads = fullRead === 'nodes' || (fullRead === 'auto' && source.kind === 'consul');
     const common = {
@@ -161,6 +179,7 @@ export class DatacenterWatch {
       clock,
       random,
     };
+    this.loopOptions = common;
     const catalogLoop = new BlockingQuery<Catalog, ConsulError>({
       ...common,
       // Consul lists each service's tags in map order, which differs from one answer to the next
@@ -234,9 +253,72 @@ export class DatacenterWatch {
     return this.get('/v1/internal/ui/services', UiServices, '/v1/internal/ui/services', this.limits.summary, SUMMARY_TIMEOUT_MS);
   }
 
+  /**
+   * Someone opened (or closed) a service: while open it has its own long-poll on
+   * `/v1/health/service/:name`, which Consul wakes only for that service (registry-semantics.md
+   * A2), so its flips arrive in one small round trip however busy the rest of the fleet is. At
+   * most `focusedServices` at once; more wait for one to close.
+   */
+  focus(name: string, open: boolean): void {
+    if (!open) {
+      this.focusQueue.delete(name);
+      const f = this.focused.get(name);
+      if (!f) return;
+      this.focused.delete(name);
+      this.source.track(f.loop.stop());
+      // Check changes were left to its watch; what that had not answered yet is read now.
+      if (f.live && this.synced) {
+        this.dirty.add(name);
+        this.kick();
+      }
+      const next = this.focusQueue.values().next();
+      if (!next.done) {
+        this.focusQueue.delete(next.value);
+        this.focus(next.value, true);
+      }
+      return;
+    }
+    if (this.retired || unaddressable(name) || this.focused.has(name) || this.focusCap <= 0) return;
+    if (this.focused.size >= this.focusCap) {
+      this.focusQueue.add(name);
+      return;
+    }
+    const path = `/v1/health/service/${encodeURIComponent(name)}`;
+    const f: Focus = {
+      live: false,
+      loop: new BlockingQuery<ServiceEntry[], ConsulError>({
+        ...this.loopOptions,
+        fetch: (req) => this.blocking(path, ServiceEntries, req, { maxBytes: this.limits.service }),
+        // Every answer is compared with what was reported (report's digest), not only with the last answer:
+        // one dropped during a resync must count once the datacenter is synced.
+        equals: () => false,
+        onChange: (entries, { index }) => this.serialize(async () => {
+          if (this.focused.get(name) !== f) return; // closed meanwhile
+          if (!this.synced) {
+            // The (re)sync reports the service; until this watch answers again the check watches cover it.
+            f.live = false;
+            return;
+          }
+          f.live = true;
+          if ((this.readAt.get(name) ?? -1) > index) return; // a newer read was reported already
+          this.noteRead(name, index);
+          this.report([name], new Map([[name, entries.length === 0 ? null : toService(this.source.id, this.dc, name, entries)]]));
+        }),
+        onError: (error) => {
+          // Back to the check watches; what they left to this watch is read in the next round.
+          if (f.live && this.synced) this.dirty.add(name);
+          f.live = false;
+          this.source.log.debug({ dc: this.dc, service: name, err: error.message }, 'open service watch failing');
+        },
+      }),
+    };
+    this.focused.set(name, f);
+    f.loop.start();
+  }
+
   async stop(): Promise<void> {
     this.retired = true;
-    await Promise.all(this.loops.map((l) => l.stop()));
+    await Promise.all([...this.loops, ...[...this.focused.values()].map((f) => f.loop)].map((l) => l.stop()));
     await this.queue;
   }
 
@@ -295,6 +377,7 @@ export class DatacenterWatch {
     const mark = (ref: CheckRef, changedAt: number, patch: boolean) => {
       // A node check (serfHealth) changes the health of every instance on that node.
       if (ref.nodeLevel) this.dirtyNodes.add(ref.node);
+      else if (this.focused.get(ref.serviceName)?.live) return; // its own watch reports it
       else if ((this.readAt.get(ref.serviceName) ?? -1) >= changedAt) return; // already in what was read
       // A check that entered or changed within this list arrives whole: patch it, read nothing
       // (under churn, a read per flip was most of the agent's CPU). Pending services are read.
