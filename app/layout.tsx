@@ -19,9 +19,10 @@ export default function RootLayout({ children }: { children: ReactNode }) {
         <script dangerouslySetInnerHTML={{ __html: themeBootstrap }} />
         {/*
           Opens the live connection before the bundles load; LiveTopology adopts it (lib/earlySocket.ts).
-          An async module script: a classic inline script would wait for the stylesheet above it.
+          A classic inline script runs once the stylesheet is in (~150 ms); an async module script,
+          tried first, ran only after the bundles had been evaluated (~500 ms), as late as hydration.
         */}
-        <script type="module" async dangerouslySetInnerHTML={{ __html: earlySocketScript }} />
+        <script dangerouslySetInnerHTML={{ __html: earlySocketScript }} />
       </head>
       <body>
         <Providers>

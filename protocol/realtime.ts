@@ -5,6 +5,10 @@
  * A client subscribes to the summary (every source and service header with health counts
  * and badges) and watches the detail of the services it shows. Both streams share one
  * revision counter; `fromRev`/`rev` let a client see a gap and resume from what it has.
+ *
+ * A client may also subscribe in the URL: `/api/ws?subscribe=gzip` (or `=1`, uncompressed) is
+ * the same as a first `subscribe` frame from nothing, and the snapshot is sent as soon as the
+ * connection is up. Any other value is answered with a `bad_request` error frame.
  */
 import { z } from 'zod';
 import { Service, SourceStatus, ServiceSummary } from './model';

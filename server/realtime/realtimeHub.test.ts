@@ -147,6 +147,31 @@ describe('RealtimeHub', () => {
     await vi.waitFor(() => expect(changes.slice(2).sort()).toEqual(['close p/dc1/api', 'close p/dc1/web']));
   });
 
+  it('subscribes a client by its URL (?subscribe=gzip): the snapshot comes without a subscribe frame; a bad value gets bad_request', async () => {
+    const { store, url } = await setup();
+    store.apply('p', { type: 'service.changed', service: web(3) });
+    for (let i = 0; i < 300; i++) store.apply('p', { type: 'service.changed', service: service('p', 'dc1', `svc-${i}`, [instance(`n/svc-${i}-1`)]) });
+    const received: { binary: boolean; data: Buffer }[] = [];
+    const ws = new WebSocket(`${url}?subscribe=gzip`);
+    cleanups.push(() => ws.terminate());
+    ws.on('message', (data: Buffer, binary) => received.push({ binary, data }));
+    await vi.waitFor(() => expect(received).toHaveLength(1));
+    expect(received[0]!.binary).toBe(true);
+    const snap = ServerMessage.parse(JSON.parse(gunzipSync(received[0]!.data).toString()));
+    expect(snap).toMatchObject({ type: 'snapshot', rev: store.rev });
+    expect(snap.type === 'snapshot' && snap.services.length).toBe(301);
+    // Live from there on, like any subscriber.
+    store.apply('p', { type: 'service.changed', service: web(4) });
+    await vi.waitFor(() => expect(received).toHaveLength(2));
+    expect(JSON.parse(received[1]!.data.toString())).toMatchObject({ type: 'delta', rev: store.rev });
+
+    const bad = await connect(`${url}?subscribe=yes`, { subscribe: false });
+    await vi.waitFor(() => expect(bad.frames).toHaveLength(1));
+    expect(bad.frames[0]).toMatchObject({ type: 'error', code: 'bad_request', message: expect.stringContaining('subscribe') });
+    bad.ws.send(JSON.stringify({ type: 'subscribe' }));
+    await vi.waitFor(() => expect(bad.frames[1]?.type).toBe('snapshot'));
+  });
+
   it('sends a large list snapshot gzip-compressed to a client that asks, small frames as text', async () => {
     const { store, url } = await setup();
     for (let i = 0; i < 300; i++) store.apply('p', { type: 'service.changed', service: service('p', 'dc1', `svc-${i}`, [instance('n/a')]) });

@@ -130,7 +130,8 @@ export class RealtimeHub {
 
   /** Completes an HTTP upgrade for an already-authenticated, already-authorized principal. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal));
+    const subscribe = new URL(req.url ?? '/', 'http://switchboard').searchParams.get('subscribe');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, subscribe));
   }
 
   /** Closes every connection whose principal matches (sign-out, expired session). */
@@ -144,7 +145,8 @@ export class RealtimeHub {
     return n;
   }
 
-  private accept(ws: WebSocket, principal: Principal): void {
+  /** `subscribe`: the `?subscribe=` of the upgrade URL (SUBSCRIBE_ON_CONNECT), if any. */
+  private accept(ws: WebSocket, principal: Principal, subscribe: string | null): void {
     const rate = this.opts.clientFramesPerSecond;
     const client: Client = { ws, principal, gzip: false, summary: null, watches: new Map(), graph: null, alive: true, tokens: rate * 2, tokensAt: this.opts.now() };
     this.clients.add(client);
@@ -152,6 +154,18 @@ export class RealtimeHub {
     const subscribeTimer = setTimeout(() => {
       if (client.summary === null && client.watches.size === 0 && client.graph === null) ws.close(1008, 'subscribe expected');
     }, this.opts.subscribeTimeoutMs);
+    if (subscribe !== null) {
+      // Subscribed by the URL: the snapshot leaves at once, not after the page's main thread
+      // (busy evaluating bundles) gets round to the `open` event and a subscribe frame.
+      if (subscribe === 'gzip' || subscribe === '1') {
+        clearTimeout(subscribeTimer);
+        client.gzip = subscribe === 'gzip';
+        client.summary = this.position(undefined, () => false);
+        this.scheduleFlush();
+      } else {
+        this.send(client, { type: 'error', code: 'bad_request', message: `?subscribe= must be "gzip" or "1", not ${JSON.stringify(subscribe.slice(0, 40))}` });
+      }
+    }
     ws.on('pong', () => (client.alive = true));
     ws.on('message', (data, isBinary) => {
       client.alive = true;

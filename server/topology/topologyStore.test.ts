@@ -77,6 +77,26 @@ describe('TopologyStore', () => {
     expect(store.source('prod')).toMatchObject({ state: 'ok', lastError: null });
   });
 
+  it('re-stamps lastSyncAt at most once a second: a churning source\'s ok rounds are not a frame each', () => {
+    let t = Date.parse('2026-11-24T12:00:00Z');
+    const store = storeWithSource({ now: () => new Date(t) });
+    store.apply('prod', { type: 'status', state: 'ok' });
+    const rev = store.rev;
+    for (let i = 0; i < 20; i++) {
+      t += 40;
+      expect(store.apply('prod', { type: 'status', state: 'ok' })).toBeNull();
+    }
+    expect(store.rev).toBe(rev);
+    t += 250; // 1,050 ms after the stamp
+    expect(store.apply('prod', { type: 'status', state: 'ok' })).not.toBeNull();
+    expect(store.source('prod')?.lastSyncAt).toBe('2026-11-24T12:00:01.050Z');
+    // Recovering from stale stamps at once, however recent the last stamp.
+    store.apply('prod', { type: 'status', state: 'down', error: 'refused' });
+    t += 10;
+    store.apply('prod', { type: 'status', state: 'ok' });
+    expect(store.source('prod')).toMatchObject({ state: 'ok', lastSyncAt: '2026-11-24T12:00:01.060Z', lastError: null });
+  });
+
   it('reports a source that never synced as down', () => {
     const store = storeWithSource();
     store.apply('prod', { type: 'status', state: 'down', error: 'no route' });

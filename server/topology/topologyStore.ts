@@ -31,6 +31,9 @@ import { drainId, type TrafficPolicy } from '../../protocol/traffic';
 import { InstanceInterner, sameInstance } from './instanceInterner';
 import type { CheckPatch, SourceEvent } from './sourceEvents';
 
+
+/** A source's `lastSyncAt` moves in steps of at least this (see the 'status' event). */
+export const SYNC_STAMP_MS = 1000;
 export interface Delta {
   fromRev: number;
   rev: number;
@@ -310,7 +313,11 @@ export class TopologyStore {
         const state = event.state === 'down' && source.lastSyncAt !== null ? 'stale' : event.state;
         const patch: Partial<SourceStatus> = { state };
         if (event.state === 'ok') {
-          patch.lastSyncAt = this.now().toISOString();
+          // Re-stamped at most once a second: under churn a source reports ok on every round (tens a
+          // second), and each new stamp was a summary frame every client rendered, for a "synced
+          // Ns ago" shown to the second.
+          const now = this.now();
+          if (!(source.state === 'ok' && source.lastSyncAt !== null && now.getTime() - Date.parse(source.lastSyncAt) < SYNC_STAMP_MS)) patch.lastSyncAt = now.toISOString();
           patch.lastError = null;
         } else if (event.error !== undefined) patch.lastError = event.error;
         if (event.detail !== undefined) patch.detail = event.detail;
