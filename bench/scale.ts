@@ -130,31 +130,28 @@ class DetailWatcher {
   }
   /** Resolves with Date.now() when the instance arrives with `health`, or null after `timeoutMs`. */
   waitFor(instanceId: string, health: string, timeoutMs = 20_000): Promise<number | null> {
-    return new Promise((ok) => {
-      const w: Waiter = { instanceId, health, resolve: (t) => (clearTimeout(timer), ok(t)) };
-      const timer = setTimeout(() => {
-        const k = this.waiters.indexOf(w);
-        if (k >= 0) this.waiters.splice(k, 1);
-        ok(null);
-      }, timeoutMs);
-      this.waiters.push(w);
-    });
+    return waitIn(this.waiters, (resolve) => ({ instanceId, health, resolve }), timeoutMs);
   }
   /** Resolves with Date.now() when the list's row of `serviceId` arrives with `critical` critical instances, or null after `timeoutMs`. */
   waitForCount(serviceId: string, critical: number, timeoutMs = 20_000): Promise<number | null> {
-    return new Promise((ok) => {
-      const w: CountWaiter = { serviceId, critical, resolve: (t) => (clearTimeout(timer), ok(t)) };
-      const timer = setTimeout(() => {
-        const k = this.countWaiters.indexOf(w);
-        if (k >= 0) this.countWaiters.splice(k, 1);
-        ok(null);
-      }, timeoutMs);
-      this.countWaiters.push(w);
-    });
+    return waitIn(this.countWaiters, (resolve) => ({ serviceId, critical, resolve }), timeoutMs);
   }
   close(): void {
     this.ws.close();
   }
+}
+
+/** Adds a waiter to `list` (the message handler resolves and removes it); after `timeoutMs` it is removed and resolves null. */
+function waitIn<W extends { resolve: (t: number) => void }>(list: W[], make: (resolve: (t: number) => void) => W, timeoutMs: number): Promise<number | null> {
+  return new Promise((ok) => {
+    const w = make((t) => (clearTimeout(timer), ok(t)));
+    const timer = setTimeout(() => {
+      const k = list.indexOf(w);
+      if (k >= 0) list.splice(k, 1);
+      ok(null);
+    }, timeoutMs);
+    list.push(w);
+  });
 }
 
 // ---- /metrics ----
