@@ -152,5 +152,6 @@ test('the graph streams over the page’s one WebSocket, beside the topology', a
   await graph.open(switchboard.url, '?window=15m');
   await expect(graph.node(PAYMENT)).toBeVisible({ timeout: 30_000 });
   await expect(graph.edge(`${ORDER}|${INVENTORY}|`)).toHaveCount(1, { timeout: 30_000 });
-  expect(sockets.filter((u) => u.endsWith('/api/ws'))).toHaveLength(1);
+  // By path: the page's socket subscribes in its query (`/api/ws?subscribe=gzip`).
+  expect(sockets.filter((u) => new URL(u).pathname === '/api/ws')).toHaveLength(1);
 });
