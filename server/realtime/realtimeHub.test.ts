@@ -17,10 +17,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: { historySize?: number; highWaterBytes?: number; clientFramesPerSecond?: number; openServices?: OpenServices } = {}) {
+async function setup(opts: { historySize?: number; highWaterBytes?: number; clientFramesPerSecond?: number; openServices?: OpenServices; heartbeatMs?: number } = {}) {
   const store = new TopologyStore({ historySize: opts.historySize });
   store.addSource({ id: 'p', kind: 'consul', name: 'p', address: null });
-  const hub = new RealtimeHub({ store, logger: createLogger({ level: 'silent' }), heartbeatMs: 60_000, highWaterBytes: opts.highWaterBytes, clientFramesPerSecond: opts.clientFramesPerSecond, openServices: opts.openServices });
+  const hub = new RealtimeHub({ store, logger: createLogger({ level: 'silent' }), heartbeatMs: opts.heartbeatMs ?? 60_000, highWaterBytes: opts.highWaterBytes, clientFramesPerSecond: opts.clientFramesPerSecond, openServices: opts.openServices });
   const server: Server = createServer();
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head, { name: 't', role: 'viewer', via: 'bearer' }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -170,6 +170,22 @@ describe('RealtimeHub', () => {
     expect(bad.frames[0]).toMatchObject({ type: 'error', code: 'bad_request', message: expect.stringContaining('subscribe') });
     bad.ws.send(JSON.stringify({ type: 'subscribe' }));
     await vi.waitFor(() => expect(bad.frames[1]?.type).toBe('snapshot'));
+  });
+
+  it('a heartbeat reaches every client, however many (it goes out in slices)', async () => {
+    const { store, url } = await setup({ heartbeatMs: 300 });
+    store.apply('p', { type: 'service.changed', service: web(2) });
+    const beats = new Map<number, number>();
+    for (let i = 0; i < 1_100; i++) {
+      const ws = new WebSocket(`${url}?subscribe=1`);
+      cleanups.push(() => ws.terminate());
+      ws.on('message', (data: Buffer) => {
+        const msg = JSON.parse(data.toString()) as { type: string; rev?: number };
+        if (msg.type === 'heartbeat') beats.set(i, msg.rev!);
+      });
+    }
+    await vi.waitFor(() => expect(beats.size).toBe(1_100), { timeout: 15_000 });
+    expect(new Set(beats.values())).toEqual(new Set([store.rev]));
   });
 
   it('sends a large list snapshot gzip-compressed to a client that asks, small frames as text', async () => {
